@@ -1,0 +1,134 @@
+//! The media side: what a composer must do for the scheduler.
+//!
+//! Work is split so the scheduler can overlap it with vendor rendering:
+//! [`Composer::prepare`] does everything that does not need the avatar clip
+//! (decode and scale the background), [`Composer::compose`] turns a prepared
+//! slide and its clip into a [`SlideSegment`], and [`Composer::finish`] joins
+//! the segments in deck order into the output file.
+
+use std::any::Any;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::deck::Slide;
+
+/// A slide after [`Composer::prepare`]: an opaque payload owned by the
+/// composer that made it (for example a path to a pre-scaled background).
+pub struct PreparedSlide {
+    /// 1-based slide number.
+    pub slide: usize,
+    payload: Box<dyn Any + Send + Sync>,
+}
+
+impl PreparedSlide {
+    pub fn new<T: Any + Send + Sync>(slide: usize, payload: T) -> Self {
+        PreparedSlide {
+            slide,
+            payload: Box::new(payload),
+        }
+    }
+
+    /// The payload, if it is a `T` (a composer only reads its own).
+    pub fn payload<T: Any>(&self) -> Option<&T> {
+        self.payload.downcast_ref()
+    }
+
+    /// Take the payload out, if it is a `T`.
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        self.payload.downcast().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for PreparedSlide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedSlide")
+            .field("slide", &self.slide)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One composed slide, ready to be joined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlideSegment {
+    /// 1-based slide number.
+    pub slide: usize,
+    /// The segment file (format private to the composer).
+    pub path: PathBuf,
+    /// Exact length of the segment.
+    pub duration: Duration,
+}
+
+/// A clip that passed [`Composer::verify_clip`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipInfo {
+    pub duration: Duration,
+    pub width: u32,
+    pub height: u32,
+    pub has_audio: bool,
+}
+
+/// Why a composer step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// A slide's input (background image or clip) is unusable; names the file.
+    #[error("{path}: {message}")]
+    BadInput { path: PathBuf, message: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The media back end failed.
+    #[error("{0}")]
+    Media(String),
+}
+
+impl ComposeError {
+    pub fn bad_input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        ComposeError::BadInput {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ComposeError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Turns slides and clips into the finished video.
+///
+/// One composer value serves one deck render: it is built with the deck's
+/// output settings and a work directory. CPU-heavy work must run off the async
+/// runtime (for example in `tokio::task::spawn_blocking`); the scheduler bounds
+/// how many `prepare`/`compose` calls run at once.
+#[async_trait]
+pub trait Composer: Send + Sync {
+    /// Do all work for `slide` that does not need its avatar clip.
+    async fn prepare(&self, slide: &Slide) -> Result<PreparedSlide, ComposeError>;
+
+    /// Check that a clip is complete and decodable before it is composed
+    /// (a truncated download must be fetched again, never composed).
+    async fn verify_clip(&self, clip: &Path) -> Result<ClipInfo, ComposeError>;
+
+    /// Compose one slide's segment. `clip` is `None` for a slide-only slide,
+    /// whose segment lasts `slide.duration`.
+    async fn compose(
+        &self,
+        slide: &Slide,
+        prepared: PreparedSlide,
+        clip: Option<&Path>,
+    ) -> Result<SlideSegment, ComposeError>;
+
+    /// Join `segments` (in deck order) into `output`. Writes to a temporary
+    /// file beside `output` and renames it only on success.
+    async fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), ComposeError>;
+}

@@ -1,0 +1,425 @@
+//! The deck: what the video should be, loaded from TOML (or JSON) and
+//! validated into resolved [`Deck`]/[`Slide`] values.
+//!
+//! A deck file has an `[output]` table, `[presenter]` defaults, and
+//! `[[slides]]`, each of which may override any presenter field in its own
+//! `[slides.presenter]` table. [`Deck::load`] reports every problem at once,
+//! each naming the file, the slide and the field.
+//!
+//! ```toml
+//! title = "Quarterly update"
+//!
+//! [output]
+//! width = 1920
+//! height = 1080
+//! fps = 25
+//! background = "#101820"
+//! quality = "standard"            # draft | standard | high | { preset = "veryfast", crf = 23 }
+//!
+//! [presenter]
+//! provider = "local"              # local | elai | mock
+//! avatar = "gia.casual"
+//! voice = "en-US-AriaNeural"
+//! language = "English"
+//! layout = "picture-in-picture"   # | side-by-side | split-screen
+//! placement = { corner = "bottom-right", margin = 40, scale = 0.3 }
+//! shape = "circle"                # rectangle | circle | chroma-key
+//! avatar_background = "#00FF00"
+//!
+//! [[slides]]
+//! image = "slides/01-title.png"
+//! script = "Welcome to the quarterly update."
+//!
+//! [[slides]]
+//! image = "slides/02-agenda.png"
+//! duration = 4.0                  # no script: a slide-only slide
+//! transition = { kind = "fade", duration = 0.5 }
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod file;
+mod validate;
+
+pub use file::{DeckFile, OutputFile, PresenterFile, SlideFile};
+
+/// An sRGB colour, written `#RRGGBB` in deck files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Rgb {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+}
+
+impl Rgb {
+    pub const BLACK: Rgb = Rgb { r: 0, g: 0, b: 0 };
+    pub const GREEN: Rgb = Rgb { r: 0, g: 255, b: 0 };
+
+    pub const fn new(r: u8, g: u8, b: u8) -> Self {
+        Rgb { r, g, b }
+    }
+}
+
+impl FromStr for Rgb {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = s.strip_prefix('#').unwrap_or(s);
+        let bad = || format!("`{s}` is not a colour; write it as #RRGGBB");
+        if hex.len() != 6 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+        Ok(Rgb::new(byte(0)?, byte(2)?, byte(4)?))
+    }
+}
+
+impl TryFrom<String> for Rgb {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Rgb> for String {
+    fn from(c: Rgb) -> String {
+        c.to_string()
+    }
+}
+
+impl fmt::Display for Rgb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:02X}{:02X}{:02X}", self.r, self.g, self.b)
+    }
+}
+
+/// A validated deck, every path resolved and every default applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deck {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    pub title: String,
+    pub output: Output,
+    pub slides: Vec<Slide>,
+}
+
+/// Output video settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Letterboxing colour.
+    pub background: Rgb,
+    pub quality: Quality,
+}
+
+/// Encoder quality: named levels map to x264 preset/CRF pairs.
+///
+/// | level      | preset      | CRF |
+/// |------------|-------------|-----|
+/// | `draft`    | `ultrafast` | 28  |
+/// | `standard` | `veryfast`  | 23  |
+/// | `high`     | `medium`    | 18  |
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Quality {
+    Level(QualityLevel),
+    Custom { preset: String, crf: u8 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QualityLevel {
+    Draft,
+    Standard,
+    High,
+}
+
+impl Quality {
+    /// The x264 preset and CRF this quality stands for.
+    pub fn x264(&self) -> (&str, u8) {
+        match self {
+            Quality::Level(QualityLevel::Draft) => ("ultrafast", 28),
+            Quality::Level(QualityLevel::Standard) => ("veryfast", 23),
+            Quality::Level(QualityLevel::High) => ("medium", 18),
+            Quality::Custom { preset, crf } => (preset, *crf),
+        }
+    }
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Quality::Level(QualityLevel::Standard)
+    }
+}
+
+/// One validated slide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slide {
+    /// 1-based position in the deck.
+    pub number: usize,
+    /// Background image, resolved against the deck file's folder.
+    pub image: PathBuf,
+    /// Narration; empty for a slide-only slide.
+    pub script: String,
+    /// The presenter for this slide; `None` for a slide-only slide.
+    pub presenter: Option<Presenter>,
+    /// Fixed length of a slide-only slide. A presenter slide lasts as long as
+    /// its clip.
+    pub duration: Option<Duration>,
+    /// How this slide begins.
+    pub transition: Transition,
+}
+
+impl Slide {
+    /// The vendor request for this slide's clip, if it has a presenter.
+    pub fn clip_request(&self, deck: &Deck) -> Option<crate::ClipRequest> {
+        let p = self.presenter.as_ref()?;
+        Some(crate::ClipRequest {
+            slide: self.number,
+            title: deck.title.clone(),
+            provider: p.provider.clone(),
+            script: self.script.clone(),
+            avatar: p.avatar.clone(),
+            voice: p.voice.clone(),
+            voice_provider: p.voice_provider.clone(),
+            language: p.language.clone(),
+            avatar_background: p.avatar_background,
+            canvas: p.canvas(&deck.output),
+        })
+    }
+}
+
+/// Resolved presenter settings for one slide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presenter {
+    /// Provider name: `local`, `elai` or `mock`.
+    pub provider: String,
+    pub avatar: String,
+    pub voice: Option<String>,
+    pub voice_provider: Option<String>,
+    pub language: Option<String>,
+    pub layout: Layout,
+    pub shape: Shape,
+    /// The flat colour the vendor renders behind the avatar.
+    pub avatar_background: Rgb,
+}
+
+impl Presenter {
+    /// The clip size to ask the vendor for: the presenter's area on screen,
+    /// at 16:9 and even dimensions.
+    pub fn canvas(&self, output: &Output) -> (u32, u32) {
+        let area = self.layout.presenter_area(output);
+        let w = area.width.max(2);
+        let h = (w * 9 / 16).max(2);
+        (w & !1, h & !1)
+    }
+}
+
+/// The providers a deck may name.
+pub const PROVIDERS: &[&str] = &["local", "elai", "mock"];
+
+/// Where the presenter goes on the frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// The avatar over the slide at `placement`.
+    PictureInPicture(Placement),
+    /// Slide and presenter each in half the frame.
+    SideBySide,
+    /// Slide left at `ratio` of the width, presenter right.
+    SplitScreen { ratio: f32 },
+}
+
+impl Layout {
+    /// The rectangle the slide image is fitted into.
+    pub fn slide_area(&self, output: &Output) -> Rect {
+        let full = Rect::new(0, 0, output.width, output.height);
+        match self {
+            Layout::PictureInPicture(_) => full,
+            Layout::SideBySide => Rect::new(0, 0, output.width / 2, output.height),
+            Layout::SplitScreen { ratio } => {
+                Rect::new(0, 0, (output.width as f32 * ratio) as u32, output.height)
+            }
+        }
+    }
+
+    /// The rectangle the presenter clip is fitted into.
+    pub fn presenter_area(&self, output: &Output) -> Rect {
+        match self {
+            Layout::PictureInPicture(p) => p.rect(output),
+            Layout::SideBySide | Layout::SplitScreen { .. } => {
+                let left = self.slide_area(output).width;
+                Rect::new(left, 0, output.width - left, output.height)
+            }
+        }
+    }
+}
+
+/// Picture-in-picture placement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// In a corner, `margin` pixels from the edges, `scale` of the frame width,
+    /// 16:9.
+    Corner {
+        corner: Corner,
+        margin: u32,
+        scale: f32,
+    },
+    /// An explicit rectangle in output pixels.
+    Rect(Rect),
+}
+
+impl Placement {
+    /// The rectangle in output pixels (even sizes and offsets, for 4:2:0).
+    pub fn rect(&self, output: &Output) -> Rect {
+        match self {
+            Placement::Rect(r) => *r,
+            Placement::Corner {
+                corner,
+                margin,
+                scale,
+            } => {
+                let w = ((output.width as f32 * scale) as u32) & !1;
+                let h = (w * 9 / 16) & !1;
+                let right = output.width.saturating_sub(w + margin);
+                let bottom = output.height.saturating_sub(h + margin);
+                let (x, y) = match corner {
+                    Corner::TopLeft => (*margin, *margin),
+                    Corner::TopRight => (right, *margin),
+                    Corner::BottomLeft => (*margin, bottom),
+                    Corner::BottomRight => (right, bottom),
+                };
+                Rect::new(x & !1, y & !1, w, h)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+/// A rectangle in output pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Rect {
+    pub const fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
+        Rect {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    /// True when the rectangle lies wholly inside a `width` x `height` frame.
+    pub fn fits(&self, width: u32, height: u32) -> bool {
+        self.width > 0
+            && self.height > 0
+            && self.x.checked_add(self.width).is_some_and(|r| r <= width)
+            && self.y.checked_add(self.height).is_some_and(|b| b <= height)
+    }
+}
+
+/// How the avatar is cut out of its clip.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// The whole clip frame.
+    Rectangle,
+    /// A soft-edged circle inscribed in the clip's area.
+    Circle,
+    /// Pixels close to `key` become transparent. `similarity` and `blend` are
+    /// in 0..=1 as in FFmpeg's `chromakey` filter.
+    ChromaKey { key: Rgb, similarity: f32, blend: f32 },
+}
+
+/// How a slide begins.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    Cut,
+    /// Fade in from black over `duration` (and the previous slide fades out).
+    Fade { duration: Duration },
+}
+
+/// One problem found in a deck: the file, the slide (if any) and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeckProblem {
+    pub file: PathBuf,
+    /// 1-based slide number, `None` for deck-level fields.
+    pub slide: Option<usize>,
+    /// Dotted field path, e.g. `presenter.placement.scale`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for DeckProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(n) = self.slide {
+            write!(f, ": slide {n}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A deck that could not be loaded: every problem found, or why the file
+/// could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeckError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A syntax error; the message carries line and column.
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{} problem(s) in the deck:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<DeckProblem>),
+}
+
+impl Deck {
+    /// Load and validate a deck file (`.toml`, or `.json`), reporting every
+    /// problem at once.
+    pub fn load(path: &Path) -> Result<Deck, DeckError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DeckError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Deck::from_str_at(&text, path)
+    }
+
+    /// Parse and validate deck text as if read from `path` (whose extension
+    /// picks the format and whose folder resolves relative image paths).
+    pub fn from_str_at(text: &str, path: &Path) -> Result<Deck, DeckError> {
+        let file = DeckFile::parse(text, path)?;
+        validate::validate(file, path)
+    }
+
+    /// Slides that need an avatar clip.
+    pub fn presenter_slides(&self) -> impl Iterator<Item = &Slide> {
+        self.slides.iter().filter(|s| s.presenter.is_some())
+    }
+}

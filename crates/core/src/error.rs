@@ -1,0 +1,58 @@
+//! The scheduler's error: always names the slide and the cause.
+
+use std::path::PathBuf;
+
+use crate::composer::ComposeError;
+use crate::deck::DeckError;
+use crate::provider::ProviderError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Deck(#[from] DeckError),
+    /// A provider call failed for good (or ran out of retries).
+    #[error("slide {slide}: {provider}: {source}")]
+    Provider {
+        slide: usize,
+        provider: String,
+        #[source]
+        source: ProviderError,
+    },
+    /// The vendor's render failed every time it was submitted. `render_id` is
+    /// the last vendor id, so nothing paid for is lost track of.
+    #[error("slide {slide}: render {render_id} failed after {attempts} attempt(s): {reason}")]
+    RenderFailed {
+        slide: usize,
+        render_id: String,
+        attempts: u32,
+        reason: String,
+    },
+    /// A composer step failed; `slide` is `None` for the final join.
+    #[error("{}{source}", slide.map(|s| format!("slide {s}: ")).unwrap_or_default())]
+    Compose {
+        slide: Option<usize>,
+        #[source]
+        source: ComposeError,
+    },
+    /// The run journal could not be written.
+    #[error("journal {}: {source}", path.display())]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A task of the run panicked or was lost (a bug in slidecast).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The slide the error is about, if any.
+    pub fn slide(&self) -> Option<usize> {
+        match self {
+            Error::Provider { slide, .. } | Error::RenderFailed { slide, .. } => Some(*slide),
+            Error::Compose { slide, .. } => *slide,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `slidecast-core` turns a slide deck with a narration script per slide into a
+//! schedule of work: avatar clip renders at a vendor (the slow step, about a
+//! minute each), local preparation of every slide, composition of each slide's
+//! segment as soon as its clip is ready, and the final join in deck order.
+//!
+//! The crate owns the [deck model](deck), the two extension points
+//! ([`AvatarProvider`] for vendors, [`Composer`] for the media back end) and the
+//! [scheduler](schedule) that drives them. It knows nothing about HTTP or
+//! FFmpeg: vendors and media live in their own crates and plug in through the
+//! traits. [`testing`] holds public test doubles (a scripted provider and
+//! composer) that every crate's tests and `slidecast simulate` use.
+
+pub mod composer;
+pub mod deck;
+pub mod error;
+pub mod progress;
+pub mod provider;
+pub mod schedule;
+pub mod simulate;
+pub mod testing;
+
+pub use composer::{ComposeError, Composer, PreparedSlide, SlideSegment};
+pub use deck::{Deck, DeckError, DeckProblem, Presenter, Slide};
+pub use error::Error;
+pub use progress::{Progress, SlideEvent};
+pub use provider::{
+    AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
+    RenderStatus,
+};
+pub use schedule::{
+    ClipSource, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions, Schedule,
+    Scheduler,
+};

@@ -1,0 +1,226 @@
+//! The vendor side: what an avatar vendor must do for the scheduler.
+//!
+//! A render has a lifecycle of *initiate* (the vendor assigns an id),
+//! *start* (for vendors such as Elai that need a separate call), *status*
+//! polling, and *fetch* of the finished clip. The split between initiate and
+//! start exists so the scheduler can persist the vendor's id before the render
+//! is started: a crash between the two resumes by starting the existing draft
+//! instead of paying for a new one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::deck::Rgb;
+
+/// Everything a vendor needs to render one slide's presenter clip.
+///
+/// Every field except `slide` and `title` changes the clip, so
+/// [`ClipRequest::cache_fields`] is what a content-addressed cache hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipRequest {
+    /// 1-based slide number, for messages and vendor-side names.
+    pub slide: usize,
+    /// Deck title, for vendor-side names only.
+    pub title: String,
+    /// Provider name as written in the deck (`local`, `elai`, `mock`, ...).
+    pub provider: String,
+    /// The narration the avatar speaks.
+    pub script: String,
+    /// Vendor avatar code (Elai: `{avatar}.{variant}`).
+    pub avatar: String,
+    pub voice: Option<String>,
+    pub voice_provider: Option<String>,
+    pub language: Option<String>,
+    /// The flat colour the vendor renders behind the avatar (for keying).
+    pub avatar_background: Rgb,
+    /// Requested clip size in pixels (width, height).
+    pub canvas: (u32, u32),
+}
+
+impl ClipRequest {
+    /// The request with the fields that do not change the clip blanked out:
+    /// two requests with equal `cache_fields` produce the same clip.
+    pub fn cache_fields(&self) -> ClipRequest {
+        ClipRequest {
+            slide: 0,
+            title: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A vendor's reference to one render, serializable so a journal can persist
+/// it and a later run can resume polling without creating the render again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderHandle {
+    /// Provider name that issued the handle.
+    pub provider: String,
+    /// The vendor's id for the render (Elai: the video `_id`).
+    pub id: String,
+    /// Provider-private data needed to resume (for example a script length
+    /// for a deadline). Opaque to the scheduler.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl RenderHandle {
+    pub fn new(provider: impl Into<String>, id: impl Into<String>) -> Self {
+        RenderHandle {
+            provider: provider.into(),
+            id: id.into(),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Where a render stands at the vendor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RenderStatus {
+    /// Accepted, not yet rendering.
+    Queued,
+    /// Rendering; `progress` in 0..=100 when the vendor reports it, and an
+    /// estimate of the time left when the provider can tell (the scheduler
+    /// polls no later than that).
+    Rendering {
+        progress: Option<f32>,
+        eta: Option<Duration>,
+    },
+    /// Finished; [`AvatarProvider::fetch`] may be called.
+    Ready,
+    /// The vendor gave up on this render. The scheduler may resubmit it.
+    Failed { reason: String },
+}
+
+/// What a provider can bear; the scheduler sizes itself from this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderLimits {
+    /// Renders in flight at once (initiated and not yet ready).
+    pub max_in_flight: usize,
+    /// How often to poll a render's status when it gives no estimate.
+    pub poll_interval: Duration,
+    /// Longest script the vendor accepts, in characters.
+    pub max_script_chars: Option<usize>,
+}
+
+impl Default for ProviderLimits {
+    fn default() -> Self {
+        ProviderLimits {
+            max_in_flight: 8,
+            poll_interval: Duration::from_secs(10),
+            max_script_chars: None,
+        }
+    }
+}
+
+/// Why a provider call failed, typed so the scheduler can decide what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth retrying with exponential backoff (5xx, timeout, reset).
+    #[error("transient: {message}")]
+    Transient { message: String },
+    /// The vendor asked us to slow down; retry after `retry_after` when given.
+    #[error("rate limited{}: {message}", retry_after.map(|d| format!(" (retry after {:.1}s)", d.as_secs_f64())).unwrap_or_default())]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// Retrying cannot help: the run stops and reports this.
+    #[error("{kind}: {message}")]
+    Permanent {
+        kind: PermanentKind,
+        message: String,
+    },
+}
+
+impl ProviderError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        ProviderError::Transient {
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(kind: PermanentKind, message: impl Into<String>) -> Self {
+        ProviderError::Permanent {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// True for errors the scheduler retries.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ProviderError::Permanent { .. })
+    }
+}
+
+/// The class of a permanent provider error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermanentKind {
+    /// The vendor rejected the request (validation, unknown avatar, ...).
+    BadRequest,
+    /// The credentials were refused.
+    Authentication,
+    /// The account has no render minutes or creations left.
+    QuotaExhausted,
+    /// The render or clip does not exist (any more).
+    NotFound,
+    /// A local failure the provider cannot recover from (missing tool, disk).
+    Local,
+    /// The render did not finish within the provider's deadline.
+    DeadlineExceeded,
+}
+
+impl std::fmt::Display for PermanentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PermanentKind::BadRequest => "request rejected",
+            PermanentKind::Authentication => "authentication failed",
+            PermanentKind::QuotaExhausted => "quota exhausted",
+            PermanentKind::NotFound => "not found",
+            PermanentKind::Local => "local failure",
+            PermanentKind::DeadlineExceeded => "render deadline exceeded",
+        })
+    }
+}
+
+/// An avatar vendor (or a local stand-in) that renders presenter clips.
+///
+/// Implementations must be cheap to call concurrently: the scheduler calls
+/// `initiate` for every slide at once (bounded by
+/// [`ProviderLimits::max_in_flight`]) and polls each render's status.
+/// Every method returns quickly; the waiting is the scheduler's job.
+#[async_trait]
+pub trait AvatarProvider: Send + Sync {
+    /// Short name, matching the deck's `provider` field (`elai`, `local`, ...).
+    fn name(&self) -> &str;
+
+    /// What this provider can bear.
+    fn limits(&self) -> ProviderLimits;
+
+    /// Ask the vendor for a render of `request` and return its handle as soon
+    /// as the vendor has assigned an id. The scheduler persists the handle
+    /// before calling [`start`](Self::start).
+    async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError>;
+
+    /// Start a render that [`initiate`](Self::initiate) created. Vendors whose
+    /// create call also starts the render keep the default, which does nothing.
+    async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
+        let _ = handle;
+        Ok(())
+    }
+
+    /// Where the render stands now.
+    async fn status(&self, handle: &RenderHandle) -> Result<RenderStatus, ProviderError>;
+
+    /// Write the finished clip to `dest` (a path the scheduler chose; the
+    /// provider may assume its directory exists and nothing else writes there).
+    async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError>;
+
+    /// Stop and discard a render (used on explicit user request only: an
+    /// interrupted run keeps its renders so a rerun can resume them).
+    async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError>;
+}

@@ -1,0 +1,1 @@
+//! slidecast-elai (to be written).

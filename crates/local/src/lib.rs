@@ -1,0 +1,1 @@
+//! slidecast-local (to be written).

@@ -1,0 +1,1 @@
+//! slidecast-media (to be written).

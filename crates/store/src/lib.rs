@@ -1,0 +1,1 @@
+//! slidecast-store (to be written).

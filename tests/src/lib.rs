@@ -1,0 +1,1 @@
+//! Shared helpers for slidecast end-to-end tests.
