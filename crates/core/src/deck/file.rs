@@ -116,7 +116,9 @@ fn toml_message(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim_end();
     match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            // The span is in bytes; fall back to the whole text if it does
+            // not fall on a character boundary.
+            let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             format!("line {line}, column {column}: {msg}")

@@ -1,10 +1,682 @@
 //! Turns a [`DeckFile`] into a [`Deck`], collecting every problem.
+//!
+//! Deck-level fields are checked once (problems carry no slide number);
+//! per-slide overrides are checked where they are written. The merged
+//! presenter of each slide is then built from values already known to be
+//! valid, so one bad default is reported once, not once per slide.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::{Deck, DeckError, DeckFile};
+use super::file::{PlacementFile, PresenterFile, SlideFile, TransitionFile};
+use super::{
+    Deck, DeckError, DeckFile, DeckProblem, Layout, Output, Placement, Presenter, Quality, Rgb,
+    Shape, Slide, Transition, PROVIDERS,
+};
+
+/// Longest narration accepted for one slide, in characters. Vendors have
+/// their own (smaller) limits, checked at run time through
+/// [`ProviderLimits::max_script_chars`](crate::ProviderLimits).
+pub const MAX_SCRIPT_CHARS: usize = 20_000;
+
+/// Speaking rate used to estimate how long a narrated slide-only slide lasts
+/// (about 150 words per minute).
+const WORDS_PER_SECOND: f64 = 2.5;
+
+/// Default x264-compatible presets, for `quality = { preset, crf }`.
+const X264_PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+const LAYOUTS: &str = "picture-in-picture, side-by-side or split-screen";
+const SHAPES: &str = "rectangle, circle or chroma-key";
+const DEFAULT_FADE: Duration = Duration::from_millis(500);
+const DEFAULT_MARGIN: u32 = 40;
+const DEFAULT_SCALE: f32 = 0.3;
+const DEFAULT_SPLIT_RATIO: f32 = 0.7;
+const DEFAULT_SIMILARITY: f32 = 0.3;
+const DEFAULT_BLEND: f32 = 0.1;
+
+/// Collects problems for one deck file.
+struct Problems {
+    file: PathBuf,
+    list: Vec<DeckProblem>,
+}
+
+impl Problems {
+    fn add(&mut self, slide: Option<usize>, field: impl Into<String>, message: impl Into<String>) {
+        self.list.push(DeckProblem {
+            file: self.file.clone(),
+            slide,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Presenter fields that parsed and passed their own checks; `None` when
+/// absent or invalid (an invalid value has been reported already).
+#[derive(Default)]
+struct PresenterParts {
+    provider: Option<String>,
+    avatar: Option<String>,
+    voice: Option<String>,
+    voice_provider: Option<String>,
+    language: Option<String>,
+    layout: Option<LayoutName>,
+    placement: Option<Placement>,
+    split_ratio: Option<f32>,
+    shape: Option<ShapeName>,
+    key_color: Option<Rgb>,
+    key_similarity: Option<f32>,
+    key_blend: Option<f32>,
+    avatar_background: Option<Rgb>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum LayoutName {
+    PictureInPicture,
+    SideBySide,
+    SplitScreen,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ShapeName {
+    Rectangle,
+    Circle,
+    ChromaKey,
+}
 
 pub(super) fn validate(file: DeckFile, path: &Path) -> Result<Deck, DeckError> {
-    let _ = (file, path);
-    todo!("deck validation")
+    let mut problems = Problems {
+        file: path.to_path_buf(),
+        list: Vec::new(),
+    };
+    let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
+
+    let output = check_output(&file, &mut problems);
+    let deck_parts = check_presenter(&file.presenter, None, &output, &mut problems);
+
+    if file.slides.is_empty() {
+        problems.add(
+            None,
+            "slides",
+            "the deck has no slides; add at least one [[slides]]",
+        );
+    }
+
+    let mut avatar_reported = false;
+    let mut slides = Vec::with_capacity(file.slides.len());
+    for (index, slide_file) in file.slides.iter().enumerate() {
+        let number = index + 1;
+        let ctx = SlideContext {
+            number,
+            folder: &folder,
+            deck_slide_only: file.slide_only,
+            deck_parts: &deck_parts,
+            deck_presenter: &file.presenter,
+            output: &output,
+        };
+        if let Some(slide) = check_slide(slide_file, &ctx, &mut avatar_reported, &mut problems) {
+            slides.push(slide);
+        }
+    }
+
+    if !problems.list.is_empty() {
+        return Err(DeckError::Invalid(problems.list));
+    }
+    let title = match file.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "slidecast".to_string()),
+    };
+    Ok(Deck {
+        source: path.to_path_buf(),
+        title,
+        output,
+        slides,
+    })
+}
+
+fn check_output(file: &DeckFile, problems: &mut Problems) -> Output {
+    let o = &file.output;
+    let mut dimension = |value: Option<u32>, default: u32, field: &str| -> u32 {
+        let v = value.unwrap_or(default);
+        if v == 0 || v & 1 == 1 || v > 8192 {
+            problems.add(
+                None,
+                field,
+                format!("{v} is not usable; give an even number of pixels from 2 to 8192"),
+            );
+            return default;
+        }
+        v
+    };
+    let width = dimension(o.width, 1920, "output.width");
+    let height = dimension(o.height, 1080, "output.height");
+    let fps = o.fps.unwrap_or(25);
+    if fps == 0 || fps > 120 {
+        problems.add(
+            None,
+            "output.fps",
+            format!("{fps} fps is not supported; use 1 to 120"),
+        );
+    }
+    let background = colour(
+        o.background.as_deref(),
+        Rgb::BLACK,
+        None,
+        "output.background",
+        problems,
+    );
+    let quality = o.quality.clone().unwrap_or_default();
+    if let Quality::Custom { preset, crf } = &quality {
+        if !X264_PRESETS.contains(&preset.as_str()) {
+            problems.add(
+                None,
+                "output.quality.preset",
+                format!(
+                    "unknown preset `{preset}`; use one of {}",
+                    X264_PRESETS.join(", ")
+                ),
+            );
+        }
+        if *crf > 51 {
+            problems.add(
+                None,
+                "output.quality.crf",
+                format!("CRF {crf} is out of range 0..=51"),
+            );
+        }
+    }
+    Output {
+        width,
+        height,
+        fps: if fps == 0 || fps > 120 { 25 } else { fps },
+        background,
+        quality,
+    }
+}
+
+fn colour(
+    value: Option<&str>,
+    default: Rgb,
+    slide: Option<usize>,
+    field: &str,
+    problems: &mut Problems,
+) -> Rgb {
+    match value {
+        None => default,
+        Some(s) => match s.parse::<Rgb>() {
+            Ok(c) => c,
+            Err(message) => {
+                problems.add(slide, field, message);
+                default
+            }
+        },
+    }
+}
+
+/// The dotted field name of a presenter field (the slide number, when there
+/// is one, is carried by the problem itself).
+fn presenter_field(name: &str) -> String {
+    format!("presenter.{name}")
+}
+
+fn check_presenter(
+    p: &PresenterFile,
+    slide: Option<usize>,
+    output: &Output,
+    problems: &mut Problems,
+) -> PresenterParts {
+    let field = |name: &str| presenter_field(name);
+    let mut parts = PresenterParts::default();
+
+    if let Some(provider) = &p.provider {
+        if PROVIDERS.contains(&provider.as_str()) {
+            parts.provider = Some(provider.clone());
+        } else {
+            problems.add(
+                slide,
+                field("provider"),
+                format!(
+                    "unknown provider `{provider}`; use one of {}",
+                    PROVIDERS.join(", ")
+                ),
+            );
+        }
+    }
+    let text = |value: &Option<String>, name: &str, problems: &mut Problems| match value {
+        Some(v) if v.trim().is_empty() => {
+            problems.add(slide, field(name), "is empty; remove it or give a value");
+            None
+        }
+        other => other.clone(),
+    };
+    parts.avatar = text(&p.avatar, "avatar", problems);
+    parts.voice = text(&p.voice, "voice", problems);
+    parts.voice_provider = text(&p.voice_provider, "voice_provider", problems);
+    parts.language = text(&p.language, "language", problems);
+
+    if let Some(layout) = &p.layout {
+        parts.layout = match layout.as_str() {
+            "picture-in-picture" => Some(LayoutName::PictureInPicture),
+            "side-by-side" => Some(LayoutName::SideBySide),
+            "split-screen" => Some(LayoutName::SplitScreen),
+            other => {
+                problems.add(
+                    slide,
+                    field("layout"),
+                    format!("unknown layout `{other}`; use {LAYOUTS}"),
+                );
+                None
+            }
+        };
+    }
+
+    if let Some(placement) = &p.placement {
+        parts.placement = check_placement(placement, slide, output, problems);
+    }
+
+    if let Some(ratio) = p.split_ratio {
+        if ratio.is_finite() && ratio > 0.1 && ratio < 0.9 {
+            parts.split_ratio = Some(ratio);
+        } else {
+            problems.add(
+                slide,
+                field("split_ratio"),
+                format!("{ratio} is out of range; give the slide's share of the width, between 0.1 and 0.9"),
+            );
+        }
+    }
+
+    if let Some(shape) = &p.shape {
+        parts.shape = match shape.as_str() {
+            "rectangle" => Some(ShapeName::Rectangle),
+            "circle" => Some(ShapeName::Circle),
+            "chroma-key" => Some(ShapeName::ChromaKey),
+            other => {
+                problems.add(
+                    slide,
+                    field("shape"),
+                    format!("unknown shape `{other}`; use {SHAPES}"),
+                );
+                None
+            }
+        };
+    }
+    if let Some(key) = &p.key_color {
+        match key.parse::<Rgb>() {
+            Ok(c) => parts.key_color = Some(c),
+            Err(m) => problems.add(slide, field("key_color"), m),
+        }
+    }
+    let unit = |value: Option<f32>, name: &str, zero_ok: bool, problems: &mut Problems| {
+        let v = value?;
+        let low_ok = if zero_ok { v >= 0.0 } else { v > 0.0 };
+        if v.is_finite() && low_ok && v <= 1.0 {
+            Some(v)
+        } else {
+            let range = if zero_ok {
+                "0 to 1"
+            } else {
+                "above 0, up to 1"
+            };
+            problems.add(
+                slide,
+                field(name),
+                format!("{v} is out of range; use {range}"),
+            );
+            None
+        }
+    };
+    parts.key_similarity = unit(p.key_similarity, "key_similarity", false, problems);
+    parts.key_blend = unit(p.key_blend, "key_blend", true, problems);
+    if let Some(bg) = &p.avatar_background {
+        match bg.parse::<Rgb>() {
+            Ok(c) => parts.avatar_background = Some(c),
+            Err(m) => problems.add(slide, field("avatar_background"), m),
+        }
+    }
+    parts
+}
+
+fn check_placement(
+    placement: &PlacementFile,
+    slide: Option<usize>,
+    output: &Output,
+    problems: &mut Problems,
+) -> Option<Placement> {
+    let field = |name: &str| presenter_field(&format!("placement.{name}"));
+    match placement {
+        PlacementFile::Corner {
+            corner,
+            margin,
+            scale,
+        } => {
+            let margin = margin.unwrap_or(DEFAULT_MARGIN);
+            let scale = scale.unwrap_or(DEFAULT_SCALE);
+            if !(scale.is_finite() && scale > 0.0 && scale <= 1.0) {
+                problems.add(
+                    slide,
+                    field("scale"),
+                    format!("{scale} is out of range; give the share of the frame width, above 0 up to 1"),
+                );
+                return None;
+            }
+            let placement = Placement::Corner {
+                corner: *corner,
+                margin,
+                scale,
+            };
+            let r = placement.rect(output);
+            let fits_with_margin = r.width > 0
+                && r.height > 0
+                && u64::from(r.width) + 2 * u64::from(margin) <= u64::from(output.width)
+                && u64::from(r.height) + 2 * u64::from(margin) <= u64::from(output.height);
+            if !fits_with_margin {
+                problems.add(
+                    slide,
+                    presenter_field("placement"),
+                    format!(
+                        "a {}x{} presenter with margin {margin} does not fit in the {}x{} frame; lower scale or margin",
+                        r.width, r.height, output.width, output.height
+                    ),
+                );
+                return None;
+            }
+            Some(placement)
+        }
+        PlacementFile::Rect(r) => {
+            if !r.fits(output.width, output.height) {
+                problems.add(
+                    slide,
+                    presenter_field("placement"),
+                    format!(
+                        "rectangle {}x{} at ({}, {}) is not inside the {}x{} frame",
+                        r.width, r.height, r.x, r.y, output.width, output.height
+                    ),
+                );
+                return None;
+            }
+            Some(Placement::Rect(*r))
+        }
+    }
+}
+
+struct SlideContext<'a> {
+    number: usize,
+    folder: &'a Path,
+    deck_slide_only: bool,
+    deck_parts: &'a PresenterParts,
+    deck_presenter: &'a PresenterFile,
+    output: &'a Output,
+}
+
+fn check_slide(
+    s: &SlideFile,
+    ctx: &SlideContext<'_>,
+    avatar_reported: &mut bool,
+    problems: &mut Problems,
+) -> Option<Slide> {
+    let n = Some(ctx.number);
+    let before = problems.list.len();
+
+    let image = match s.image.as_deref().map(str::trim) {
+        None | Some("") => {
+            problems.add(
+                n,
+                "image",
+                "missing; give the slide's background image path",
+            );
+            PathBuf::new()
+        }
+        Some(rel) => {
+            let resolved = ctx.folder.join(rel);
+            check_readable(&resolved, rel, n, problems);
+            resolved
+        }
+    };
+
+    let script = s.script.as_deref().unwrap_or("").trim().to_string();
+    let chars = script.chars().count();
+    if chars > MAX_SCRIPT_CHARS {
+        problems.add(
+            n,
+            "script",
+            format!("{chars} characters is too long (at most {MAX_SCRIPT_CHARS}); split the slide"),
+        );
+    }
+
+    let duration = match s.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 && d <= 24.0 * 3600.0 => {
+            Some(Duration::from_secs_f64(d))
+        }
+        Some(d) => {
+            problems.add(
+                n,
+                "duration",
+                format!("{d} is not a usable length; give seconds above 0"),
+            );
+            None
+        }
+    };
+    let slide_only = ctx.deck_slide_only || s.slide_only;
+    if script.is_empty() && s.duration.is_none() {
+        problems.add(
+            n,
+            "script",
+            "empty and no duration: give a script to narrate or a duration in seconds",
+        );
+    }
+
+    let transition = check_transition(s.transition.as_ref(), n, problems);
+    let slide_parts = check_presenter(&s.presenter, n, ctx.output, problems);
+
+    let (presenter, duration) = if slide_only || script.is_empty() {
+        // Slide-only: a narrated slide-only slide lasts its duration, or as
+        // long as the narration would take to speak.
+        let estimate = (!script.is_empty()).then(|| {
+            let words = script.split_whitespace().count() as f64;
+            Duration::from_secs_f64((words / WORDS_PER_SECOND).max(1.0))
+        });
+        (None, duration.or(estimate))
+    } else {
+        let presenter = merge_presenter(ctx, s, &slide_parts, avatar_reported, problems);
+        (presenter, duration)
+    };
+
+    if problems.list.len() > before {
+        return None;
+    }
+    Some(Slide {
+        number: ctx.number,
+        image,
+        script,
+        presenter,
+        duration,
+        transition,
+    })
+}
+
+fn check_readable(path: &Path, written: &str, slide: Option<usize>, problems: &mut Problems) {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.add(
+                slide,
+                "image",
+                format!("`{written}` not found (looked for {})", path.display()),
+            );
+        }
+        Err(e) => problems.add(slide, "image", format!("`{written}` cannot be read: {e}")),
+        Ok(meta) if !meta.is_file() => {
+            problems.add(slide, "image", format!("`{written}` is not a file"));
+        }
+        Ok(meta) if meta.len() == 0 => {
+            problems.add(slide, "image", format!("`{written}` is empty"));
+        }
+        Ok(_) => {
+            if let Err(e) = std::fs::File::open(path) {
+                problems.add(slide, "image", format!("`{written}` cannot be read: {e}"));
+            }
+        }
+    }
+}
+
+fn check_transition(
+    t: Option<&TransitionFile>,
+    slide: Option<usize>,
+    problems: &mut Problems,
+) -> Transition {
+    let (kind, duration, field) = match t {
+        None => return Transition::Cut,
+        Some(TransitionFile::Name(kind)) => (kind.as_str(), None, "transition"),
+        Some(TransitionFile::Full { kind, duration }) => {
+            (kind.as_str(), *duration, "transition.kind")
+        }
+    };
+    match kind {
+        "cut" => Transition::Cut,
+        "fade" => match duration {
+            None => Transition::Fade {
+                duration: DEFAULT_FADE,
+            },
+            Some(d) if d.is_finite() && d > 0.0 && d <= 60.0 => Transition::Fade {
+                duration: Duration::from_secs_f64(d),
+            },
+            Some(d) => {
+                problems.add(
+                    slide,
+                    "transition.duration",
+                    format!("{d} is not a usable fade length; give seconds above 0 (at most 60)"),
+                );
+                Transition::Cut
+            }
+        },
+        other => {
+            problems.add(
+                slide,
+                field,
+                format!("unknown transition `{other}`; use cut or fade"),
+            );
+            Transition::Cut
+        }
+    }
+}
+
+/// The slide's presenter: slide overrides over deck defaults over built-in
+/// defaults. `None` when a required field is missing (reported).
+fn merge_presenter(
+    ctx: &SlideContext<'_>,
+    s: &SlideFile,
+    slide: &PresenterParts,
+    avatar_reported: &mut bool,
+    problems: &mut Problems,
+) -> Option<Presenter> {
+    let deck = ctx.deck_parts;
+    let n = Some(ctx.number);
+    // A field the file set but that failed its check was reported already;
+    // fall back to the default for the merge so no second problem follows.
+    let provider = slide
+        .provider
+        .clone()
+        .or_else(|| deck.provider.clone())
+        .unwrap_or_else(|| "local".to_string());
+
+    let avatar = match slide.avatar.clone().or_else(|| deck.avatar.clone()) {
+        Some(a) => a,
+        None if provider == "elai" => {
+            let written_anywhere =
+                s.presenter.avatar.is_some() || ctx.deck_presenter.avatar.is_some();
+            if !written_anywhere {
+                let from_deck = s.presenter.provider.is_none();
+                if !from_deck {
+                    problems.add(
+                        n,
+                        "presenter.avatar",
+                        "required for provider elai (an avatar code such as `gia.casual`)",
+                    );
+                } else if !*avatar_reported {
+                    *avatar_reported = true;
+                    problems.add(
+                        None,
+                        "presenter.avatar",
+                        "required for provider elai (an avatar code such as `gia.casual`)",
+                    );
+                }
+            }
+            return None;
+        }
+        None => "default".to_string(),
+    };
+
+    let layout_name = slide
+        .layout
+        .or(deck.layout)
+        .unwrap_or(LayoutName::PictureInPicture);
+    let layout = match layout_name {
+        LayoutName::PictureInPicture => {
+            let placement = slide
+                .placement
+                .clone()
+                .or_else(|| deck.placement.clone())
+                .unwrap_or(Placement::Corner {
+                    corner: super::Corner::BottomRight,
+                    margin: DEFAULT_MARGIN,
+                    scale: DEFAULT_SCALE,
+                });
+            Layout::PictureInPicture(placement)
+        }
+        LayoutName::SideBySide => Layout::SideBySide,
+        LayoutName::SplitScreen => Layout::SplitScreen {
+            ratio: slide
+                .split_ratio
+                .or(deck.split_ratio)
+                .unwrap_or(DEFAULT_SPLIT_RATIO),
+        },
+    };
+    let avatar_background = slide
+        .avatar_background
+        .or(deck.avatar_background)
+        .unwrap_or(Rgb::GREEN);
+    let shape = match slide.shape.or(deck.shape).unwrap_or(ShapeName::Rectangle) {
+        ShapeName::Rectangle => Shape::Rectangle,
+        ShapeName::Circle => Shape::Circle,
+        ShapeName::ChromaKey => Shape::ChromaKey {
+            key: slide
+                .key_color
+                .or(deck.key_color)
+                .unwrap_or(avatar_background),
+            similarity: slide
+                .key_similarity
+                .or(deck.key_similarity)
+                .unwrap_or(DEFAULT_SIMILARITY),
+            blend: slide.key_blend.or(deck.key_blend).unwrap_or(DEFAULT_BLEND),
+        },
+    };
+    Some(Presenter {
+        provider,
+        avatar,
+        voice: slide.voice.clone().or_else(|| deck.voice.clone()),
+        voice_provider: slide
+            .voice_provider
+            .clone()
+            .or_else(|| deck.voice_provider.clone()),
+        language: slide.language.clone().or_else(|| deck.language.clone()),
+        layout,
+        shape,
+        avatar_background,
+    })
 }
