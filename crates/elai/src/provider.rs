@@ -1,0 +1,500 @@
+//! [`ElaiProvider`]: the [`AvatarProvider`] on Elai's REST API.
+//!
+//! Lifecycle of one slide: `initiate` creates a one-slide draft video
+//! (`POST videos`) and returns its id in a [`RenderHandle`] whose `data`
+//! carries what a later run needs to resume (slide, script length, deadline,
+//! creation time); the scheduler persists it, then `start` begins the render
+//! (`POST videos/render/{id}`); `status` reads the video (`GET videos/{id}`)
+//! and maps its status; `fetch` streams the MP4 to disk; `cancel` deletes
+//! the video.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use slidecast_core::{
+    AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
+    RenderStatus,
+};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::config::{ConfigError, ElaiConfig};
+use crate::discovery::{find_avatar, Avatar, Voice};
+use crate::http::{Ctx, DownloadError, Http};
+use crate::wire::{self, VideoObject, VideoState};
+
+/// The provider name decks use.
+pub const PROVIDER_NAME: &str = "elai";
+
+/// What a [`RenderHandle`] of this provider carries in `data`, so a later
+/// run can resume polling with the same deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandleData {
+    pub slide: usize,
+    pub script_chars: usize,
+    /// Estimated speech length of the script, seconds.
+    pub speech_secs: f64,
+    /// The render deadline, seconds from `created_at`.
+    pub deadline_secs: f64,
+    /// When the video was created, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// In-memory state of one render this process is polling.
+#[derive(Debug)]
+struct Track {
+    /// Start of the deadline clock (tokio time, so paused clocks work).
+    since: Instant,
+    deadline: Duration,
+    polls: u32,
+    /// Consecutive `error` reads.
+    errors: u32,
+    /// MP4 URL from the last status read.
+    url: Option<String>,
+}
+
+/// The Elai avatar provider. Cheap to share (`Arc`) across the scheduler's
+/// tasks; all state is behind locks.
+pub struct ElaiProvider {
+    config: ElaiConfig,
+    http: Http,
+    avatars: OnceCell<Arc<Vec<Avatar>>>,
+    renders: Mutex<HashMap<String, Track>>,
+    warned_statuses: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for ElaiProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElaiProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ElaiProvider {
+    pub fn new(config: ElaiConfig) -> Result<ElaiProvider, ConfigError> {
+        let http = Http::new(&config)?;
+        Ok(ElaiProvider {
+            config,
+            http,
+            avatars: OnceCell::new(),
+            renders: Mutex::new(HashMap::new()),
+            warned_statuses: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// A provider with every default, the key from `ELAI_API_KEY`.
+    pub fn from_env() -> Result<ElaiProvider, ConfigError> {
+        ElaiProvider::new(ElaiConfig::builder().build()?)
+    }
+
+    pub fn config(&self) -> &ElaiConfig {
+        &self.config
+    }
+
+    /// The avatars the account can use (`GET avatars`), fresh from Elai.
+    pub async fn list_avatars(&self) -> Result<Vec<Avatar>, ProviderError> {
+        let value = self
+            .http
+            .call(Method::GET, wire::AVATARS, None, Ctx::new("list avatars"))
+            .await?;
+        Ok(wire::parse_avatars(&value))
+    }
+
+    /// The voices the account can use (`GET voices`; Elai's public reference
+    /// does not confirm this endpoint, so a 404 is reported as such).
+    pub async fn list_voices(&self) -> Result<Vec<Voice>, ProviderError> {
+        let value = self
+            .http
+            .call(Method::GET, wire::VOICES, None, Ctx::new("list voices"))
+            .await?;
+        Ok(wire::parse_voices(&value))
+    }
+
+    /// The avatar list, fetched once per provider and cached (a failed
+    /// fetch is tried again on the next call).
+    async fn cached_avatars(&self, slide: usize) -> Result<Arc<Vec<Avatar>>, ProviderError> {
+        self.avatars
+            .get_or_try_init(|| async {
+                let value = self
+                    .http
+                    .call(
+                        Method::GET,
+                        wire::AVATARS,
+                        None,
+                        Ctx::new("look up avatars").slide(Some(slide)),
+                    )
+                    .await?;
+                Ok(Arc::new(wire::parse_avatars(&value)))
+            })
+            .await
+            .cloned()
+    }
+
+    fn renders(&self) -> MutexGuard<'_, HashMap<String, Track>> {
+        // A poisoned lock only means another task panicked mid-update of
+        // plain counters; the data is still usable.
+        self.renders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handle_data(&self, handle: &RenderHandle) -> Option<HandleData> {
+        serde_json::from_value(handle.data.clone()).ok()
+    }
+
+    /// Check the handle's id before it goes into a URL path.
+    fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
+        if handle.provider != PROVIDER_NAME {
+            return Err(ProviderError::permanent(
+                PermanentKind::Local,
+                format!(
+                    "render handle {} belongs to provider `{}`, not `{PROVIDER_NAME}`",
+                    handle.id, handle.provider
+                ),
+            ));
+        }
+        if !wire::is_valid_video_id(&handle.id) {
+            return Err(ProviderError::permanent(
+                PermanentKind::Local,
+                format!("`{}` is not an Elai video id", handle.id),
+            ));
+        }
+        Ok(&handle.id)
+    }
+
+    fn warn_unknown_status_once(&self, status: &str, id: &str) {
+        let mut warned = self
+            .warned_statuses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if warned.insert(status.to_string()) {
+            tracing::warn!(
+                video = id,
+                status,
+                "Elai reported an unknown video status; waiting as if it were rendering"
+            );
+        }
+    }
+
+    async fn read_video(&self, id: &str, ctx: Ctx<'_>) -> Result<VideoObject, ProviderError> {
+        let value = self
+            .http
+            .call(Method::GET, &wire::video_path(id), None, ctx)
+            .await?;
+        Ok(VideoObject::from_json(&value))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn minutes(d: Duration) -> String {
+    format!("{:.1} min", d.as_secs_f64() / 60.0)
+}
+
+#[async_trait]
+impl AvatarProvider for ElaiProvider {
+    fn name(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    fn limits(&self) -> ProviderLimits {
+        ProviderLimits {
+            max_in_flight: self.config.max_in_flight,
+            // Used while a video is a draft; rendering videos carry the
+            // backed-off interval as their `eta`.
+            poll_interval: self.config.poll_initial,
+            max_script_chars: self.config.max_script_chars,
+        }
+    }
+
+    async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
+        let slide = request.slide;
+        let bad = |message: String| ProviderError::permanent(PermanentKind::BadRequest, message);
+        if request.script.trim().is_empty() {
+            return Err(bad(format!("slide {slide}: the script is empty")));
+        }
+        if let Some(max) = self.config.max_script_chars {
+            let chars = request.script.chars().count();
+            if chars > max {
+                return Err(bad(format!(
+                    "slide {slide}: the script has {chars} characters; Elai takes at most {max}"
+                )));
+            }
+        }
+        let avatars = self.cached_avatars(slide).await?;
+        let (avatar, canvas_url) = find_avatar(&avatars, &request.avatar).ok_or_else(|| {
+            bad(format!(
+                "slide {slide}: avatar `{}` is not available to this Elai account \
+                 (`slidecast elai avatars` lists the codes)",
+                request.avatar
+            ))
+        })?;
+        let voice = wire::VoiceChoice {
+            voice: request
+                .voice
+                .as_deref()
+                .unwrap_or(&self.config.default_voice),
+            voice_provider: request
+                .voice_provider
+                .as_deref()
+                .unwrap_or(&self.config.default_voice_provider),
+            language: request
+                .language
+                .as_deref()
+                .unwrap_or(&self.config.default_language),
+        };
+        let body = wire::create_video_body(request, avatar, canvas_url, &voice);
+        let ctx = Ctx::new("create video").slide(Some(slide));
+        let answer = self
+            .http
+            .call(Method::POST, wire::VIDEOS, Some(&body), ctx)
+            .await?;
+        let id = VideoObject::from_json(&answer)
+            .id
+            .filter(|id| wire::is_valid_video_id(id))
+            .ok_or_else(|| {
+                ProviderError::permanent(
+                    PermanentKind::BadRequest,
+                    format!("{ctx}: Elai answered without a usable video id"),
+                )
+            })?;
+        let deadline = self.config.deadline_for(&request.script);
+        let data = HandleData {
+            slide,
+            script_chars: request.script.chars().count(),
+            speech_secs: self.config.speech_seconds(&request.script),
+            deadline_secs: deadline.as_secs_f64(),
+            created_at: unix_now(),
+        };
+        self.renders().insert(
+            id.clone(),
+            Track {
+                since: Instant::now(),
+                deadline,
+                polls: 0,
+                errors: 0,
+                url: None,
+            },
+        );
+        tracing::debug!(slide, video = %id, "Elai video created");
+        let mut handle = RenderHandle::new(PROVIDER_NAME, id);
+        handle.data = serde_json::to_value(&data).unwrap_or(serde_json::Value::Null);
+        Ok(handle)
+    }
+
+    async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
+        let id = self.checked_id(handle)?;
+        let data = self.handle_data(handle);
+        let slide = data.as_ref().map(|d| d.slide);
+        let ctx = Ctx::new("start render").slide(slide).video(id);
+        self.http
+            .call(Method::POST, &wire::render_path(id), None, ctx)
+            .await?;
+        // The deadline runs from the start of the render, not the create
+        // (a resumed draft may have waited long before being started).
+        let deadline = data
+            .map(|d| Duration::from_secs_f64(d.deadline_secs.max(0.0)))
+            .unwrap_or(self.config.deadline_base);
+        let mut renders = self.renders();
+        let track = renders.entry(id.to_string()).or_insert(Track {
+            since: Instant::now(),
+            deadline,
+            polls: 0,
+            errors: 0,
+            url: None,
+        });
+        track.since = Instant::now();
+        track.polls = 0;
+        track.errors = 0;
+        Ok(())
+    }
+
+    async fn status(&self, handle: &RenderHandle) -> Result<RenderStatus, ProviderError> {
+        let id = self.checked_id(handle)?;
+        let data = self.handle_data(handle);
+        let slide = data.as_ref().map(|d| d.slide);
+        let ctx = Ctx::new("status").slide(slide).video(id);
+        let video = self.read_video(id, ctx).await?;
+        let state = video.state();
+        let status_text = video.status.clone().unwrap_or_else(|| "<missing>".into());
+        if let VideoState::Unknown(s) = &state {
+            self.warn_unknown_status_once(s, id);
+        }
+
+        let mut renders = self.renders();
+        let track = renders.entry(id.to_string()).or_insert_with(|| {
+            // A render from an earlier run: its deadline clock started when
+            // it was created.
+            let (deadline, age) = match &data {
+                Some(d) => (
+                    Duration::from_secs_f64(d.deadline_secs.max(0.0)),
+                    Duration::from_secs(unix_now().saturating_sub(d.created_at)),
+                ),
+                None => (self.config.deadline_base, Duration::ZERO),
+            };
+            let now = Instant::now();
+            Track {
+                since: now.checked_sub(age).unwrap_or(now),
+                deadline,
+                polls: 0,
+                errors: 0,
+                url: None,
+            }
+        });
+
+        match state {
+            VideoState::Ready if video.url.is_some() => {
+                track.url = video.url.clone();
+                track.errors = 0;
+                return Ok(RenderStatus::Ready);
+            }
+            VideoState::Ready => {
+                tracing::warn!(
+                    video = id,
+                    "Elai says the video is ready but gives no URL yet"
+                );
+            }
+            VideoState::Failed => {
+                renders.remove(id);
+                return Ok(RenderStatus::Failed {
+                    reason: format!(
+                        "{ctx}: Elai reported the render failed{}",
+                        video.error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                });
+            }
+            VideoState::Error => {
+                track.errors += 1;
+                if video.error.is_some() || track.errors >= self.config.error_threshold {
+                    let reads = track.errors;
+                    renders.remove(id);
+                    return Ok(RenderStatus::Failed {
+                        reason: format!(
+                            "{ctx}: Elai reported status `error` ({reads} read(s) in a row){}",
+                            video.error.map(|e| format!(": {e}")).unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            VideoState::Draft | VideoState::Working(_) | VideoState::Unknown(_) => {
+                track.errors = 0;
+            }
+        }
+
+        let elapsed = track.since.elapsed();
+        if elapsed > track.deadline {
+            let deadline = track.deadline;
+            renders.remove(id);
+            return Err(ProviderError::permanent(
+                PermanentKind::DeadlineExceeded,
+                format!(
+                    "{ctx}: still `{status_text}` after {}, past its {} deadline; \
+                     the video stays in the Elai account under id {id}",
+                    minutes(elapsed),
+                    minutes(deadline)
+                ),
+            ));
+        }
+        if matches!(state, VideoState::Draft) {
+            return Ok(RenderStatus::Queued);
+        }
+        let wait = self.config.poll_interval(track.polls);
+        track.polls = track.polls.saturating_add(1);
+        Ok(RenderStatus::Rendering {
+            progress: None,
+            eta: Some(wait),
+        })
+    }
+
+    async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError> {
+        let id = self.checked_id(handle)?;
+        let slide = self.handle_data(handle).map(|d| d.slide);
+        let ctx = Ctx::new("download").slide(slide).video(id);
+        let cached = self.renders().get(id).and_then(|t| t.url.clone());
+        let url = match cached {
+            Some(u) => u,
+            None => fresh_url(self, id, ctx).await?,
+        };
+        let result = match self.http.download(&url, dest, ctx).await {
+            Err(DownloadError::Refused(code)) => {
+                // Signed URLs expire: read the video again for a new one, once.
+                tracing::debug!(video = id, %code, "download URL refused; refreshing it");
+                let url = fresh_url(self, id, ctx).await?;
+                match self.http.download(&url, dest, ctx).await {
+                    Err(DownloadError::Refused(code)) => Err(ProviderError::transient(format!(
+                        "{ctx}: the download URL was refused twice (HTTP {})",
+                        code.as_u16()
+                    ))),
+                    other => other.map_err(download_error),
+                }
+            }
+            other => other.map_err(download_error),
+        };
+        match result {
+            Ok(bytes) => {
+                tracing::debug!(video = id, bytes, "Elai clip downloaded");
+                self.renders().remove(id);
+                Ok(())
+            }
+            Err(e) => {
+                // The cached URL may be the problem; read a fresh one next time.
+                if let Some(t) = self.renders().get_mut(id) {
+                    t.url = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
+        let id = self.checked_id(handle)?;
+        let slide = self.handle_data(handle).map(|d| d.slide);
+        let ctx = Ctx::new("delete video").slide(slide).video(id);
+        self.renders().remove(id);
+        match self
+            .http
+            .call(Method::DELETE, &wire::video_path(id), None, ctx)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Permanent {
+                kind: PermanentKind::NotFound,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Read the video for its MP4 URL.
+async fn fresh_url(p: &ElaiProvider, id: &str, ctx: Ctx<'_>) -> Result<String, ProviderError> {
+    let video = p.read_video(id, ctx).await?;
+    match (video.state(), video.url) {
+        (VideoState::Ready, Some(url)) => Ok(url),
+        (state, _) => Err(ProviderError::transient(format!(
+            "{ctx}: no download URL yet (status {:?})",
+            match state {
+                VideoState::Working(s) | VideoState::Unknown(s) => s,
+                other => format!("{other:?}").to_lowercase(),
+            }
+        ))),
+    }
+}
+
+fn download_error(e: DownloadError) -> ProviderError {
+    match e {
+        DownloadError::Failed(p) => p,
+        DownloadError::Refused(code) => {
+            ProviderError::transient(format!("download refused (HTTP {})", code.as_u16()))
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Everything this crate knows about Elai's wire format, in one place.
+//!
+//! # Endpoints (relative to the base URL, default [`DEFAULT_BASE_URL`])
+//!
+//! | call | method and path | body / answer |
+//! |---|---|---|
+//! | create | `POST videos` | [`create_video_body`] → a video object (id in `_id`, or `id`) |
+//! | render | `POST videos/render/{id}` | empty → any 2xx (200, also 202) |
+//! | status | `GET videos/{id}` | a video object, see [`VideoObject`] |
+//! | delete | `DELETE videos/{id}` | empty → any 2xx |
+//! | avatars | `GET avatars` | a list of avatars, see [`parse_avatars`] |
+//! | voices | `GET voices` | voices, see [`parse_voices`] (endpoint unconfirmed) |
+//!
+//! Every API call carries `Authorization: Bearer <key>` and
+//! `Accept: application/json`; bodies are JSON. An error answer's body is
+//! `{"message": "..."}` ([`error_message`]). The finished MP4 is fetched from
+//! the signed URL in the video object *without* the API key (the URL carries
+//! its own signature, and the key must never go to another host).
+//!
+//! # Video object fields read
+//! - `_id` (fallback `id`): the video id.
+//! - `status`: see [`VideoState::parse`] for every value.
+//! - `url` (fallbacks `videoUrl`, `playerData.url`): the MP4 once ready.
+//! - `duration`: seconds, float.
+//! - `error` (a string or `{message}`), `errorMessage`: why a render failed.
+//!
+//! # Create body
+//! One slide whose canvas holds a single avatar object filling the editor's
+//! 640x360 canvas over a flat `background` colour (the key colour slidecast
+//! removes locally); `slides[0].avatar` names the avatar by `code`
+//! (`{avatar}.{variant}`) with its canvas PNG URL from `GET avatars`.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use slidecast_core::ClipRequest;
+
+use crate::discovery::{Avatar, Voice};
+
+/// Elai's public API.
+pub const DEFAULT_BASE_URL: &str = "https://apis.elai.io/api/v1";
+
+/// The editor canvas Elai positions objects on (16:9).
+pub const EDITOR_CANVAS: (f64, f64) = (640.0, 360.0);
+
+/// Side of the square avatar canvas PNG, in pixels. Elai's avatar canvas
+/// images are square full-body-height cut-outs; scaling by
+/// `EDITOR_CANVAS.1 / AVATAR_IMAGE_PX` makes the avatar as tall as the canvas.
+pub const AVATAR_IMAGE_PX: f64 = 1080.0;
+
+/// Canvas format version the editor writes.
+pub const CANVAS_VERSION: &str = "4.4.0";
+
+/// Path of the create call.
+pub const VIDEOS: &str = "videos";
+/// Path of the avatars listing.
+pub const AVATARS: &str = "avatars";
+/// Path of the voices listing.
+pub const VOICES: &str = "voices";
+
+/// Path of one video (status and delete).
+pub fn video_path(id: &str) -> String {
+    format!("videos/{id}")
+}
+
+/// Path of the render call for one video.
+pub fn render_path(id: &str) -> String {
+    format!("videos/render/{id}")
+}
+
+/// True when `id` is safe to put in a URL path: Elai ids are 24 hex digits,
+/// but any short token of ASCII letters, digits, `-` and `_` is accepted (a
+/// journal could be edited by hand; never let it smuggle `/` or `?`).
+pub fn is_valid_video_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Voice settings after defaults are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceChoice<'a> {
+    pub voice: &'a str,
+    pub voice_provider: &'a str,
+    pub language: &'a str,
+}
+
+#[derive(Serialize)]
+struct CreateVideo<'a> {
+    name: String,
+    tags: [&'static str; 1],
+    slides: [SlideJson<'a>; 1],
+    data: VideoData,
+}
+
+#[derive(Serialize)]
+struct VideoData {
+    format: &'static str,
+    resolution: &'static str,
+    #[serde(rename = "subtitlesEnabled")]
+    subtitles_enabled: bool,
+}
+
+#[derive(Serialize)]
+struct SlideJson<'a> {
+    id: u32,
+    canvas: Value,
+    avatar: AvatarRef<'a>,
+    animation: &'static str,
+    language: &'a str,
+    speech: &'a str,
+    voice: &'a str,
+    #[serde(rename = "voiceType")]
+    voice_type: &'static str,
+    #[serde(rename = "voiceProvider")]
+    voice_provider: &'a str,
+}
+
+#[derive(Serialize)]
+struct AvatarRef<'a> {
+    code: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gender: Option<&'a str>,
+    canvas: &'a str,
+}
+
+/// The body of `POST videos` for one slide's presenter clip.
+///
+/// `canvas_url` is the avatar (variant) canvas PNG from `GET avatars`.
+pub fn create_video_body(
+    request: &ClipRequest,
+    avatar: &Avatar,
+    canvas_url: &str,
+    voice: &VoiceChoice<'_>,
+) -> Value {
+    let (editor_w, editor_h) = EDITOR_CANVAS;
+    let scale = editor_h / AVATAR_IMAGE_PX;
+    let left = (editor_w - AVATAR_IMAGE_PX * scale) / 2.0;
+    let background = request.avatar_background.to_string();
+    let canvas = json!({
+        "version": CANVAS_VERSION,
+        "background": background,
+        "objects": [{
+            "type": "avatar",
+            "left": left,
+            "top": 0.0,
+            "scaleX": scale,
+            "scaleY": scale,
+            "fill": background,
+            "src": canvas_url,
+            "avatarType": "transparent",
+            "animation": {"type": null, "exitType": null},
+        }],
+    });
+    // Output size is not a request field; ask for the resolution class that
+    // covers the clip size slidecast will scale it to.
+    let resolution = if request.canvas.1 > 720 {
+        "FullHD"
+    } else {
+        "HD"
+    };
+    let body = CreateVideo {
+        name: format!("{} - slide {}", request.title, request.slide),
+        tags: ["slidecast"],
+        slides: [SlideJson {
+            id: 1,
+            canvas,
+            avatar: AvatarRef {
+                code: &request.avatar,
+                name: &avatar.name,
+                gender: avatar.gender.as_deref(),
+                canvas: canvas_url,
+            },
+            animation: "fade_in",
+            language: voice.language,
+            speech: &request.script,
+            voice: voice.voice,
+            voice_type: "text",
+            voice_provider: voice.voice_provider,
+        }],
+        data: VideoData {
+            format: "16_9",
+            resolution,
+            subtitles_enabled: false,
+        },
+    };
+    // Serializing plain structs of strings and numbers cannot fail.
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+/// Where a video stands, from its `status` string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoState {
+    /// `draft`: created, render not started.
+    Draft,
+    /// `validating`, `queued`, `rendering` (the value is kept for messages).
+    Working(String),
+    /// `ready`, `rendered`, `completed`: the object has the MP4 URL.
+    Ready,
+    /// `failed`: final.
+    Failed,
+    /// `error`: seen flipping back to `rendering`, so final only when it
+    /// persists or carries a message.
+    Error,
+    /// Anything else (including a missing status): keep waiting.
+    Unknown(String),
+}
+
+impl VideoState {
+    /// Map a `status` value (case-insensitive).
+    pub fn parse(status: Option<&str>) -> VideoState {
+        let Some(raw) = status else {
+            return VideoState::Unknown(String::from("<missing>"));
+        };
+        let s = raw.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "draft" => VideoState::Draft,
+            "validating" | "queued" | "rendering" => VideoState::Working(s),
+            "ready" | "rendered" | "completed" => VideoState::Ready,
+            "failed" => VideoState::Failed,
+            "error" => VideoState::Error,
+            _ => VideoState::Unknown(raw.to_string()),
+        }
+    }
+}
+
+/// The fields of a video object slidecast reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VideoObject {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub url: Option<String>,
+    pub duration: Option<f64>,
+    pub error: Option<String>,
+}
+
+impl VideoObject {
+    /// Read a video object leniently: fields may be missing or of an
+    /// unexpected type; the answer of `POST videos` may wrap it in `video`.
+    pub fn from_json(value: &Value) -> VideoObject {
+        let v = match value.get("video") {
+            Some(inner) if inner.is_object() && value.get("_id").is_none() => inner,
+            _ => value,
+        };
+        let string = |field: &str| -> Option<String> {
+            match v.get(field)? {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let id = string("_id").or_else(|| string("id"));
+        let url = string("url").or_else(|| string("videoUrl")).or_else(|| {
+            v.get("playerData")
+                .and_then(|p| p.get("url"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        });
+        let error = match v.get("error") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(Value::Object(o)) => o
+                .get("message")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            _ => None,
+        }
+        .or_else(|| string("errorMessage"));
+        VideoObject {
+            id,
+            status: string("status"),
+            url,
+            duration: v.get("duration").and_then(Value::as_f64),
+            error,
+        }
+    }
+
+    pub fn state(&self) -> VideoState {
+        VideoState::parse(self.status.as_deref())
+    }
+}
+
+/// Elai's error message from an error answer's body (`{"message": ...}`),
+/// shortened to one line of at most 300 characters.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let msg = value
+        .get("message")
+        .or_else(|| value.get("error"))
+        .and_then(Value::as_str)?;
+    let one_line: String = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        return None;
+    }
+    Some(one_line.chars().take(300).collect())
+}
+
+/// Parse `GET avatars`: a list (or `{avatars: [...]}`) of avatars, each with
+/// `code`, `name`, `gender`, `canvas`, and `variants` (each with `code`,
+/// `name`, `canvas`). Entries without a code are skipped.
+pub fn parse_avatars(value: &Value) -> Vec<Avatar> {
+    let list = value
+        .as_array()
+        .or_else(|| value.get("avatars").and_then(Value::as_array));
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let text = |v: &Value, field: &str| {
+        v.get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    list.iter()
+        .filter_map(|a| {
+            let code = text(a, "code")?;
+            let variants = a
+                .get("variants")
+                .and_then(Value::as_array)
+                .map(|vs| {
+                    vs.iter()
+                        .filter_map(|v| {
+                            Some(crate::discovery::AvatarVariant {
+                                code: text(v, "code")?,
+                                name: text(v, "name").unwrap_or_default(),
+                                canvas: text(v, "canvas"),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(Avatar {
+                name: text(a, "name").unwrap_or_else(|| code.clone()),
+                gender: text(a, "gender"),
+                canvas: text(a, "canvas"),
+                code,
+                variants,
+            })
+        })
+        .collect()
+}
+
+/// Parse `GET voices`. Two shapes are accepted: a flat list of voice objects
+/// (`voice` or `id`, `name`, `gender`, `language` or `locale`,
+/// `voiceProvider` or `provider`), or a list of language groups
+/// `{name: "English", male: [voice...], female: [voice...]}`.
+pub fn parse_voices(value: &Value) -> Vec<Voice> {
+    let list = value
+        .as_array()
+        .or_else(|| value.get("voices").and_then(Value::as_array));
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in list {
+        let is_group = entry.get("male").is_some() || entry.get("female").is_some();
+        if is_group {
+            let language = entry.get("name").and_then(Value::as_str);
+            for gender in ["male", "female"] {
+                for v in entry
+                    .get(gender)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(voice) = voice_from(v, language, Some(gender)) {
+                        out.push(voice);
+                    }
+                }
+            }
+        } else if let Some(voice) = voice_from(entry, None, None) {
+            out.push(voice);
+        }
+    }
+    out
+}
+
+fn voice_from(v: &Value, language: Option<&str>, gender: Option<&str>) -> Option<Voice> {
+    let text = |field: &str| {
+        v.get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let id = text("voice").or_else(|| text("id"))?;
+    Some(Voice {
+        name: text("name").unwrap_or_else(|| id.clone()),
+        gender: text("gender").or_else(|| gender.map(str::to_string)),
+        language: text("language")
+            .or_else(|| language.map(str::to_string))
+            .or_else(|| text("locale")),
+        provider: text("voiceProvider").or_else(|| text("provider")),
+        id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_value_maps() {
+        assert_eq!(VideoState::parse(Some("draft")), VideoState::Draft);
+        for s in ["validating", "queued", "rendering"] {
+            assert_eq!(VideoState::parse(Some(s)), VideoState::Working(s.into()));
+        }
+        for s in ["ready", "rendered", "completed", "READY"] {
+            assert_eq!(VideoState::parse(Some(s)), VideoState::Ready);
+        }
+        assert_eq!(VideoState::parse(Some("failed")), VideoState::Failed);
+        assert_eq!(VideoState::parse(Some("error")), VideoState::Error);
+        assert_eq!(
+            VideoState::parse(Some("moderation")),
+            VideoState::Unknown("moderation".into())
+        );
+        assert!(matches!(VideoState::parse(None), VideoState::Unknown(_)));
+    }
+
+    #[test]
+    fn video_object_accepts_both_id_forms_and_url_fallbacks() {
+        let v = VideoObject::from_json(&json!({"_id": "a1", "status": "ready", "url": "u"}));
+        assert_eq!(v.id.as_deref(), Some("a1"));
+        assert_eq!(v.url.as_deref(), Some("u"));
+        let v = VideoObject::from_json(&json!({"id": "b2", "videoUrl": "v"}));
+        assert_eq!(v.id.as_deref(), Some("b2"));
+        assert_eq!(v.url.as_deref(), Some("v"));
+        let v = VideoObject::from_json(&json!({"id": "b2", "playerData": {"url": "p"}}));
+        assert_eq!(v.url.as_deref(), Some("p"));
+        let v = VideoObject::from_json(&json!({"_id": "x", "id": "y"}));
+        assert_eq!(v.id.as_deref(), Some("x"));
+        let v = VideoObject::from_json(&json!({"error": {"message": "bad voice"}}));
+        assert_eq!(v.error.as_deref(), Some("bad voice"));
+    }
+
+    #[test]
+    fn error_message_is_one_short_line() {
+        let long = "x".repeat(1000);
+        let body = serde_json::to_vec(&json!({"message": format!("a\n b {long}")})).unwrap();
+        let m = error_message(&body).unwrap();
+        assert!(m.starts_with("a b x"));
+        assert_eq!(m.chars().count(), 300);
+        assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn video_ids_are_checked() {
+        assert!(is_valid_video_id("5f9a1c2b3d4e5f6a7b8c9d0e"));
+        assert!(!is_valid_video_id("../avatars"));
+        assert!(!is_valid_video_id("a?b"));
+        assert!(!is_valid_video_id(""));
+    }
+
+    #[test]
+    fn voices_parse_in_both_shapes() {
+        let grouped = json!([{"name": "English", "male": [{"voice": "en-US-GuyNeural", "name": "Guy", "voiceProvider": "azure"}], "female": [{"voice": "en-US-AriaNeural", "name": "Aria"}]}]);
+        let v = parse_voices(&grouped);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].gender.as_deref(), Some("male"));
+        assert_eq!(v[0].language.as_deref(), Some("English"));
+        assert_eq!(v[0].provider.as_deref(), Some("azure"));
+        let flat = json!([{"id": "x", "gender": "female", "locale": "de-DE"}]);
+        let v = parse_voices(&flat);
+        assert_eq!(v[0].id, "x");
+        assert_eq!(v[0].language.as_deref(), Some("de-DE"));
+    }
+}
