@@ -1,0 +1,311 @@
+//! The cost plan: what a render of a deck will do and what it will cost.
+//!
+//! Vendor minutes are estimated from the script: words (split on white
+//! space) at [`Rates::words_per_minute`] (default 150, a common narration
+//! pace), at least one second per clip, then rounded **up per clip** to
+//! [`Rates::billing_step`] (default one whole minute). Elai does not publish
+//! its rounding, and each slide is its own vendor video, so the default errs
+//! high: a budget check should never let a render through that the plan
+//! said fits and the vendor then refuses. Providers in
+//! [`Rates::free_providers`] (`local`, `mock`) render on this machine and
+//! cost nothing.
+//!
+//! What counts: a clip to render, and a render the journal has initiated but
+//! not started (a vendor bills when the render starts). A render already
+//! started, a cached clip, a slide whose identical request an earlier slide
+//! renders, and a slide-only slide cost nothing more.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use slidecast_core::{ClipSource, Deck};
+
+use crate::cache::ClipCache;
+use crate::journal::{presenter_keys, JournalSnapshot};
+use crate::ClipKey;
+
+/// How minutes are estimated and billed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates {
+    pub words_per_minute: f64,
+    /// Each clip's estimated length is rounded up to a multiple of this.
+    pub billing_step: Duration,
+    /// Providers that render locally and bill nothing.
+    pub free_providers: Vec<String>,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            words_per_minute: 150.0,
+            billing_step: Duration::from_secs(60),
+            free_providers: vec!["local".to_string(), "mock".to_string()],
+        }
+    }
+}
+
+impl Rates {
+    /// Estimated speech length of `script`.
+    pub fn speech(&self, script: &str) -> Duration {
+        let words = script.split_whitespace().count() as f64;
+        let secs = (words * 60.0 / self.words_per_minute).max(1.0);
+        Duration::from_secs_f64(secs)
+    }
+
+    /// `speech` rounded up to the billing step (unchanged for a zero step).
+    pub fn billed(&self, speech: Duration) -> Duration {
+        let step = self.billing_step.as_secs_f64();
+        if step <= 0.0 {
+            return speech;
+        }
+        Duration::from_secs_f64((speech.as_secs_f64() / step).ceil() * step)
+    }
+
+    fn is_free(&self, provider: &str) -> bool {
+        self.free_providers.iter().any(|p| p == provider)
+    }
+}
+
+/// Where one slide stands before a render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlideStatus {
+    /// A clip on disk serves it.
+    Cached,
+    /// A render an earlier run initiated; `started` says whether it was
+    /// started (and so already billed).
+    InFlight { started: bool },
+    /// A new vendor render.
+    ToRender,
+    /// The same clip as an earlier slide of this deck, rendered once.
+    SameAs { slide: usize },
+    /// No presenter.
+    SlideOnly,
+}
+
+impl fmt::Display for SlideStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SlideStatus::Cached => f.write_str("cached"),
+            SlideStatus::InFlight { started: true } => f.write_str("in flight"),
+            SlideStatus::InFlight { started: false } => f.write_str("in flight (not started)"),
+            SlideStatus::ToRender => f.write_str("to render"),
+            SlideStatus::SameAs { slide } => write!(f, "same as slide {slide}"),
+            SlideStatus::SlideOnly => f.write_str("slide only"),
+        }
+    }
+}
+
+/// One slide of a [`Plan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlidePlan {
+    pub slide: usize,
+    pub status: SlideStatus,
+    /// `None` for a slide-only slide.
+    pub provider: Option<String>,
+    pub key: Option<ClipKey>,
+    pub words: usize,
+    /// Estimated clip length (zero for a slide-only slide).
+    pub speech: Duration,
+    /// Vendor time this run will be billed for the slide.
+    pub billed: Duration,
+}
+
+/// What a render of a deck will do, slide by slide, and its vendor cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub slides: Vec<SlidePlan>,
+    pub rates: Rates,
+}
+
+/// The render would cost more vendor minutes than allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "this render needs about {needed} vendor minute(s) for {clips} clip(s), over the budget of \
+     {max} minute(s); see `slidecast plan` for which slides cost what, or raise --max-minutes",
+    needed = fmt_minutes(*needed),
+    max = fmt_minutes(*max)
+)]
+pub struct BudgetError {
+    pub needed: f64,
+    pub max: f64,
+    /// Clips that would be billed.
+    pub clips: usize,
+}
+
+/// Plan a render of `deck` with the default [`Rates`].
+pub fn plan(deck: &Deck, cache: Option<&ClipCache>, journal: Option<&JournalSnapshot>) -> Plan {
+    Plan::build(deck, cache, journal, Rates::default())
+}
+
+impl Plan {
+    /// Plan a render of `deck`: the cache and the journal (either may be
+    /// absent) decide each slide's status exactly as
+    /// [`Journal::plan_sources`](crate::Journal::plan_sources) would.
+    pub fn build(
+        deck: &Deck,
+        cache: Option<&ClipCache>,
+        journal: Option<&JournalSnapshot>,
+        rates: Rates,
+    ) -> Plan {
+        let empty;
+        let journal = match journal {
+            Some(j) => j,
+            None => {
+                empty = JournalSnapshot {
+                    format: crate::journal::JOURNAL_FORMAT,
+                    output: Default::default(),
+                    entries: Default::default(),
+                };
+                &empty
+            }
+        };
+        let sources = journal.sources(deck, cache);
+        let keys: HashMap<usize, ClipKey> = presenter_keys(deck).collect();
+        let mut first_of_key: HashMap<ClipKey, usize> = HashMap::new();
+        let mut slides = Vec::with_capacity(deck.slides.len());
+        for slide in &deck.slides {
+            let words = slide.script.split_whitespace().count();
+            let (Some(presenter), Some(key)) = (&slide.presenter, keys.get(&slide.number)) else {
+                slides.push(SlidePlan {
+                    slide: slide.number,
+                    status: SlideStatus::SlideOnly,
+                    provider: None,
+                    key: None,
+                    words,
+                    speech: Duration::ZERO,
+                    billed: Duration::ZERO,
+                });
+                continue;
+            };
+            let speech = rates.speech(&slide.script);
+            let status = match sources.get(&slide.number) {
+                Some(ClipSource::Cached(_)) => SlideStatus::Cached,
+                _ if first_of_key.contains_key(key) => SlideStatus::SameAs {
+                    slide: first_of_key[key],
+                },
+                Some(ClipSource::Resume { started, .. }) => {
+                    SlideStatus::InFlight { started: *started }
+                }
+                Some(ClipSource::Render) | None => SlideStatus::ToRender,
+            };
+            first_of_key.entry(key.clone()).or_insert(slide.number);
+            let billable = matches!(
+                status,
+                SlideStatus::ToRender | SlideStatus::InFlight { started: false }
+            ) && !rates.is_free(&presenter.provider);
+            slides.push(SlidePlan {
+                slide: slide.number,
+                status,
+                provider: Some(presenter.provider.clone()),
+                key: Some(key.clone()),
+                words,
+                speech,
+                billed: if billable {
+                    rates.billed(speech)
+                } else {
+                    Duration::ZERO
+                },
+            });
+        }
+        Plan { slides, rates }
+    }
+
+    /// Vendor minutes this render will be billed, in total.
+    pub fn total_minutes(&self) -> f64 {
+        self.slides
+            .iter()
+            .map(|s| s.billed.as_secs_f64())
+            .sum::<f64>()
+            / 60.0
+    }
+
+    /// Slides with the given status kind.
+    pub fn count(&self, matches: impl Fn(&SlideStatus) -> bool) -> usize {
+        self.slides.iter().filter(|s| matches(&s.status)).count()
+    }
+
+    /// `Err` when the render would be billed more than `max_minutes`.
+    pub fn check_budget(&self, max_minutes: f64) -> Result<(), BudgetError> {
+        let needed = self.total_minutes();
+        // A hundredth of a minute of slack absorbs float sums of exact steps.
+        if needed <= max_minutes + 0.01 {
+            Ok(())
+        } else {
+            Err(BudgetError {
+                needed,
+                max: max_minutes,
+                clips: self.slides.iter().filter(|s| !s.billed.is_zero()).count(),
+            })
+        }
+    }
+}
+
+fn fmt_minutes(m: f64) -> String {
+    if (m - m.round()).abs() < 0.005 {
+        format!("{}", m.round() as i64)
+    } else {
+        format!("{m:.1}")
+    }
+}
+
+fn fmt_clock(d: Duration) -> String {
+    let secs = d.as_secs_f64().ceil() as u64;
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>8}",
+            "slide", "status", "provider", "words", "speech", "billed"
+        )?;
+        for s in &self.slides {
+            let (speech, billed) = if s.status == SlideStatus::SlideOnly {
+                (String::new(), String::new())
+            } else if s.billed.is_zero() {
+                (fmt_clock(s.speech), "-".to_string())
+            } else {
+                let m = s.billed.as_secs_f64() / 60.0;
+                (fmt_clock(s.speech), format!("{} min", fmt_minutes(m)))
+            };
+            writeln!(
+                f,
+                "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>8}",
+                s.slide,
+                s.status.to_string(),
+                s.provider.as_deref().unwrap_or(""),
+                if s.status == SlideStatus::SlideOnly {
+                    String::new()
+                } else {
+                    s.words.to_string()
+                },
+                speech,
+                billed
+            )?;
+        }
+        let to_render = self.count(|s| *s == SlideStatus::ToRender);
+        let in_flight = self.count(|s| matches!(s, SlideStatus::InFlight { .. }));
+        let cached = self.count(|s| *s == SlideStatus::Cached);
+        let same = self.count(|s| matches!(s, SlideStatus::SameAs { .. }));
+        write!(
+            f,
+            "{to_render} to render, {in_flight} in flight, {cached} cached"
+        )?;
+        if same > 0 {
+            write!(f, ", {same} repeated")?;
+        }
+        writeln!(
+            f,
+            "; about {} vendor minute(s)",
+            fmt_minutes(self.total_minutes())
+        )?;
+        write!(
+            f,
+            "(estimated at {} words per minute, each clip rounded up to {}; local providers are free)",
+            self.rates.words_per_minute,
+            humantime::format_duration(self.rates.billing_step)
+        )
+    }
+}
