@@ -1,0 +1,280 @@
+//! Command-line arguments (clap derive). Help texts carry examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  slidecast init slides/                      # deck.toml from a folder of images (+ notes.md)
+  slidecast import talk.pdf                   # or talk.pptx: images + speaker notes
+  slidecast validate talk/deck.toml           # list every problem in a deck
+  slidecast render talk/deck.toml -o talk.mp4 # render with the offline presenter
+  slidecast simulate --slides 20 --render 40..90 --timeline plan.svg";
+
+/// Turn a slide deck with a narration script per slide into one video with an
+/// avatar presenter.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slidecast",
+    version,
+    about,
+    after_help = format!("{MAIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"),
+)]
+pub struct Cli {
+    /// More log output (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a deck to a video.
+    #[command(after_help = format!("{RENDER_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Render(RenderArgs),
+    /// Check a deck and list every problem (file, slide, field).
+    #[command(after_help = format!("{VALIDATE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Validate(ValidateArgs),
+    /// Compare the schedules on a simulated deck, instantly (virtual clock).
+    #[command(after_help = format!("{SIMULATE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Simulate(SimulateArgs),
+    /// Write a deck.toml for a folder of slide images (scripts from notes.md).
+    #[command(after_help = format!("{INIT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Init(InitArgs),
+    /// Make a deck from a PDF or PowerPoint file.
+    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Import(ImportArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+}
+
+const RENDER_EXAMPLES: &str = "\
+Examples:
+  slidecast render deck.toml -o talk.mp4
+  slidecast render deck.toml -o talk.mp4 --provider mock --timeline talk.svg
+  ELAI_API_KEY=... slidecast render deck.toml -o talk.mp4 --provider elai
+  slidecast render deck.toml -o talk.mp4 --progress json > events.jsonl
+
+Besides OUT.mp4 every render writes OUT.srt and OUT.vtt (captions).";
+
+/// Which avatar provider renders the presenter clips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderChoice {
+    /// Offline presenter: espeak-ng speech and a drawn avatar (no account).
+    Local,
+    /// Elai's avatar API (needs ELAI_API_KEY).
+    Elai,
+    /// Generated test clips (picture + tone), instant; for trying the pipeline.
+    Mock,
+}
+
+impl ProviderChoice {
+    /// The provider name as written in deck files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderChoice::Local => "local",
+            ProviderChoice::Elai => "elai",
+            ProviderChoice::Mock => "mock",
+        }
+    }
+}
+
+/// The scheduling policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleChoice {
+    /// Slide by slide: initiate, wait, fetch, prepare, compose.
+    Sequential,
+    /// Initiate all renders, then process slides in deck order.
+    InOrder,
+    /// Initiate all, prepare while rendering, compose as clips arrive.
+    Eager,
+}
+
+impl From<ScheduleChoice> for slidecast_core::Schedule {
+    fn from(s: ScheduleChoice) -> Self {
+        match s {
+            ScheduleChoice::Sequential => slidecast_core::Schedule::Sequential,
+            ScheduleChoice::InOrder => slidecast_core::Schedule::InOrder,
+            ScheduleChoice::Eager => slidecast_core::Schedule::Eager,
+        }
+    }
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressChoice {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    /// Live bars (overall + one line per slide).
+    Bars,
+    /// One log line per stage change, on stderr.
+    Plain,
+    /// One JSON event per line on stdout (see docs/progress-json.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The deck file (deck.toml or deck.json).
+    pub deck: PathBuf,
+    /// The video to write (MP4).
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: PathBuf,
+    /// Provider for every presenter slide (default: what the deck says).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderChoice>,
+    #[arg(long, value_enum, default_value = "eager")]
+    pub schedule: ScheduleChoice,
+    /// Prepare/compose tasks at once (default: number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Cap on vendor renders in flight (below the provider's own limit).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_renders: Option<u32>,
+    /// Where clips and segments are written (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressChoice,
+    /// Also write the run's schedule as an SVG Gantt chart.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+    /// Do not embed a subtitle track (the .srt/.vtt files are still written).
+    #[arg(long)]
+    pub no_captions: bool,
+    /// On Ctrl-C, delete the renders already started at the vendor.
+    #[arg(long)]
+    pub cleanup_remote: bool,
+}
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  slidecast validate deck.toml
+  slidecast validate deck.json && slidecast render deck.json -o out.mp4";
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The deck file (deck.toml or deck.json).
+    pub deck: PathBuf,
+}
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  slidecast simulate --slides 5 --init 0 --render 60 --prep 10 --compose 6 --jobs 1
+  slidecast simulate --slides 5 --init 10 --render 60 --prep 10 --compose 6 --jobs 1 --format json
+  slidecast simulate --slides 30 --render 40..120 --seed 7 --max-renders 8 --timeline eager.svg
+
+Times are seconds. --render takes one value, a comma list (one per slide,
+repeated) or MIN..MAX (uniform, reproducible with --seed).
+The lower bound is the best any schedule could do: every render starts at
+once (within --max-renders) and only the work that must follow the last
+clip remains (see docs/cli.md).";
+
+/// Output format of `simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimulateFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Slides in the simulated deck (all narrated).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub slides: u32,
+    /// Seconds per create+start request to the vendor.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    pub init: f64,
+    /// Vendor render seconds: `60`, `50,60,70` or `40..90`.
+    #[arg(long, default_value = "60", value_name = "SPEC")]
+    pub render: String,
+    /// Seconds to prepare one slide (decode + scale the background).
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    pub prep: f64,
+    /// Seconds to compose one slide's segment.
+    #[arg(long, default_value_t = 6.0, value_name = "S")]
+    pub compose: f64,
+    /// Prepare/compose tasks at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: u32,
+    /// Renders in flight at the vendor at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_renders: u32,
+    /// Seed for `--render MIN..MAX`.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SimulateFormat,
+    /// Write the eager schedule as an SVG Gantt chart.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+}
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  slidecast init slides/            # writes slides/deck.toml
+  slidecast init slides/ --force    # overwrite an existing deck.toml
+
+Images (png, jpg, jpeg, webp, bmp) are taken in natural order: 2 before 10.
+If the folder has a notes.md, each `## ` section is the script of the next
+slide, in order; text under a leading `# ` heading becomes the title.";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder of slide images.
+    pub folder: PathBuf,
+    /// Notes file (default: FOLDER/notes.md if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub notes: Option<PathBuf>,
+    /// Overwrite an existing deck.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  slidecast import talk.pdf                 # writes talk/deck.toml and talk/slides/*.png
+  slidecast import talk.pdf --notes notes.md
+  slidecast import talk.pptx -o talk-deck   # speaker notes become the scripts
+
+PDF pages are rendered with pdftoppm (apt-get install poppler-utils).
+PPTX slide images need LibreOffice (apt-get install libreoffice-impress);
+without it the deck is written and you are told where to put the images.";
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A .pdf or .pptx file.
+    pub file: PathBuf,
+    /// Folder to create (default: beside the file, named after it).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Scripts from a notes.md (one `## ` section per slide).
+    #[arg(long, value_name = "FILE")]
+    pub notes: Option<PathBuf>,
+    /// Pixel width of the rendered slide images.
+    #[arg(long, default_value_t = 1920, value_name = "PX")]
+    pub width: u32,
+    /// Overwrite an existing deck.toml in the output folder.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  slidecast completions bash > /etc/bash_completion.d/slidecast
+  slidecast completions zsh > \"${fpath[1]}/_slidecast\"
+  slidecast completions fish > ~/.config/fish/completions/slidecast.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,226 @@
+//! Captions: sentence-level cues from the slides' scripts, timed from the
+//! composed segments, written as SubRip (`.srt`) and WebVTT (`.vtt`).
+//!
+//! Timing: slide `n` starts where the segments before it end (their exact
+//! durations from the run's report). Within a slide the narration is assumed
+//! to fill the segment at an even speaking rate, so each cue gets a share of
+//! the segment proportional to its length in characters. All arithmetic is in
+//! whole milliseconds and every slide's cues are clamped to its own interval,
+//! so no cue ever crosses a slide boundary even after rounding.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use slidecast_core::{Slide, SlideSegment};
+
+/// Longest caption line, in characters (a common broadcast limit).
+const LINE_CHARS: usize = 42;
+/// Lines per cue; longer sentences are split into several cues.
+const MAX_LINES: usize = 2;
+
+/// One caption cue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cue {
+    /// The slide whose narration this is (1-based).
+    pub slide: usize,
+    pub start: Duration,
+    pub end: Duration,
+    /// The text, already wrapped into at most two lines.
+    pub text: String,
+}
+
+/// Cues for a rendered deck. `segments` are the run's segments in deck order
+/// (their durations place the slides on the timeline); `slides` give the
+/// scripts. Slides without a script get no cues.
+pub fn captions(segments: &[SlideSegment], slides: &[Slide]) -> Vec<Cue> {
+    let mut cues = Vec::new();
+    let mut slide_start_ms: u64 = 0;
+    for segment in segments {
+        let slide_len_ms = segment.duration.as_millis() as u64;
+        let slide_end_ms = slide_start_ms + slide_len_ms;
+        let script = slides
+            .iter()
+            .find(|s| s.number == segment.slide)
+            .map(|s| s.script.as_str())
+            .unwrap_or("");
+        let chunks = cue_texts(script);
+        let weights: Vec<u64> = chunks
+            .iter()
+            .map(|c| c.chars().filter(|c| !c.is_whitespace()).count().max(1) as u64)
+            .collect();
+        let total: u64 = weights.iter().sum();
+        let mut done: u64 = 0;
+        for (text, weight) in chunks.into_iter().zip(weights) {
+            // Boundaries from cumulative weight, so rounding never accumulates.
+            let start = slide_start_ms + slide_len_ms * done / total;
+            done += weight;
+            let end = (slide_start_ms + slide_len_ms * done / total).min(slide_end_ms);
+            if end > start {
+                cues.push(Cue {
+                    slide: segment.slide,
+                    start: Duration::from_millis(start),
+                    end: Duration::from_millis(end),
+                    text: wrap(&text).join("\n"),
+                });
+            }
+        }
+        slide_start_ms = slide_end_ms;
+    }
+    cues
+}
+
+/// The script split into sentences, long sentences further split so each
+/// piece fits in [`MAX_LINES`] lines.
+fn cue_texts(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for sentence in sentences(script) {
+        let lines = wrap(&sentence);
+        if lines.len() <= MAX_LINES {
+            out.push(sentence);
+        } else {
+            for pair in lines.chunks(MAX_LINES) {
+                out.push(pair.join(" "));
+            }
+        }
+    }
+    out
+}
+
+/// Split text into sentences at `.`, `!`, `?` (and `…`) followed by
+/// whitespace, and at blank lines. Whitespace is collapsed.
+pub fn sentences(text: &str) -> Vec<String> {
+    let text = text.replace("\r\n", "\n");
+    let mut out = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let mut current: Vec<&str> = Vec::new();
+        for word in paragraph.split_whitespace() {
+            current.push(word);
+            let trimmed = word.trim_end_matches(['"', '\'', ')', '\u{201D}', '\u{2019}']);
+            if trimmed.ends_with(['.', '!', '?', '\u{2026}']) && !is_abbreviation(trimmed) {
+                out.push(current.join(" "));
+                current.clear();
+            }
+        }
+        if !current.is_empty() {
+            out.push(current.join(" "));
+        }
+    }
+    out
+}
+
+/// Common abbreviations that end in a dot but do not end a sentence.
+fn is_abbreviation(word: &str) -> bool {
+    const ABBREVIATIONS: &[&str] = &[
+        "e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "approx.",
+        "No.", "Inc.", "Ltd.",
+    ];
+    ABBREVIATIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(word.trim_start_matches(['(', '"', '\''])))
+}
+
+/// Greedy word wrap at [`LINE_CHARS`]; a word longer than a line stands alone.
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > LINE_CHARS {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn timestamp(d: Duration, separator: char) -> String {
+    let ms = d.as_millis();
+    format!(
+        "{:02}:{:02}:{:02}{separator}{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// The cues as a SubRip file.
+pub fn to_srt(cues: &[Cue]) -> String {
+    let mut out = String::new();
+    for (i, cue) in cues.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\n{} --> {}\n{}\n\n",
+            i + 1,
+            timestamp(cue.start, ','),
+            timestamp(cue.end, ','),
+            cue.text
+        );
+    }
+    out
+}
+
+/// The cues as a WebVTT file.
+pub fn to_vtt(cues: &[Cue]) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for cue in cues {
+        // "-->" may not appear in cue text.
+        let text = cue.text.replace("-->", "->");
+        let _ = write!(
+            out,
+            "slide-{}-{}\n{} --> {}\n{}\n\n",
+            cue.slide,
+            cue.start.as_millis(),
+            timestamp(cue.start, '.'),
+            timestamp(cue.end, '.'),
+            text
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_sentences_and_keeps_abbreviations() {
+        assert_eq!(
+            sentences("Hello there. We sell apples, e.g. red ones!  Why?\nBecause."),
+            vec![
+                "Hello there.",
+                "We sell apples, e.g. red ones!",
+                "Why?",
+                "Because."
+            ]
+        );
+        assert_eq!(
+            sentences("A heading\n\nThen text. More"),
+            vec!["A heading", "Then text.", "More"]
+        );
+        assert!(sentences("   ").is_empty());
+    }
+
+    #[test]
+    fn wraps_at_42_and_splits_long_sentences() {
+        let long = "word ".repeat(40);
+        let pieces = cue_texts(&long);
+        assert!(pieces.len() > 1);
+        for p in pieces {
+            assert!(wrap(&p).len() <= MAX_LINES);
+            assert!(wrap(&p).iter().all(|l| l.chars().count() <= LINE_CHARS));
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let d = Duration::from_millis(3_723_045);
+        assert_eq!(timestamp(d, ','), "01:02:03,045");
+        assert_eq!(timestamp(d, '.'), "01:02:03.045");
+    }
+}

@@ -1,0 +1,536 @@
+//! `slidecast import FILE.pdf|FILE.pptx`: a deck folder from a presentation.
+//!
+//! - PDF: every page rendered to PNG by poppler's `pdftoppm`; scripts from
+//!   `--notes` if given.
+//! - PPTX: the speaker notes become the scripts (read straight from the zip:
+//!   `ppt/presentation.xml` for the slide order, each slide's relationships
+//!   for its notes page, the notes page's body placeholder for the text).
+//!   Slide images come from LibreOffice (`soffice --headless --convert-to
+//!   pdf`, then `pdftoppm`) when it is installed; otherwise the deck is
+//!   written with the image paths it expects and a note on how to fill them.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::deckgen::{self, NewDeck, NewSlide};
+use crate::exit::CliError;
+
+/// Where import writes and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub file: PathBuf,
+    /// Deck folder (created); default: beside the file, named after it.
+    pub output: Option<PathBuf>,
+    pub notes: Option<PathBuf>,
+    /// Pixel width of rendered slide images.
+    pub width: u32,
+    pub force: bool,
+}
+
+/// Import a PDF or PPTX; returns the deck file written.
+pub fn import(opts: &ImportOptions) -> Result<PathBuf, CliError> {
+    let ext = opts
+        .file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !opts.file.is_file() {
+        return Err(CliError::bad_input(&opts.file, "no such file"));
+    }
+    let dir = match &opts.output {
+        Some(d) => d.clone(),
+        None => {
+            let stem = opts
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "deck".into());
+            opts.file.parent().unwrap_or(Path::new(".")).join(stem)
+        }
+    };
+    let deck_path = dir.join("deck.toml");
+    deckgen::check_overwrite(&deck_path, opts.force)?;
+    let slides_dir = dir.join("slides");
+    std::fs::create_dir_all(&slides_dir).map_err(|e| CliError::io(&slides_dir, e))?;
+    let deck = match ext.as_deref() {
+        Some("pdf") => import_pdf(opts, &slides_dir)?,
+        Some("pptx") => import_pptx(opts, &slides_dir)?,
+        _ => return Err(CliError::bad_input(
+            &opts.file,
+            "import reads .pdf and .pptx files; for a folder of images use `slidecast init FOLDER`",
+        )),
+    };
+    deckgen::write_atomic(&deck_path, &deckgen::deck_toml(&deck))?;
+    deckgen::summarize(&deck_path, &deck);
+    Ok(deck_path)
+}
+
+fn stem_title(file: &Path) -> String {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace(['-', '_'], " "))
+        .unwrap_or_default();
+    let mut chars = stem.trim().chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => "Imported deck".into(),
+    }
+}
+
+fn import_pdf(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
+    let images = render_pdf(&opts.file, slides_dir, opts.width)?;
+    let notes = deckgen::read_notes(opts.notes.as_deref(), Path::new("\0no-default"))?;
+    let scripts = notes
+        .as_ref()
+        .map(|n| n.scripts.clone())
+        .unwrap_or_default();
+    let title = notes
+        .and_then(|n| n.title)
+        .unwrap_or_else(|| stem_title(&opts.file));
+    Ok(NewDeck {
+        title,
+        origin: format!(
+            "Written by `slidecast import` from {} ({} page(s)).",
+            file_label(&opts.file),
+            images.len()
+        ),
+        slides: deckgen::pair_scripts(images, &scripts, "the notes file"),
+    })
+}
+
+fn file_label(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Render every page of `pdf` into `slides_dir` as `slide-N.png`; returns the
+/// image paths relative to the deck folder (`slides/slide-N.png`), in order.
+pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<String>, CliError> {
+    // Clear images of an earlier import so a shorter deck leaves no strays.
+    if let Ok(entries) = std::fs::read_dir(slides_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("slide-") && name.ends_with(".png") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let output = Command::new("pdftoppm")
+        .arg("-png")
+        .arg("-scale-to-x")
+        .arg(width.to_string())
+        .arg("-scale-to-y")
+        .arg("-1")
+        .arg(pdf)
+        .arg(slides_dir.join("slide"))
+        .output()
+        .map_err(|e| {
+            missing_or_io(
+                "pdftoppm",
+                "Install it with: apt-get install poppler-utils",
+                pdf,
+                e,
+            )
+        })?;
+    if !output.status.success() {
+        return Err(CliError::bad_input(
+            pdf,
+            format!(
+                "pdftoppm could not render it: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        ));
+    }
+    let images = deckgen::slide_images(slides_dir)?;
+    if images.is_empty() {
+        return Err(CliError::bad_input(pdf, "the PDF has no pages"));
+    }
+    Ok(images
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| format!("slides/{}", n.to_string_lossy()))
+        .collect())
+}
+
+fn missing_or_io(program: &str, hint: &str, input: &Path, e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        CliError::MissingTool {
+            program: program.into(),
+            hint: hint.into(),
+        }
+    } else {
+        CliError::io(input, e)
+    }
+}
+
+fn import_pptx(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
+    let pptx = read_pptx(&opts.file)?;
+    let mut scripts: Vec<String> = pptx.slides.iter().map(|s| s.notes.clone()).collect();
+    if let Some(notes) = deckgen::read_notes(opts.notes.as_deref(), Path::new("\0no-default"))? {
+        scripts = notes.scripts;
+    }
+    let title = pptx.title.clone().unwrap_or_else(|| stem_title(&opts.file));
+    let n = pptx.slides.len();
+    let (images, how) = match office_program() {
+        Some(office) => {
+            let images = render_pptx(&office, &opts.file, slides_dir, opts.width)?;
+            if images.len() != n {
+                eprintln!(
+                    "note: LibreOffice produced {} page(s) for {n} slide(s) (hidden slides?); scripts were matched in order",
+                    images.len()
+                );
+            }
+            (images, "slide images rendered by LibreOffice")
+        }
+        None => {
+            let images: Vec<String> = (1..=n)
+                .map(|i| format!("slides/slide-{}.png", pad(i, n)))
+                .collect();
+            eprintln!(
+                "note: LibreOffice is not installed, so the slide images were not made.\n  \
+                 Export the slides as PNG (PowerPoint: File > Export > PNG; Keynote/Google Slides: download as PNG)\n  \
+                 into {} named {} ... {},\n  \
+                 or install LibreOffice (apt-get install libreoffice-impress) and run this import again.",
+                slides_dir.display(),
+                images.first().map_or("", |s| s.trim_start_matches("slides/")),
+                images.last().map_or("", |s| s.trim_start_matches("slides/")),
+            );
+            (images, "slide images still to be exported: see slides/")
+        }
+    };
+    let with_notes = pptx.slides.iter().filter(|s| !s.notes.is_empty()).count();
+    Ok(NewDeck {
+        title,
+        origin: format!(
+            "Written by `slidecast import` from {}: {n} slide(s), {with_notes} with speaker notes;\n{how}.",
+            file_label(&opts.file)
+        ),
+        slides: images
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| NewSlide {
+                image,
+                script: scripts.get(i).cloned().unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+/// Zero-pad `i` to as many digits as `n` has, like pdftoppm names pages.
+fn pad(i: usize, n: usize) -> String {
+    format!("{i:0width$}", width = n.to_string().len())
+}
+
+/// LibreOffice's command, if installed.
+fn office_program() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in ["soffice", "libreoffice"] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn render_pptx(
+    office: &Path,
+    pptx: &Path,
+    slides_dir: &Path,
+    width: u32,
+) -> Result<Vec<String>, CliError> {
+    let tmp = slides_dir.join(format!(".convert-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| CliError::io(&tmp, e))?;
+    let result = (|| {
+        let output = Command::new(office)
+            .args(["--headless", "--convert-to", "pdf", "--outdir"])
+            .arg(&tmp)
+            .arg(pptx)
+            // A private profile, so a running LibreOffice does not swallow the call.
+            .env("HOME", &tmp)
+            .output()
+            .map_err(|e| CliError::io(office, e))?;
+        let pdf = tmp.join(format!(
+            "{}.pdf",
+            pptx.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        if !output.status.success() || !pdf.is_file() {
+            return Err(CliError::bad_input(
+                pptx,
+                format!(
+                    "LibreOffice could not convert it to PDF: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+            ));
+        }
+        render_pdf(&pdf, slides_dir, width)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// What slidecast reads from a PPTX.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pptx {
+    /// `dc:title` of the document properties, if set.
+    pub title: Option<String>,
+    /// Slides in presentation order.
+    pub slides: Vec<PptxSlide>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PptxSlide {
+    /// Path of the slide part inside the zip (`ppt/slides/slide1.xml`).
+    pub part: String,
+    /// Speaker notes (paragraphs separated by blank lines); empty if none.
+    pub notes: String,
+}
+
+/// Read slide order, speaker notes and title from a PPTX file.
+pub fn read_pptx(path: &Path) -> Result<Pptx, CliError> {
+    let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| CliError::bad_input(path, format!("not a PPTX (zip) file: {e}")))?;
+    let mut read = |name: &str| -> Option<String> {
+        let mut entry = zip.by_name(name).ok()?;
+        let mut text = String::new();
+        entry.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let presentation = read("ppt/presentation.xml").ok_or_else(|| {
+        CliError::bad_input(
+            path,
+            "no ppt/presentation.xml inside: is this a PowerPoint file?",
+        )
+    })?;
+    let bad_xml = |part: &str, e: quick_xml::Error| {
+        CliError::bad_input(path, format!("{part}: malformed XML: {e}"))
+    };
+    let rels = read("ppt/_rels/presentation.xml.rels")
+        .map(|t| relationships(&t))
+        .transpose()
+        .map_err(|e| bad_xml("ppt/_rels/presentation.xml.rels", e))?
+        .unwrap_or_default();
+    let order = slide_ids(&presentation).map_err(|e| bad_xml("ppt/presentation.xml", e))?;
+    let mut slides = Vec::new();
+    for rid in order {
+        let Some((_, target)) = rels.get(&rid) else {
+            continue;
+        };
+        let part = resolve("ppt", target);
+        let rels_part = match part.rsplit_once('/') {
+            Some((dir, name)) => format!("{dir}/_rels/{name}.rels"),
+            None => continue,
+        };
+        let slide_dir = part.rsplit_once('/').map_or("ppt", |(d, _)| d).to_string();
+        let notes_part = read(&rels_part)
+            .map(|t| relationships(&t))
+            .transpose()
+            .map_err(|e| bad_xml(&rels_part, e))?
+            .and_then(|r| {
+                r.values()
+                    .find(|(kind, _)| kind.ends_with("/notesSlide"))
+                    .map(|(_, target)| resolve(&slide_dir, target))
+            });
+        let notes = match notes_part {
+            Some(np) => match read(&np) {
+                Some(xml) => notes_text(&xml).map_err(|e| bad_xml(&np, e))?,
+                None => String::new(),
+            },
+            None => String::new(),
+        };
+        slides.push(PptxSlide { part, notes });
+    }
+    if slides.is_empty() {
+        return Err(CliError::bad_input(path, "the presentation has no slides"));
+    }
+    let title = read("docProps/core.xml")
+        .and_then(|xml| element_text(&xml, b"title"))
+        .filter(|t| !t.trim().is_empty());
+    Ok(Pptx { title, slides })
+}
+
+/// Resolve a relationship target against the folder of the part that owns it.
+fn resolve(base_dir: &str, target: &str) -> String {
+    if let Some(abs) = target.strip_prefix('/') {
+        return abs.to_string();
+    }
+    let mut parts: Vec<&str> = base_dir.split('/').filter(|s| !s.is_empty()).collect();
+    for seg in target.split('/') {
+        match seg {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+fn attr(e: &quick_xml::events::BytesStart<'_>, local: &[u8]) -> Option<String> {
+    e.attributes().flatten().find_map(|a| {
+        (a.key.local_name().as_ref() == local)
+            .then(|| a.unescape_value().ok().map(|v| v.into_owned()))
+            .flatten()
+    })
+}
+
+/// `Id -> (Type, Target)` of a `.rels` part.
+fn relationships(xml: &str) -> Result<HashMap<String, (String, String)>, quick_xml::Error> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = HashMap::new();
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Relationship" => {
+                if let (Some(id), Some(kind), Some(target)) =
+                    (attr(&e, b"Id"), attr(&e, b"Type"), attr(&e, b"Target"))
+                {
+                    out.insert(id, (kind, target));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The `r:id` of every `<p:sldId>` in presentation order.
+fn slide_ids(xml: &str) -> Result<Vec<String>, quick_xml::Error> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = Vec::new();
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"sldId" => {
+                // The relationship id is the namespaced `r:id`, not the numeric `id`.
+                let rel_id = e.attributes().flatten().find_map(|a| {
+                    a.key
+                        .as_ref()
+                        .ends_with(b":id")
+                        .then(|| a.unescape_value().ok().map(|v| v.into_owned()))
+                        .flatten()
+                });
+                if let Some(id) = rel_id {
+                    out.push(id);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The text of the body placeholder(s) of a notes page: paragraphs joined by
+/// blank lines. The slide-image and slide-number placeholders are skipped.
+fn notes_text(xml: &str) -> Result<String, quick_xml::Error> {
+    let mut reader = Reader::from_str(xml);
+    let mut paragraphs: Vec<String> = Vec::new();
+    // Per shape: is it the body placeholder, and its paragraphs so far.
+    let mut in_shape = false;
+    let mut is_body = false;
+    let mut shape_paragraphs: Vec<String> = Vec::new();
+    let mut paragraph = String::new();
+    let mut in_text = false;
+    loop {
+        match reader.read_event()? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"sp" => {
+                    in_shape = true;
+                    is_body = false;
+                    shape_paragraphs.clear();
+                }
+                b"ph" => is_body |= attr(&e, b"type").as_deref() == Some("body"),
+                b"t" => in_text = true,
+                _ => {}
+            },
+            Event::Empty(e) => match e.local_name().as_ref() {
+                b"ph" => is_body |= attr(&e, b"type").as_deref() == Some("body"),
+                b"br" if in_shape => paragraph.push(' '),
+                _ => {}
+            },
+            Event::Text(t) if in_text => {
+                paragraph.push_str(&t.unescape()?);
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"t" => in_text = false,
+                b"p" if in_shape => {
+                    let p = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !p.is_empty() {
+                        shape_paragraphs.push(p);
+                    }
+                    paragraph.clear();
+                }
+                b"sp" => {
+                    if is_body {
+                        paragraphs.append(&mut shape_paragraphs);
+                    }
+                    in_shape = false;
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(paragraphs.join("\n\n"))
+}
+
+/// The text of the first element named `local` (any namespace).
+fn element_text(xml: &str, local: &[u8]) -> Option<String> {
+    let mut reader = Reader::from_str(xml);
+    let mut inside = false;
+    let mut text = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if e.local_name().as_ref() == local => inside = true,
+            Event::Text(t) if inside => text.push_str(&t.unescape().ok()?),
+            Event::End(e) if inside && e.local_name().as_ref() == local => return Some(text),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_targets() {
+        assert_eq!(resolve("ppt", "slides/slide1.xml"), "ppt/slides/slide1.xml");
+        assert_eq!(
+            resolve("ppt/slides", "../notesSlides/notesSlide3.xml"),
+            "ppt/notesSlides/notesSlide3.xml"
+        );
+        assert_eq!(resolve("ppt/slides", "/ppt/x.xml"), "ppt/x.xml");
+    }
+
+    #[test]
+    fn notes_body_only() {
+        let xml = r#"<p:notes xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree>
+          <p:sp><p:nvSpPr><p:nvPr><p:ph type="sldImg"/></p:nvPr></p:nvSpPr></p:sp>
+          <p:sp><p:nvSpPr><p:nvPr><p:ph type="body" idx="1"/></p:nvPr></p:nvSpPr>
+            <p:txBody><a:p><a:r><a:t>Hello &amp; </a:t></a:r><a:r><a:t>welcome.</a:t></a:r></a:p>
+            <a:p><a:r><a:t>Second.</a:t></a:r></a:p><a:p/></p:txBody></p:sp>
+          <p:sp><p:nvSpPr><p:nvPr><p:ph type="sldNum"/></p:nvPr></p:nvSpPr>
+            <p:txBody><a:p><a:r><a:t>7</a:t></a:r></a:p></p:txBody></p:sp>
+        </p:spTree></p:cSld></p:notes>"#;
+        assert_eq!(notes_text(xml).unwrap(), "Hello & welcome.\n\nSecond.");
+    }
+
+    #[test]
+    fn pads_like_pdftoppm() {
+        assert_eq!(pad(3, 12), "03");
+        assert_eq!(pad(3, 9), "3");
+    }
+}

@@ -1,0 +1,88 @@
+//! `slidecast-cli`: the `slidecast` command, the only crate that wires the
+//! others together.
+//!
+//! - [`args`]: the command line (clap derive) with examples in every help.
+//! - [`exit`]: the top-level error and the documented exit codes.
+//! - [`validate`], [`simulate`], [`render`]: the main subcommands.
+//! - [`progress`]: live bars, plain log lines or JSON events for a run.
+//! - [`timeline`]: the run's schedule as an SVG Gantt chart.
+//! - [`captions`]: `.srt`/`.vtt` captions from the scripts and segment times.
+//! - [`deckgen`], [`import`]: `slidecast init` and `slidecast import`.
+
+pub mod args;
+pub mod captions;
+pub mod deckgen;
+pub mod exit;
+pub mod import;
+pub mod progress;
+pub mod render;
+pub mod simulate;
+pub mod timeline;
+pub mod validate;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command};
+use exit::CliError;
+use progress::LogSink;
+
+/// Parse the command line, run the command, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let sink = LogSink::default();
+    init_logging(cli.verbose, cli.quiet, sink.clone());
+    match run(cli, sink) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // An invalid deck has already been listed problem by problem.
+            if !matches!(e, CliError::Deck(slidecast_core::DeckError::Invalid(_))) {
+                eprintln!("error: {e}");
+            }
+            e.into()
+        }
+    }
+}
+
+fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
+    match cli.command {
+        Command::Validate(a) => validate::run(&a.deck),
+        Command::Simulate(a) => simulate::run(&a),
+        Command::Render(a) => render::run(a, sink),
+        Command::Init(a) => deckgen::init(&a.folder, a.notes.as_deref(), a.force).map(|_| ()),
+        Command::Import(a) => import::import(&import::ImportOptions {
+            file: a.file,
+            output: a.output,
+            notes: a.notes,
+            width: a.width,
+            force: a.force,
+        })
+        .map(|_| ()),
+        Command::Completions(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "slidecast", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// `-q`: errors only; default: warnings; `-v` info, `-vv` debug, `-vvv`
+/// trace. `RUST_LOG` overrides all of it.
+fn init_logging(verbose: u8, quiet: bool, sink: LogSink) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(sink)
+        .with_target(verbose >= 2)
+        .without_time()
+        .try_init();
+}

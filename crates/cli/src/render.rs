@@ -1,0 +1,269 @@
+//! `slidecast render DECK -o OUT.mp4`: provider + composer + scheduler, with
+//! progress, Ctrl-C, captions and an optional timeline.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use slidecast_core::{
+    AvatarProvider, Composer, Deck, DeckError, Progress, RenderHandle, RunOptions, Scheduler,
+    SlideEvent,
+};
+use tokio::sync::mpsc;
+
+use crate::args::{ProviderChoice, RenderArgs};
+use crate::captions;
+use crate::deckgen::write_atomic;
+use crate::exit::CliError;
+use crate::progress::{self, LogSink, Mode};
+use crate::timeline;
+
+/// Run `slidecast render`.
+pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
+    let mut deck = load_deck(&args.deck)?;
+    if let Some(choice) = args.provider {
+        for slide in &mut deck.slides {
+            if let Some(p) = slide.presenter.as_mut() {
+                p.provider = choice.name().to_string();
+            }
+        }
+    }
+    if args.output.extension().is_none() {
+        return Err(CliError::Usage(format!(
+            "{}: give the output a file name ending in .mp4",
+            args.output.display()
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Run {
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(render(deck, args, sink))
+}
+
+/// Load a deck, listing every problem like `validate` does.
+pub fn load_deck(path: &Path) -> Result<Deck, CliError> {
+    match Deck::load(path) {
+        Ok(deck) => Ok(deck),
+        Err(DeckError::Invalid(problems)) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!(
+                "{} problem(s) in the deck; fix them (`slidecast validate {}` checks again)",
+                problems.len(),
+                path.display()
+            );
+            Err(CliError::Deck(DeckError::Invalid(problems)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The providers the deck's presenter slides name (after `--provider`).
+fn provider_names(deck: &Deck) -> Vec<String> {
+    let mut names: Vec<String> = deck
+        .presenter_slides()
+        .filter_map(|s| s.presenter.as_ref().map(|p| p.provider.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Build the provider for `name`.
+fn build_provider(
+    name: &str,
+    _deck: &Deck,
+    _work: &Path,
+) -> Result<Arc<dyn AvatarProvider>, CliError> {
+    Err(CliError::Run {
+        message: format!(
+            "the `{name}` provider is not available in this build yet; try `slidecast simulate` meanwhile"
+        ),
+    })
+}
+
+/// Build the composer for the deck.
+fn build_composer(_deck: &Deck, _work: &Path) -> Result<Arc<dyn Composer>, CliError> {
+    Err(CliError::Run {
+        message: "the media composer is not available in this build yet".into(),
+    })
+}
+
+async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
+    // The work directory: given, or a temporary one removed at the end.
+    let (work_dir, _temp_guard) = match &args.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+            (dir.clone(), None)
+        }
+        None => {
+            let parent = args
+                .output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".slidecast-work-")
+                .tempdir_in(parent)
+                .or_else(|_| tempfile::tempdir())
+                .map_err(|e| CliError::io(parent, e))?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    };
+
+    let names = provider_names(&deck);
+    let provider: Arc<dyn AvatarProvider> = match names.as_slice() {
+        [] => build_provider(ProviderChoice::Mock.name(), &deck, &work_dir)?,
+        [one] => build_provider(one, &deck, &work_dir)?,
+        many => {
+            return Err(CliError::Usage(format!(
+                "the deck mixes providers ({}); pass --provider to use one for every slide",
+                many.join(", ")
+            )))
+        }
+    };
+    let composer = build_composer(&deck, &work_dir)?;
+
+    let mut options = RunOptions {
+        schedule: args.schedule.into(),
+        max_in_flight: args.max_renders.map(|n| n as usize),
+        work_dir: work_dir.clone(),
+        ..RunOptions::default()
+    };
+    if let Some(jobs) = args.jobs {
+        options.jobs = jobs as usize;
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Progress>();
+    let (show_tx, show_rx) = mpsc::unbounded_channel::<Progress>();
+    // Remember every vendor handle, so `--cleanup-remote` can cancel them.
+    let handles: Arc<Mutex<Vec<RenderHandle>>> = Arc::default();
+    let tee_handles = handles.clone();
+    let tee = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            if let SlideEvent::Initiated { handle, .. } = &p.event {
+                if let Ok(mut h) = tee_handles.lock() {
+                    h.push(handle.clone());
+                }
+            }
+            if show_tx.send(p).is_err() {
+                break;
+            }
+        }
+    });
+    let mode = Mode::resolve(args.progress);
+    let display = tokio::spawn(progress::show(mode, sink, show_rx));
+
+    let scheduler = Scheduler::new(provider.clone(), composer)
+        .options(options)
+        .events(tx);
+    let outcome = tokio::select! {
+        r = scheduler.run(&deck, &args.output) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    // The scheduler (and its event sender) must go for the display to end.
+    drop(scheduler);
+    let _ = tee.await;
+    let _ = display.await;
+
+    let report = match outcome {
+        None => {
+            if args.cleanup_remote {
+                cancel_remote(provider.as_ref(), &handles).await;
+            }
+            return Err(CliError::Interrupted);
+        }
+        Some(Err(e)) => {
+            return Err(CliError::Run {
+                message: run_error_hint(&e),
+            })
+        }
+        Some(Ok(report)) => report,
+    };
+
+    let cues = captions::captions(&report.segments, &deck.slides);
+    let srt = args.output.with_extension("srt");
+    let vtt = args.output.with_extension("vtt");
+    write_atomic(&srt, &captions::to_srt(&cues))?;
+    write_atomic(&vtt, &captions::to_vtt(&cues))?;
+    if let Some(path) = &args.timeline {
+        let subtitle = format!(
+            "{} schedule · {} slide(s) · {:.1} s",
+            serde_json::to_value(options_schedule(&args))
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            deck.slides.len(),
+            report.elapsed.as_secs_f64()
+        );
+        write_atomic(path, &timeline::svg(&report.spans, &deck.title, &subtitle))?;
+    }
+    let video_len: f64 = report
+        .segments
+        .iter()
+        .map(|s| s.duration.as_secs_f64())
+        .sum();
+    if mode != Mode::Json {
+        eprintln!(
+            "wrote {} ({:.1} s of video, {} slide(s)) in {:.1} s; captions: {}, {}",
+            args.output.display(),
+            video_len,
+            deck.slides.len(),
+            report.elapsed.as_secs_f64(),
+            srt.display(),
+            vtt.display()
+        );
+    }
+    Ok(())
+}
+
+fn options_schedule(args: &RenderArgs) -> slidecast_core::Schedule {
+    args.schedule.into()
+}
+
+/// Cancel every render this run started (only on `--cleanup-remote`).
+async fn cancel_remote(provider: &dyn AvatarProvider, handles: &Mutex<Vec<RenderHandle>>) {
+    let handles: Vec<RenderHandle> = handles.lock().map(|h| h.clone()).unwrap_or_default();
+    for h in handles {
+        let cancel = provider.cancel(&h);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), cancel).await {
+            Ok(Ok(())) => eprintln!("cancelled remote render {}", h.id),
+            Ok(Err(e)) => eprintln!("could not cancel remote render {}: {e}", h.id),
+            Err(_) => eprintln!("timed out cancelling remote render {}", h.id),
+        }
+    }
+}
+
+/// The scheduler's error plus what the user can do about it.
+fn run_error_hint(e: &slidecast_core::Error) -> String {
+    use slidecast_core::{Error, PermanentKind, ProviderError};
+    let hint = match e {
+        Error::Provider {
+            source:
+                ProviderError::Permanent {
+                    kind: PermanentKind::Authentication,
+                    ..
+                },
+            ..
+        } => "check the API key (ELAI_API_KEY) or use --provider local to render offline",
+        Error::Provider {
+            source:
+                ProviderError::Permanent {
+                    kind: PermanentKind::QuotaExhausted,
+                    ..
+                },
+            ..
+        } => "the vendor account has no render minutes left; use --provider local meanwhile",
+        Error::Provider { .. } | Error::RenderFailed { .. } => {
+            "rerun the same command to retry; renders already made are reused"
+        }
+        Error::Compose { .. } => "check the slide's image and clip files named above",
+        Error::Journal { .. } => "check that the state folder is writable",
+        Error::Deck(_) => "run `slidecast validate` on the deck",
+        Error::Internal(_) => "this is a bug in slidecast; please report it with the command line",
+    };
+    format!("{e}\nhint: {hint}")
+}

@@ -1,0 +1,89 @@
+//! `slidecast validate DECK`: every problem, or a summary of a good deck.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use slidecast_core::{Deck, DeckError};
+
+use crate::exit::CliError;
+
+/// Speaking rate used to estimate narration length: 150 words per minute,
+/// a typical presenter pace (vendors and espeak-ng land near it).
+pub const WORDS_PER_MINUTE: f64 = 150.0;
+
+/// Estimated time to speak `script`.
+pub fn speaking_time(script: &str) -> Duration {
+    let words = script.split_whitespace().count() as f64;
+    Duration::from_secs_f64(words * 60.0 / WORDS_PER_MINUTE)
+}
+
+/// Estimated length of the whole video: narration at [`WORDS_PER_MINUTE`]
+/// for presenter slides, the fixed duration for slide-only slides.
+pub fn estimated_length(deck: &Deck) -> Duration {
+    deck.slides
+        .iter()
+        .map(|s| match (&s.presenter, s.duration) {
+            (None, Some(d)) => d,
+            (None, None) => Duration::ZERO,
+            (Some(_), _) => speaking_time(&s.script),
+        })
+        .sum()
+}
+
+/// Load the deck; print its problems (exit 2) or a summary.
+pub fn run(path: &Path) -> Result<(), CliError> {
+    let deck = match Deck::load(path) {
+        Ok(deck) => deck,
+        Err(DeckError::Invalid(problems)) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!(
+                "{} problem(s) in {}; fix them and run `slidecast validate {}` again",
+                problems.len(),
+                path.display(),
+                path.display()
+            );
+            return Err(CliError::Deck(DeckError::Invalid(problems)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", summary(&deck));
+    Ok(())
+}
+
+/// A few lines describing a valid deck.
+pub fn summary(deck: &Deck) -> String {
+    let presenter = deck.presenter_slides().count();
+    let mut providers: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in deck.presenter_slides() {
+        if let Some(p) = &s.presenter {
+            *providers.entry(p.provider.as_str()).or_default() += 1;
+        }
+    }
+    let providers = if providers.is_empty() {
+        "none (slide-only deck)".to_string()
+    } else {
+        providers
+            .iter()
+            .map(|(name, n)| format!("{name} ({n} slide(s))"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let length = estimated_length(deck).as_secs();
+    format!(
+        "{}: valid\n  title:            {}\n  output:           {}x{} at {} fps\n  slides:           {}\n  presenter slides: {}\n  providers:        {}\n  estimated length: {}:{:02} (narration at {} words/min)",
+        deck.source.display(),
+        deck.title,
+        deck.output.width,
+        deck.output.height,
+        deck.output.fps,
+        deck.slides.len(),
+        presenter,
+        providers,
+        length / 60,
+        length % 60,
+        WORDS_PER_MINUTE,
+    )
+}
