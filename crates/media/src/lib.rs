@@ -1,1 +1,405 @@
-//! slidecast-media (to be written).
+//! `slidecast-media`: the [`Composer`] of slidecast, entirely in-process on
+//! FFmpeg's libraries (through `ffmpeg-next`); it never spawns the `ffmpeg`
+//! command.
+//!
+//! The work follows the core's split:
+//! - [`Composer::prepare`] decodes the slide image, fits it into the slide's
+//!   area letterboxed with the deck's background colour, converts it once to
+//!   BT.709 YUV 4:2:0 and stores the raw picture in the work directory (so
+//!   memory does not grow with the deck).
+//! - [`Composer::verify_clip`] decodes a presenter clip completely; truncated,
+//!   video-less or empty clips are a [`ComposeError::BadInput`] naming the file.
+//! - [`Composer::compose`] streams the clip frame by frame: converts its frame
+//!   rate to the deck's by timestamp, scales it into the presenter's area and
+//!   cuts it out (rectangle, soft circle, chroma key, or the clip's own alpha
+//!   for VP8/VP9 WebM), bakes fades in, encodes H.264 with the deck's x264
+//!   settings, and keeps the clip's audio as 48 kHz stereo PCM beside it. A
+//!   segment lasts the clip's length rounded up to whole frames.
+//! - [`Composer::finish`] joins the segments' video by stream copy and
+//!   encodes the deck's audio once to AAC, into an MP4 with faststart written
+//!   to a temporary file and renamed.
+//!
+//! [`mock_clip`] generates real presenter clips for `--provider mock` and
+//! tests; [`image::write_image`] writes PNG/JPEG pictures.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ffmpeg_next as ffmpeg;
+use slidecast_core::composer::ClipInfo;
+use slidecast_core::deck::{Output, Transition};
+use slidecast_core::{ComposeError, Composer, Deck, PreparedSlide, Slide, SlideSegment};
+
+mod clip;
+mod compat;
+mod encode;
+mod error;
+pub mod image;
+mod join;
+pub mod mock_clip;
+pub mod picture;
+mod segment;
+
+pub use error::MediaError;
+pub use join::AUDIO_BIT_RATE;
+pub use mock_clip::MockClip;
+
+/// Sample rate of the deck's audio track.
+pub const AUDIO_RATE: u32 = compat::DECK_RATE;
+
+/// Initialise FFmpeg once and keep its log to errors (x264 is chatty).
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = ffmpeg::init();
+        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+    });
+}
+
+/// Write `bytes` to a temporary file beside `path`, then rename it there.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(MediaError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        MediaError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    })
+}
+
+/// The composer on FFmpeg. Cheap to clone; clones share the work directory.
+#[derive(Clone)]
+pub struct MediaComposer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    output: Output,
+    settings: encode::VideoSettings,
+    /// Private directory for prepared pictures and segments, removed when
+    /// the last clone of the composer is dropped.
+    work: tempfile::TempDir,
+    /// Slide number -> fade-out length, when the next slide fades in.
+    fade_out: HashMap<usize, Duration>,
+    counter: AtomicU64,
+}
+
+/// Builds a [`MediaComposer`].
+#[derive(Debug, Clone)]
+pub struct MediaComposerBuilder {
+    output: Output,
+    work_dir: PathBuf,
+    fade_out: HashMap<usize, Duration>,
+}
+
+impl MediaComposerBuilder {
+    /// The directory under which the composer makes its private work folder
+    /// (default: the system temporary directory).
+    pub fn work_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.work_dir = dir.into();
+        self
+    }
+
+    /// Learn the slide transitions of `deck`: a slide followed by one that
+    /// fades in fades out over the same time (a dip through black).
+    pub fn transitions_of(mut self, deck: &Deck) -> Self {
+        for pair in deck.slides.windows(2) {
+            if let Transition::Fade { duration } = pair[1].transition {
+                self.fade_out.insert(pair[0].number, duration);
+            }
+        }
+        self
+    }
+
+    /// Create the composer and its work folder.
+    pub fn build(self) -> Result<MediaComposer, ComposeError> {
+        init();
+        let o = &self.output;
+        if o.width < 2 || o.height < 2 || (o.width | o.height) & 1 != 0 || o.fps == 0 {
+            return Err(ComposeError::Media(format!(
+                "output {}x{} at {} fps: width and height must be even and positive, fps above 0",
+                o.width, o.height, o.fps
+            )));
+        }
+        if ffmpeg::encoder::find_by_name("libx264").is_none() {
+            return Err(ComposeError::Media(
+                "this FFmpeg has no libx264 encoder (install a libavcodec built with x264)".into(),
+            ));
+        }
+        std::fs::create_dir_all(&self.work_dir).map_err(|e| ComposeError::io(&self.work_dir, e))?;
+        let work = tempfile::Builder::new()
+            .prefix("slidecast-media-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| ComposeError::io(&self.work_dir, e))?;
+        let (preset, crf) = o.quality.x264();
+        let settings = encode::VideoSettings {
+            width: o.width,
+            height: o.height,
+            fps: o.fps,
+            preset: preset.to_string(),
+            crf,
+        };
+        Ok(MediaComposer {
+            inner: Arc::new(Inner {
+                output: self.output,
+                settings,
+                work,
+                fade_out: self.fade_out,
+                counter: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// The payload of a [`PreparedSlide`] made by this composer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedPicture {
+    /// Raw YUV 4:2:0 planes of the full output frame.
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl MediaComposer {
+    /// A builder for a deck with `output` settings.
+    pub fn builder(output: Output) -> MediaComposerBuilder {
+        MediaComposerBuilder {
+            output,
+            work_dir: std::env::temp_dir(),
+            fade_out: HashMap::new(),
+        }
+    }
+
+    /// A composer for `output`, working under `work_dir`.
+    pub fn new(output: Output, work_dir: impl Into<PathBuf>) -> Result<Self, ComposeError> {
+        Self::builder(output).work_dir(work_dir).build()
+    }
+
+    /// A composer for `deck` (its output settings and transitions), working
+    /// under `work_dir`.
+    pub fn for_deck(deck: &Deck, work_dir: impl Into<PathBuf>) -> Result<Self, ComposeError> {
+        Self::builder(deck.output.clone())
+            .work_dir(work_dir)
+            .transitions_of(deck)
+            .build()
+    }
+
+    /// The private work folder (prepared pictures, segments).
+    pub fn work_dir(&self) -> &Path {
+        self.inner.work.path()
+    }
+
+    /// The output settings.
+    pub fn output(&self) -> &Output {
+        &self.inner.output
+    }
+
+    /// [`Composer::prepare`], blocking.
+    pub fn prepare_blocking(&self, slide: &Slide) -> Result<PreparedSlide, ComposeError> {
+        self.inner.prepare(slide).map_err(Into::into)
+    }
+
+    /// [`Composer::verify_clip`], blocking.
+    pub fn verify_clip_blocking(&self, clip: &Path) -> Result<ClipInfo, ComposeError> {
+        verify_clip(clip).map_err(Into::into)
+    }
+
+    /// [`Composer::compose`], blocking.
+    pub fn compose_blocking(
+        &self,
+        slide: &Slide,
+        prepared: PreparedSlide,
+        clip: Option<&Path>,
+    ) -> Result<SlideSegment, ComposeError> {
+        self.inner
+            .compose(slide, prepared, clip)
+            .map_err(Into::into)
+    }
+
+    /// [`Composer::finish`], blocking.
+    pub fn finish_blocking(
+        &self,
+        segments: &[SlideSegment],
+        output: &Path,
+    ) -> Result<(), ComposeError> {
+        self.inner.finish(segments, output).map_err(Into::into)
+    }
+}
+
+/// Decode `clip` completely and describe it; truncated, damaged, video-less
+/// or empty clips are an error naming the file.
+pub fn verify_clip(clip: &Path) -> Result<ClipInfo, MediaError> {
+    let mut reader = clip::Clip::open(clip)?;
+    let timing = reader.timing()?;
+    let stats = reader.decode(timing.start, |_, _| Ok(()), |_, _| Ok(()))?;
+    if stats.video_frames == 0 {
+        return Err(MediaError::bad_input(
+            clip,
+            "the clip has no decodable video frames",
+        ));
+    }
+    if stats.damaged_frames > 0 {
+        return Err(MediaError::bad_input(
+            clip,
+            format!(
+                "{} damaged video frame(s) (truncated download?)",
+                stats.damaged_frames
+            ),
+        ));
+    }
+    if let Some(declared) = reader.declared_duration() {
+        if timing.duration() + 0.5 < declared * 0.95 {
+            return Err(MediaError::bad_input(
+                clip,
+                format!(
+                    "the clip is truncated: {:.2} s of {:.2} s readable",
+                    timing.duration(),
+                    declared
+                ),
+            ));
+        }
+    }
+    Ok(ClipInfo {
+        duration: Duration::from_secs_f64(timing.duration()),
+        width: timing.width,
+        height: timing.height,
+        has_audio: timing.audio_end.is_some() && stats.audio_samples > 0,
+    })
+}
+
+impl Inner {
+    fn next_id(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn prepare(&self, slide: &Slide) -> Result<PreparedSlide, MediaError> {
+        let o = &self.output;
+        let area = match &slide.presenter {
+            Some(p) => p.layout.slide_area(o),
+            None => slidecast_core::deck::Rect::new(0, 0, o.width, o.height),
+        };
+        let picture = image::slide_picture(&slide.image, o.width, o.height, area, o.background)?;
+        let path =
+            self.work
+                .path()
+                .join(format!("slide-{:04}-{}.yuv", slide.number, self.next_id()));
+        picture.write_raw(&path)?;
+        Ok(PreparedSlide::new(
+            slide.number,
+            PreparedPicture {
+                path,
+                width: o.width,
+                height: o.height,
+            },
+        ))
+    }
+
+    fn compose(
+        &self,
+        slide: &Slide,
+        prepared: PreparedSlide,
+        clip: Option<&Path>,
+    ) -> Result<SlideSegment, MediaError> {
+        let picture: PreparedPicture = prepared.into_payload().ok_or_else(|| {
+            MediaError::msg(format!(
+                "slide {}: the prepared slide was not made by the media composer",
+                slide.number
+            ))
+        })?;
+        let o = &self.output;
+        if (picture.width, picture.height) != (o.width, o.height) {
+            return Err(MediaError::msg(format!(
+                "slide {}: prepared for {}x{}, composing {}x{}",
+                slide.number, picture.width, picture.height, o.width, o.height
+            )));
+        }
+        let background = picture::Yuv420::read_raw(&picture.path, o.width, o.height)?;
+        let fade_in = match slide.transition {
+            Transition::Fade { duration } => duration,
+            Transition::Cut => Duration::ZERO,
+        };
+        let fade_out = self
+            .fade_out
+            .get(&slide.number)
+            .copied()
+            .unwrap_or_default();
+        let dest = self.work.path().join(format!(
+            "segment-{:04}-{}.nut",
+            slide.number,
+            self.next_id()
+        ));
+        let job = segment::SegmentJob {
+            output: o,
+            settings: &self.settings,
+            background: &background,
+            presenter: slide.presenter.as_ref(),
+            clip,
+            duration: slide.duration,
+            fade_in,
+            fade_out,
+            dest: &dest,
+        };
+        let length = segment::write_segment(&job).map_err(|e| match e {
+            MediaError::Other(m) => MediaError::Other(format!("slide {}: {m}", slide.number)),
+            other => other,
+        })?;
+        let _ = std::fs::remove_file(&picture.path);
+        Ok(SlideSegment {
+            slide: slide.number,
+            path: dest,
+            duration: Duration::from_nanos(length.frames * 1_000_000_000 / u64::from(o.fps)),
+        })
+    }
+
+    fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), MediaError> {
+        let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+        join::join(&paths, output, self.output.fps)?;
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ComposeError> + Send + 'static,
+) -> Result<T, ComposeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ComposeError::Media(format!("media task failed: {e}")))?
+}
+
+#[async_trait]
+impl Composer for MediaComposer {
+    async fn prepare(&self, slide: &Slide) -> Result<PreparedSlide, ComposeError> {
+        let (this, slide) = (self.clone(), slide.clone());
+        blocking(move || this.prepare_blocking(&slide)).await
+    }
+
+    async fn verify_clip(&self, clip: &Path) -> Result<ClipInfo, ComposeError> {
+        let clip = clip.to_path_buf();
+        blocking(move || verify_clip(&clip).map_err(Into::into)).await
+    }
+
+    async fn compose(
+        &self,
+        slide: &Slide,
+        prepared: PreparedSlide,
+        clip: Option<&Path>,
+    ) -> Result<SlideSegment, ComposeError> {
+        let (this, slide) = (self.clone(), slide.clone());
+        let clip = clip.map(Path::to_path_buf);
+        blocking(move || this.compose_blocking(&slide, prepared, clip.as_deref())).await
+    }
+
+    async fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), ComposeError> {
+        let (this, segments, output) = (self.clone(), segments.to_vec(), output.to_path_buf());
+        blocking(move || this.finish_blocking(&segments, &output)).await
+    }
+}

@@ -1,0 +1,200 @@
+//! Joining segments into the deck's MP4: video by stream copy (timestamps
+//! offset by the running end), the PCM audio of all segments encoded once to
+//! AAC so no per-segment priming or padding accumulates at the seams.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg::{encoder, format, media, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+use crate::compat::{self, DECK_CHANNELS, DECK_RATE};
+use crate::encode::AudioWriter;
+use crate::error::MediaError;
+use crate::segment::samples_for_frames;
+
+/// AAC bit rate of the deck's audio track.
+pub const AUDIO_BIT_RATE: usize = 160_000;
+
+/// What the join wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinReport {
+    pub frames: u64,
+    pub samples: u64,
+}
+
+/// Join `segments` (NUT files from [`crate::segment::write_segment`]) into
+/// an MP4 at `output`, through a temporary file renamed on success.
+pub fn join(segments: &[PathBuf], output: &Path, fps: u32) -> Result<JoinReport, MediaError> {
+    if segments.is_empty() {
+        return Err(MediaError::msg("nothing to join: no segments"));
+    }
+    let name = output
+        .file_name()
+        .ok_or_else(|| MediaError::msg(format!("{}: not a file path", output.display())))?;
+    let tmp = output.with_file_name(format!(
+        ".{}.partial-{}.mp4",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    match join_to(segments, &tmp, fps) {
+        Ok(report) => {
+            std::fs::rename(&tmp, output).map_err(MediaError::io(output))?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn open_segment(path: &Path) -> Result<(format::context::Input, usize, Option<usize>), MediaError> {
+    let ictx =
+        format::input(path).map_err(MediaError::ff(format!("open segment {}", path.display())))?;
+    let video = ictx
+        .streams()
+        .best(media::Type::Video)
+        .map(|s| s.index())
+        .ok_or_else(|| MediaError::msg(format!("{}: segment has no video", path.display())))?;
+    let audio = ictx.streams().best(media::Type::Audio).map(|s| s.index());
+    Ok((ictx, video, audio))
+}
+
+fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, MediaError> {
+    let frame_tb = Rational::new(1, fps as i32);
+    let (first, first_video, _) = open_segment(&segments[0])?;
+    let first_stream = first
+        .stream(first_video)
+        .ok_or_else(|| MediaError::msg("segment video stream vanished"))?;
+    let reference_extradata = compat::extradata(&first_stream);
+
+    let mut octx = format::output_as(tmp, "mp4")
+        .map_err(MediaError::ff(format!("create {}", tmp.display())))?;
+    let video_index = {
+        let mut ost = octx
+            .add_stream(encoder::find(ffmpeg::codec::Id::None))
+            .map_err(MediaError::ff("add video stream"))?;
+        ost.set_parameters(first_stream.parameters());
+        compat::clear_codec_tag(&mut ost);
+        ost.set_time_base(frame_tb);
+        ost.set_avg_frame_rate(Rational::new(fps as i32, 1));
+        ost.index()
+    };
+    drop(first);
+    let mut audio = AudioWriter::add(
+        &mut octx,
+        "aac",
+        DECK_RATE,
+        compat::stereo(),
+        AUDIO_BIT_RATE,
+    )?;
+    let aac_frame = audio.frame_size().max(1);
+    let mut opts = Dictionary::new();
+    opts.set("movflags", "+faststart");
+    octx.write_header_with(opts)
+        .map_err(MediaError::ff("write MP4 header"))?;
+    audio.header_written(&octx);
+    let video_tb = octx
+        .stream(video_index)
+        .map(|s| s.time_base())
+        .ok_or_else(|| MediaError::msg("output video stream vanished"))?;
+
+    // Samples waiting for a full AAC frame (interleaved stereo).
+    let mut fifo: Vec<i16> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
+    let mut frames_before: u64 = 0;
+    let mut samples_before: u64 = 0;
+    let mut packet = Packet::empty();
+    for path in segments {
+        let (mut ictx, vi, ai) = open_segment(path)?;
+        let (in_vtb, extradata) = {
+            let st = ictx
+                .stream(vi)
+                .ok_or_else(|| MediaError::msg("segment video stream vanished"))?;
+            (st.time_base(), compat::extradata(&st))
+        };
+        if extradata != reference_extradata {
+            return Err(MediaError::msg(format!(
+                "{}: encoded with different parameters than the first segment; cannot join by stream copy",
+                path.display()
+            )));
+        }
+        let mut frames: u64 = 0;
+        // The muxer may have shifted the segment's timestamps (to keep dts
+        // non-negative): the first packet, the opening IDR frame, has the
+        // lowest pts and marks the segment's time zero.
+        let mut base: Option<i64> = None;
+        // Audio this segment may contribute: exactly up to its video end.
+        let mut segment_samples: u64 = 0;
+        let mut segment_fifo_start = fifo.len();
+        loop {
+            match packet.read(&mut ictx) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => break,
+                Err(e) => {
+                    return Err(MediaError::Ffmpeg {
+                        context: format!("read segment {}", path.display()),
+                        source: e,
+                    })
+                }
+            }
+            if packet.stream() == vi {
+                let zero = *base.get_or_insert(packet.pts().or(packet.dts()).unwrap_or(0));
+                // Offset by the frames before this segment, in frame ticks.
+                let shift = |ts: Option<i64>| {
+                    ts.map(|t| {
+                        let frames_ts = (t - zero) * i64::from(in_vtb.numerator()) * i64::from(fps)
+                            / i64::from(in_vtb.denominator());
+                        frames_ts + frames_before as i64
+                    })
+                };
+                let (pts, dts) = (shift(packet.pts()), shift(packet.dts()));
+                packet.set_pts(pts);
+                packet.set_dts(dts);
+                packet.set_duration(1);
+                packet.rescale_ts(frame_tb, video_tb);
+                packet.set_stream(video_index);
+                packet.set_position(-1);
+                packet
+                    .write_interleaved(&mut octx)
+                    .map_err(MediaError::ff("write video packet"))?;
+                frames += 1;
+            } else if Some(packet.stream()) == ai {
+                if let Some(data) = packet.data() {
+                    let n = data.len() / 2;
+                    fifo.extend((0..n).map(|i| i16::from_le_bytes([data[2 * i], data[2 * i + 1]])));
+                    segment_samples += (n / DECK_CHANNELS) as u64;
+                }
+                while fifo.len() >= aac_frame * DECK_CHANNELS * 2 {
+                    let chunk: Vec<i16> = fifo.drain(..aac_frame * DECK_CHANNELS).collect();
+                    audio.write_interleaved_i16(&mut octx, &chunk)?;
+                    segment_fifo_start = segment_fifo_start.saturating_sub(chunk.len());
+                }
+            }
+        }
+        frames_before += frames;
+        // Keep the audio exactly on the video's clock at every boundary:
+        // trim or pad this segment's samples so the running total matches.
+        let target = samples_for_frames(frames_before, fps);
+        let have = samples_before + segment_samples;
+        if have > target {
+            let excess =
+                ((have - target) as usize * DECK_CHANNELS).min(fifo.len() - segment_fifo_start);
+            fifo.truncate(fifo.len() - excess);
+        } else {
+            fifo.resize(fifo.len() + (target - have) as usize * DECK_CHANNELS, 0);
+        }
+        samples_before = target;
+    }
+    while fifo.len() >= aac_frame * DECK_CHANNELS {
+        let chunk: Vec<i16> = fifo.drain(..aac_frame * DECK_CHANNELS).collect();
+        audio.write_interleaved_i16(&mut octx, &chunk)?;
+    }
+    audio.write_interleaved_i16(&mut octx, &fifo)?;
+    audio.finish(&mut octx)?;
+    octx.write_trailer()
+        .map_err(MediaError::ff("write MP4 trailer"))?;
+    Ok(JoinReport {
+        frames: frames_before,
+        samples: samples_before,
+    })
+}

@@ -1,0 +1,266 @@
+//! Mock presenter clips: a real H.264 + AAC MP4 with a drawn figure (head,
+//! shoulders, a mouth that moves) over the avatar background colour, and a
+//! modulated tone, lasting exactly the requested time. `--provider mock` and
+//! the tests use them so the whole pipeline runs without a vendor.
+
+use std::f64::consts::TAU;
+use std::path::Path;
+use std::time::Duration;
+
+use ffmpeg::{format, frame, Dictionary};
+use ffmpeg_next as ffmpeg;
+use slidecast_core::deck::Rgb;
+
+use crate::compat;
+use crate::encode::{AudioWriter, H264Writer, VideoSettings};
+use crate::error::MediaError;
+use crate::picture::{rgb_to_yuv709, Yuv, Yuv420};
+
+/// What a mock clip looks and sounds like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockClip {
+    pub duration: Duration,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// The flat colour behind the figure (a vendor's avatar background).
+    pub background: Rgb,
+    /// The figure's shirt colour (the bulk of the figure).
+    pub figure: Rgb,
+    /// Tone frequency of the "voice".
+    pub tone_hz: f64,
+    /// Audio sample rate (44.1 kHz mono by default, so the composer's
+    /// resampling to the deck's 48 kHz stereo is exercised).
+    pub sample_rate: u32,
+    pub with_audio: bool,
+    pub with_video: bool,
+}
+
+/// Skin tone of the figure's head.
+const SKIN: Rgb = Rgb::new(0xF1, 0xC2, 0x7D);
+/// Eyes and mouth.
+const DARK: Rgb = Rgb::new(0x30, 0x20, 0x20);
+
+impl MockClip {
+    /// A clip of `duration` at `width` x `height`, 25 fps, green background,
+    /// orange figure, 220 Hz voice.
+    pub fn new(duration: Duration, width: u32, height: u32) -> Self {
+        MockClip {
+            duration,
+            width: width.max(2) & !1,
+            height: height.max(2) & !1,
+            fps: 25,
+            background: Rgb::GREEN,
+            figure: Rgb::new(0xE0, 0x66, 0x3A),
+            tone_hz: 220.0,
+            sample_rate: 44_100,
+            with_audio: true,
+            with_video: true,
+        }
+    }
+
+    /// A point (fractions of width and height) that always shows the
+    /// figure's shirt colour.
+    pub const FIGURE_POINT: (f64, f64) = (0.5, 0.9);
+    /// A point (fractions of width and height) that always shows the
+    /// background colour.
+    pub const BACKGROUND_POINT: (f64, f64) = (0.08, 0.1);
+
+    /// Write the clip to `path` (an `.mp4`), via a temporary file renamed on
+    /// success. Blocking: run it off the async runtime.
+    pub fn write(&self, path: &Path) -> Result<(), MediaError> {
+        crate::init();
+        if !self.with_audio && !self.with_video {
+            return Err(MediaError::msg("a mock clip needs audio or video"));
+        }
+        let tmp = path.with_extension("mp4.partial");
+        let result = self.write_to(&tmp);
+        match result {
+            Ok(()) => std::fs::rename(&tmp, path).map_err(MediaError::io(path)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_to(&self, tmp: &Path) -> Result<(), MediaError> {
+        let secs = self.duration.as_secs_f64();
+        let frames = (secs * f64::from(self.fps)).round() as u64;
+        let samples = (secs * f64::from(self.sample_rate)).round() as u64;
+        let mut octx = format::output_as(tmp, "mp4")
+            .map_err(MediaError::ff(format!("create {}", tmp.display())))?;
+        let settings = VideoSettings {
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+            preset: "ultrafast".into(),
+            crf: 26,
+        };
+        let mut video = if self.with_video {
+            Some(H264Writer::add(&mut octx, &settings)?)
+        } else {
+            None
+        };
+        let mut audio = if self.with_audio {
+            Some(AudioWriter::add(
+                &mut octx,
+                "aac",
+                self.sample_rate,
+                compat::mono(),
+                96_000,
+            )?)
+        } else {
+            None
+        };
+        let mut opts = Dictionary::new();
+        opts.set("movflags", "+faststart");
+        octx.write_header_with(opts)
+            .map_err(MediaError::ff("write clip header"))?;
+        if let Some(v) = video.as_mut() {
+            v.header_written(&octx);
+        }
+        if let Some(a) = audio.as_mut() {
+            a.header_written(&octx);
+        }
+
+        let base = self.draw_base();
+        let mut out = frame::Video::new(format::Pixel::YUV420P, self.width, self.height);
+        let chunk = audio.as_ref().map_or(1024, |a| a.frame_size().max(1)) as u64;
+        let mut samples_done = 0u64;
+        let mut pcm: Vec<i16> = Vec::with_capacity(chunk as usize);
+        for i in 0..frames.max(if self.with_video { 1 } else { 0 }) {
+            if let Some(v) = video.as_mut() {
+                compat::make_writable(&mut out).map_err(MediaError::ff("frame buffer"))?;
+                base.copy_into(&mut out);
+                self.draw_mouth(&mut out, i as f64 / f64::from(self.fps));
+                v.write(&mut octx, &mut out, i as i64)?;
+            }
+            // Keep audio level with the video so the muxer interleaves.
+            let audio_due =
+                ((i + 1) * u64::from(self.sample_rate) / u64::from(self.fps)).min(samples);
+            if let Some(a) = audio.as_mut() {
+                while samples_done + chunk <= audio_due {
+                    self.tone(samples_done, chunk, &mut pcm);
+                    a.write_interleaved_i16(&mut octx, &pcm)?;
+                    samples_done += chunk;
+                }
+            }
+        }
+        if let Some(a) = audio.as_mut() {
+            while samples_done < samples {
+                let n = chunk.min(samples - samples_done);
+                self.tone(samples_done, n, &mut pcm);
+                a.write_interleaved_i16(&mut octx, &pcm)?;
+                samples_done += n;
+            }
+            a.finish(&mut octx)?;
+        }
+        if let Some(v) = video.as_mut() {
+            v.finish(&mut octx)?;
+        }
+        octx.write_trailer()
+            .map_err(MediaError::ff("write clip trailer"))
+    }
+
+    /// `count` samples of the voice tone from sample `from`: a tone whose
+    /// loudness moves like syllables.
+    fn tone(&self, from: u64, count: u64, out: &mut Vec<i16>) {
+        out.clear();
+        let rate = f64::from(self.sample_rate);
+        out.extend((from..from + count).map(|n| {
+            let t = n as f64 / rate;
+            let envelope = 0.55 + 0.45 * (TAU * 3.0 * t).sin();
+            (0.3 * envelope * (TAU * self.tone_hz * t).sin() * 32767.0) as i16
+        }));
+    }
+
+    /// The still part of the picture: background, shoulders, head, eyes.
+    fn draw_base(&self) -> Yuv420 {
+        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let mut pic = Yuv420::filled(self.width, self.height, rgb_to_yuv709(self.background));
+        let shirt = rgb_to_yuv709(self.figure);
+        let skin = rgb_to_yuv709(SKIN);
+        let dark = rgb_to_yuv709(DARK);
+        // Shoulders: an ellipse rising from the bottom edge.
+        fill_ellipse(&mut pic, (0.5 * w, 1.1 * h), (0.34 * w, 0.42 * h), shirt);
+        // Head.
+        fill_ellipse(&mut pic, (0.5 * w, 0.42 * h), (0.2 * h, 0.24 * h), skin);
+        // Eyes.
+        for dx in [-0.07, 0.07] {
+            fill_ellipse(
+                &mut pic,
+                (0.5 * w + dx * h, 0.37 * h),
+                (0.025 * h, 0.03 * h),
+                dark,
+            );
+        }
+        pic
+    }
+
+    /// The mouth, opening and closing with the voice's syllables.
+    fn draw_mouth(&self, out: &mut frame::Video, t: f64) {
+        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let open = 0.5 + 0.5 * (TAU * 3.0 * t).sin();
+        let (cx, cy) = (0.5 * w, 0.52 * h);
+        let (rx, ry) = (0.07 * h, (0.008 + 0.035 * open) * h);
+        let dark = rgb_to_yuv709(DARK);
+        let (x0, x1) = (
+            (cx - rx).max(0.0) as usize,
+            ((cx + rx) as usize).min(self.width as usize),
+        );
+        let (y0, y1) = (
+            (cy - ry).max(0.0) as usize,
+            ((cy + ry) as usize).min(self.height as usize),
+        );
+        let stride = out.stride(0);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (dx, dy) = ((x as f64 + 0.5 - cx) / rx, (y as f64 + 0.5 - cy) / ry);
+                if dx * dx + dy * dy <= 1.0 {
+                    out.data_mut(0)[y * stride + x] = dark.y;
+                }
+            }
+        }
+    }
+}
+
+fn fill_ellipse(pic: &mut Yuv420, centre: (f64, f64), radii: (f64, f64), c: Yuv) {
+    let (w, h) = (pic.width as usize, pic.height as usize);
+    let inside = |x: f64, y: f64| {
+        let (dx, dy) = ((x - centre.0) / radii.0, (y - centre.1) / radii.1);
+        dx * dx + dy * dy <= 1.0
+    };
+    for y in 0..h {
+        for x in 0..w {
+            if inside(x as f64 + 0.5, y as f64 + 0.5) {
+                pic.y[y * w + x] = c.y;
+            }
+        }
+    }
+    let cw = w / 2;
+    for y in 0..h / 2 {
+        for x in 0..cw {
+            if inside(x as f64 * 2.0 + 1.0, y as f64 * 2.0 + 1.0) {
+                pic.u[y * cw + x] = c.u;
+                pic.v[y * cw + x] = c.v;
+            }
+        }
+    }
+}
+
+/// Write a mock clip of `duration` at `width` x `height` and `fps` with the
+/// default look (see [`MockClip::new`]) to `path`.
+pub fn write(
+    path: &Path,
+    duration: Duration,
+    width: u32,
+    height: u32,
+    fps: u32,
+) -> Result<(), MediaError> {
+    MockClip {
+        fps: fps.max(1),
+        ..MockClip::new(duration, width, height)
+    }
+    .write(path)
+}

@@ -1,0 +1,443 @@
+//! Planar YUV 4:2:0 pictures in memory and the pixel work on them: colour
+//! conversion of flat colours, letterbox fitting, avatar cut-outs (rectangle,
+//! circle, chroma key, clip alpha) and fades. Everything is BT.709 limited
+//! range, the colour space of the output.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use ffmpeg::frame;
+use ffmpeg_next as ffmpeg;
+use slidecast_core::deck::{Rect, Rgb};
+
+use crate::error::MediaError;
+
+/// A BT.709 limited-range YCbCr triple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yuv {
+    pub y: u8,
+    pub u: u8,
+    pub v: u8,
+}
+
+/// Convert an sRGB colour to BT.709 limited-range YCbCr (the same matrix the
+/// background images are converted with).
+pub fn rgb_to_yuv709(c: Rgb) -> Yuv {
+    let (r, g, b) = (
+        f64::from(c.r) / 255.0,
+        f64::from(c.g) / 255.0,
+        f64::from(c.b) / 255.0,
+    );
+    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let cb = (b - y) / 1.8556;
+    let cr = (r - y) / 1.5748;
+    let q = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    Yuv {
+        y: q(16.0 + 219.0 * y),
+        u: q(128.0 + 224.0 * cb),
+        v: q(128.0 + 224.0 * cr),
+    }
+}
+
+/// Convert BT.709 limited-range YCbCr back to sRGB (for checks and tests).
+pub fn yuv709_to_rgb(p: Yuv) -> Rgb {
+    let y = (f64::from(p.y) - 16.0) / 219.0;
+    let cb = (f64::from(p.u) - 128.0) / 224.0;
+    let cr = (f64::from(p.v) - 128.0) / 224.0;
+    let r = y + 1.5748 * cr;
+    let g = y - 0.1873 * cb - 0.4681 * cr;
+    let b = y + 1.8556 * cb;
+    let q = |v: f64| (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    Rgb::new(q(r), q(g), q(b))
+}
+
+/// `inner` (width x height) scaled to fit `area` keeping its aspect ratio,
+/// centred, with even sizes and offsets (4:2:0 chroma).
+pub fn fit_rect(width: u32, height: u32, area: Rect) -> Rect {
+    if width == 0 || height == 0 || area.width < 2 || area.height < 2 {
+        return Rect::new(
+            area.x & !1,
+            area.y & !1,
+            area.width.max(2) & !1,
+            area.height.max(2) & !1,
+        );
+    }
+    let scale =
+        (f64::from(area.width) / f64::from(width)).min(f64::from(area.height) / f64::from(height));
+    let w = ((f64::from(width) * scale).round() as u32).clamp(2, area.width) & !1;
+    let h = ((f64::from(height) * scale).round() as u32).clamp(2, area.height) & !1;
+    let x = (area.x + (area.width - w) / 2) & !1;
+    let y = (area.y + (area.height - h) / 2) & !1;
+    Rect::new(x, y, w, h)
+}
+
+/// A YUV 4:2:0 picture with tightly packed planes (even width and height).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Yuv420 {
+    pub width: u32,
+    pub height: u32,
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+}
+
+impl Yuv420 {
+    /// A picture filled with one colour.
+    pub fn filled(width: u32, height: u32, colour: Yuv) -> Self {
+        let luma = (width * height) as usize;
+        let chroma = ((width / 2) * (height / 2)) as usize;
+        Yuv420 {
+            width,
+            height,
+            y: vec![colour.y; luma],
+            u: vec![colour.u; chroma],
+            v: vec![colour.v; chroma],
+        }
+    }
+
+    /// Bytes of a raw picture of this size.
+    pub fn raw_len(width: u32, height: u32) -> usize {
+        (width * height) as usize + 2 * ((width / 2) * (height / 2)) as usize
+    }
+
+    /// Copy a YUV420P (or YUVA420P) frame into this picture at (x, y).
+    pub fn blit(&mut self, src: &frame::Video, x: u32, y: u32) {
+        let (w, h) = (
+            src.width().min(self.width - x),
+            src.height().min(self.height - y),
+        );
+        copy_plane(
+            src.data(0),
+            src.stride(0),
+            &mut self.y,
+            self.width as usize,
+            x,
+            y,
+            w,
+            h,
+        );
+        let (cw, ch) = (w / 2, h / 2);
+        let cs = (self.width / 2) as usize;
+        copy_plane(
+            src.data(1),
+            src.stride(1),
+            &mut self.u,
+            cs,
+            x / 2,
+            y / 2,
+            cw,
+            ch,
+        );
+        copy_plane(
+            src.data(2),
+            src.stride(2),
+            &mut self.v,
+            cs,
+            x / 2,
+            y / 2,
+            cw,
+            ch,
+        );
+    }
+
+    /// Copy the whole picture into a YUV420P frame of the same size.
+    pub fn copy_into(&self, dst: &mut frame::Video) {
+        let rows = [
+            (&self.y, self.width as usize, self.height as usize),
+            (
+                &self.u,
+                (self.width / 2) as usize,
+                (self.height / 2) as usize,
+            ),
+            (
+                &self.v,
+                (self.width / 2) as usize,
+                (self.height / 2) as usize,
+            ),
+        ];
+        for (plane, (src, w, h)) in rows.into_iter().enumerate() {
+            let stride = dst.stride(plane);
+            let data = dst.data_mut(plane);
+            for row in 0..h {
+                data[row * stride..row * stride + w].copy_from_slice(&src[row * w..row * w + w]);
+            }
+        }
+    }
+
+    /// Write the raw planes (Y, U, V) to `path`.
+    pub fn write_raw(&self, path: &Path) -> Result<(), MediaError> {
+        let file = std::fs::File::create(path).map_err(MediaError::io(path))?;
+        let mut out = std::io::BufWriter::new(file);
+        for plane in [&self.y, &self.u, &self.v] {
+            out.write_all(plane).map_err(MediaError::io(path))?;
+        }
+        out.flush().map_err(MediaError::io(path))
+    }
+
+    /// Read raw planes written by [`Yuv420::write_raw`].
+    pub fn read_raw(path: &Path, width: u32, height: u32) -> Result<Self, MediaError> {
+        let mut pic = Yuv420::filled(width, height, Yuv { y: 0, u: 0, v: 0 });
+        let mut file = std::fs::File::open(path).map_err(MediaError::io(path))?;
+        for plane in [&mut pic.y, &mut pic.u, &mut pic.v] {
+            file.read_exact(plane).map_err(MediaError::io(path))?;
+        }
+        Ok(pic)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy_plane(
+    src: &[u8],
+    src_stride: usize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+) {
+    let (x, y, w) = (x as usize, y as usize, w as usize);
+    for row in 0..h as usize {
+        let s = &src[row * src_stride..row * src_stride + w];
+        let d = (y + row) * dst_stride + x;
+        dst[d..d + w].copy_from_slice(s);
+    }
+}
+
+/// FFmpeg `chromakey` parameters resolved to the clip's chroma values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChromaKey {
+    pub u: u8,
+    pub v: u8,
+    pub similarity: f32,
+    pub blend: f32,
+}
+
+impl ChromaKey {
+    /// Opacity (0..=255) of a pixel with chroma (u, v), as FFmpeg's
+    /// `chromakey` filter computes it (per pixel instead of over a 3x3
+    /// neighbourhood).
+    fn alpha(&self, u: u8, v: u8) -> u8 {
+        let du = f32::from(u) - f32::from(self.u);
+        let dv = f32::from(v) - f32::from(self.v);
+        let diff = ((du * du + dv * dv) / (255.0 * 255.0 * 2.0)).sqrt();
+        if self.blend > 0.0001 {
+            (((diff - self.similarity) / self.blend).clamp(0.0, 1.0) * 255.0).round() as u8
+        } else if diff > self.similarity {
+            255
+        } else {
+            0
+        }
+    }
+}
+
+/// How the avatar is cut out and where it goes, fixed for one segment.
+pub struct Overlay {
+    /// Where the scaled avatar goes, in output pixels.
+    pub rect: Rect,
+    /// Static opacity at luma and chroma resolution (a circle), or `None`
+    /// for the whole rectangle.
+    mask: Option<(Vec<u8>, Vec<u8>)>,
+    key: Option<ChromaKey>,
+    /// Scratch opacity buffers, reused across frames.
+    alpha_y: Vec<u8>,
+    alpha_c: Vec<u8>,
+}
+
+impl Overlay {
+    /// An overlay at `rect`, optionally masked to an inscribed soft-edged
+    /// circle and keyed.
+    pub fn new(rect: Rect, circle: bool, key: Option<ChromaKey>) -> Self {
+        let mask = circle.then(|| circle_mask(rect.width, rect.height));
+        Overlay {
+            rect,
+            mask,
+            key,
+            alpha_y: Vec::new(),
+            alpha_c: Vec::new(),
+        }
+    }
+
+    /// Draw `avatar` (YUV420P or YUVA420P, `rect`-sized) into `out` over the
+    /// background `bg`. Outside `rect` nothing is touched.
+    pub fn draw(&mut self, out: &mut frame::Video, bg: &Yuv420, avatar: &frame::Video) {
+        let has_alpha = avatar.format() == ffmpeg::format::Pixel::YUVA420P;
+        if self.mask.is_none() && self.key.is_none() && !has_alpha {
+            self.copy(out, avatar);
+        } else {
+            self.compute_alpha(avatar, has_alpha);
+            self.blend(out, bg, avatar);
+        }
+    }
+
+    /// The rectangle fast path: a plane copy.
+    fn copy(&self, out: &mut frame::Video, avatar: &frame::Video) {
+        let r = self.rect;
+        for plane in 0..3 {
+            let (x, y, w, h) = if plane == 0 {
+                (r.x, r.y, r.width, r.height)
+            } else {
+                (r.x / 2, r.y / 2, r.width / 2, r.height / 2)
+            };
+            let dst_stride = out.stride(plane);
+            let dst = out.data_mut(plane);
+            copy_plane(
+                avatar.data(plane),
+                avatar.stride(plane),
+                dst,
+                dst_stride,
+                x,
+                y,
+                w,
+                h,
+            );
+        }
+    }
+
+    fn compute_alpha(&mut self, avatar: &frame::Video, has_alpha: bool) {
+        let (w, h) = (self.rect.width as usize, self.rect.height as usize);
+        let (cw, ch) = (w / 2, h / 2);
+        self.alpha_y.clear();
+        self.alpha_c.clear();
+        match &self.mask {
+            Some((my, mc)) => {
+                self.alpha_y.extend_from_slice(my);
+                self.alpha_c.extend_from_slice(mc);
+            }
+            None => {
+                self.alpha_y.resize(w * h, 255);
+                self.alpha_c.resize(cw * ch, 255);
+            }
+        }
+        if let Some(key) = self.key {
+            let (us, vs) = (avatar.stride(1), avatar.stride(2));
+            let (ud, vd) = (avatar.data(1), avatar.data(2));
+            for cy in 0..ch {
+                for cx in 0..cw {
+                    let k = u32::from(key.alpha(ud[cy * us + cx], vd[cy * vs + cx]));
+                    let ci = cy * cw + cx;
+                    self.alpha_c[ci] = mul255(u32::from(self.alpha_c[ci]), k);
+                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let li = (cy * 2 + dy) * w + cx * 2 + dx;
+                        self.alpha_y[li] = mul255(u32::from(self.alpha_y[li]), k);
+                    }
+                }
+            }
+        }
+        if has_alpha {
+            let (as_, ad) = (avatar.stride(3), avatar.data(3));
+            for y in 0..h {
+                for x in 0..w {
+                    let a = u32::from(ad[y * as_ + x]);
+                    let li = y * w + x;
+                    self.alpha_y[li] = mul255(u32::from(self.alpha_y[li]), a);
+                }
+            }
+            for cy in 0..ch {
+                for cx in 0..cw {
+                    let r0 = cy * 2 * as_ + cx * 2;
+                    let r1 = r0 + as_;
+                    let a = (u32::from(ad[r0])
+                        + u32::from(ad[r0 + 1])
+                        + u32::from(ad[r1])
+                        + u32::from(ad[r1 + 1])
+                        + 2)
+                        / 4;
+                    let ci = cy * cw + cx;
+                    self.alpha_c[ci] = mul255(u32::from(self.alpha_c[ci]), a);
+                }
+            }
+        }
+    }
+
+    fn blend(&self, out: &mut frame::Video, bg: &Yuv420, avatar: &frame::Video) {
+        let r = self.rect;
+        let bg_planes = [&bg.y, &bg.u, &bg.v];
+        for (plane, bg_plane) in bg_planes.into_iter().enumerate() {
+            let (x, y, w, h, bg_stride, alpha) = if plane == 0 {
+                (r.x, r.y, r.width, r.height, bg.width, &self.alpha_y)
+            } else {
+                (
+                    r.x / 2,
+                    r.y / 2,
+                    r.width / 2,
+                    r.height / 2,
+                    bg.width / 2,
+                    &self.alpha_c,
+                )
+            };
+            let (x, y, w, h, bg_stride) = (
+                x as usize,
+                y as usize,
+                w as usize,
+                h as usize,
+                bg_stride as usize,
+            );
+            let src_stride = avatar.stride(plane);
+            let src = avatar.data(plane);
+            let dst_stride = out.stride(plane);
+            let dst = out.data_mut(plane);
+            for row in 0..h {
+                let s = &src[row * src_stride..row * src_stride + w];
+                let b = &bg_plane[(y + row) * bg_stride + x..(y + row) * bg_stride + x + w];
+                let a = &alpha[row * w..row * w + w];
+                let d = &mut dst[(y + row) * dst_stride + x..(y + row) * dst_stride + x + w];
+                for i in 0..w {
+                    let av = u32::from(a[i]);
+                    d[i] =
+                        ((u32::from(s[i]) * av + u32::from(b[i]) * (255 - av) + 127) / 255) as u8;
+                }
+            }
+        }
+    }
+}
+
+fn mul255(a: u32, b: u32) -> u8 {
+    ((a * b + 127) / 255) as u8
+}
+
+/// Opacity of a circle inscribed in a `width` x `height` box, with an
+/// anti-aliased edge about 1.5 px wide, at luma and chroma resolution.
+fn circle_mask(width: u32, height: u32) -> (Vec<u8>, Vec<u8>) {
+    let sample = |w: u32, h: u32, feather: f64| {
+        let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+        let radius = cx.min(cy);
+        let mut m = Vec::with_capacity((w * h) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (f64::from(x) + 0.5 - cx, f64::from(y) + 0.5 - cy);
+                let d = (dx * dx + dy * dy).sqrt();
+                let a = ((radius - d) / feather + 0.5).clamp(0.0, 1.0);
+                m.push((a * 255.0).round() as u8);
+            }
+        }
+        m
+    };
+    (
+        sample(width, height, 1.5),
+        sample(width / 2, height / 2, 0.75),
+    )
+}
+
+/// Darken a YUV420P frame towards black: `level` 0 is black, 256 unchanged.
+pub fn fade(frame: &mut frame::Video, level: u32) {
+    if level >= 256 {
+        return;
+    }
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    for plane in 0..3 {
+        let (pw, ph, centre) = if plane == 0 {
+            (w, h, 16i32)
+        } else {
+            (w / 2, h / 2, 128i32)
+        };
+        let stride = frame.stride(plane);
+        let data = frame.data_mut(plane);
+        for row in 0..ph {
+            for p in &mut data[row * stride..row * stride + pw] {
+                let v = i32::from(*p) - centre;
+                *p = (centre + ((v * level as i32) >> 8)).clamp(0, 255) as u8;
+            }
+        }
+    }
+}

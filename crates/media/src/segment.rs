@@ -1,0 +1,383 @@
+//! Composing one slide's segment: the pre-converted slide picture, the
+//! presenter clip decoded frame by frame, converted to the deck's frame rate
+//! by timestamp, scaled and cut out over the slide, fades baked in, encoded
+//! with the deck's x264 settings; the clip's audio resampled to 48 kHz stereo
+//! PCM beside it. The segment is a NUT file (H.264 + pcm_s16le): NUT keeps
+//! exact 1/fps and 1/48000 timestamps, which Matroska's milliseconds would not.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::Duration;
+
+use ffmpeg::software::scaling;
+use ffmpeg::{format, frame};
+use ffmpeg_next as ffmpeg;
+use slidecast_core::deck::{Output, Presenter, Shape};
+
+use crate::clip::Clip;
+use crate::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
+use crate::encode::{AudioWriter, H264Writer, VideoSettings};
+use crate::error::MediaError;
+use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
+
+/// Everything one segment needs.
+pub struct SegmentJob<'a> {
+    pub output: &'a Output,
+    pub settings: &'a VideoSettings,
+    /// The slide picture, already letterboxed to the output size.
+    pub background: &'a Yuv420,
+    pub presenter: Option<&'a Presenter>,
+    /// `None` for a slide-only segment lasting `duration`.
+    pub clip: Option<&'a Path>,
+    pub duration: Option<Duration>,
+    pub fade_in: Duration,
+    pub fade_out: Duration,
+    /// The segment file to write (via a temporary file beside it).
+    pub dest: &'a Path,
+}
+
+/// A finished segment's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentLength {
+    pub frames: u64,
+    pub samples: u64,
+}
+
+/// Audio samples (per channel) in the first `frames` frames at `fps`.
+pub fn samples_for_frames(frames: u64, fps: u32) -> u64 {
+    (frames * u64::from(DECK_RATE) + u64::from(fps) / 2) / u64::from(fps)
+}
+
+/// Frames needed to cover `seconds` (never cutting the clip short).
+pub fn frames_for(seconds: f64, fps: u32) -> u64 {
+    ((seconds * f64::from(fps)) - 1e-6).ceil().max(1.0) as u64
+}
+
+/// Write one segment.
+pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> {
+    let fps = job.settings.fps;
+    let mut clip = match job.clip {
+        Some(path) => Some(Clip::open(path)?),
+        None => None,
+    };
+    let timing = match clip.as_mut() {
+        Some(c) => Some(c.timing()?),
+        None => None,
+    };
+    let seconds = match (&timing, job.duration) {
+        (Some(t), _) => t.duration(),
+        (None, Some(d)) => d.as_secs_f64(),
+        (None, None) => {
+            return Err(MediaError::msg(
+                "a slide without a presenter clip needs a duration",
+            ))
+        }
+    };
+    let frames = frames_for(seconds, fps);
+    let samples = samples_for_frames(frames, fps);
+
+    let overlay = match (&timing, job.presenter) {
+        (Some(t), Some(p)) => {
+            let area = p.layout.presenter_area(job.output);
+            let rect = fit_rect(t.width, t.height, area);
+            if !rect.fits(job.output.width, job.output.height) {
+                return Err(MediaError::msg(format!(
+                    "the presenter area {}x{}+{}+{} does not fit the {}x{} frame",
+                    rect.width, rect.height, rect.x, rect.y, job.output.width, job.output.height
+                )));
+            }
+            let key = match p.shape {
+                Shape::ChromaKey {
+                    key,
+                    similarity,
+                    blend,
+                } => {
+                    let k = rgb_to_yuv709(key);
+                    Some(ChromaKey {
+                        u: k.u,
+                        v: k.v,
+                        similarity,
+                        blend,
+                    })
+                }
+                _ => None,
+            };
+            Some(Overlay::new(rect, p.shape == Shape::Circle, key))
+        }
+        (Some(_), None) => {
+            return Err(MediaError::msg(
+                "a clip was given for a slide without a presenter",
+            ))
+        }
+        _ => None,
+    };
+
+    let tmp = job.dest.with_extension("nut.partial");
+    let result = (|| {
+        let mut octx = format::output_as(&tmp, "nut")
+            .map_err(MediaError::ff(format!("create segment {}", tmp.display())))?;
+        let mut video = H264Writer::add(&mut octx, job.settings)?;
+        let mut audio = AudioWriter::add(&mut octx, "pcm_s16le", DECK_RATE, compat::stereo(), 0)?;
+        octx.write_header()
+            .map_err(MediaError::ff("write segment header"))?;
+        video.header_written(&octx);
+        audio.header_written(&octx);
+
+        let fade_frames = |d: Duration| {
+            let f = (d.as_secs_f64() * f64::from(fps)).round() as u64;
+            f.min(frames)
+        };
+        let (mut fade_in, mut fade_out) = (fade_frames(job.fade_in), fade_frames(job.fade_out));
+        if fade_in + fade_out > frames {
+            fade_in = fade_in.min(frames / 2);
+            fade_out = fade_out.min(frames - fade_in);
+        }
+        let mut out =
+            frame::Video::new(format::Pixel::YUV420P, job.output.width, job.output.height);
+        job.background.copy_into(&mut out);
+        let state = RefCell::new(SegmentState {
+            octx,
+            video,
+            audio,
+            out,
+            background: job.background,
+            overlay,
+            scaler: None,
+            avatar: None,
+            frames,
+            samples,
+            fps,
+            next_frame: 0,
+            fade_in,
+            fade_out,
+            last_faded: false,
+            resampler: None,
+            pending: Vec::new(),
+            audio_started: false,
+            skip: 0,
+            written: 0,
+            audio_done: timing.is_none_or(|t| t.audio_end.is_none()),
+        });
+
+        if let (Some(c), Some(t)) = (clip.as_mut(), timing) {
+            c.decode(
+                t.start,
+                |f, t| state.borrow_mut().on_video(f, t),
+                |f, t| state.borrow_mut().on_audio(f, t),
+            )?;
+        }
+        let mut s = state.into_inner();
+        s.finish_audio()?;
+        while s.next_frame < s.frames {
+            s.emit()?;
+        }
+        s.pad_audio(s.samples)?;
+        s.video.finish(&mut s.octx)?;
+        s.audio.finish(&mut s.octx)?;
+        s.octx
+            .write_trailer()
+            .map_err(MediaError::ff("write segment trailer"))?;
+        Ok(SegmentLength {
+            frames: s.frames,
+            samples: s.written,
+        })
+    })();
+    match result {
+        Ok(len) => {
+            std::fs::rename(&tmp, job.dest).map_err(MediaError::io(job.dest))?;
+            Ok(len)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+struct SegmentState<'a> {
+    octx: format::context::Output,
+    video: H264Writer,
+    audio: AudioWriter,
+    /// The frame handed to the encoder, reused across frames.
+    out: frame::Video,
+    background: &'a Yuv420,
+    overlay: Option<Overlay>,
+    scaler: Option<(scaling::Context, format::Pixel, u32, u32)>,
+    /// The latest clip frame, scaled to the overlay rectangle.
+    avatar: Option<frame::Video>,
+    frames: u64,
+    samples: u64,
+    fps: u32,
+    next_frame: u64,
+    fade_in: u64,
+    fade_out: u64,
+    last_faded: bool,
+    resampler: Option<DeckResampler>,
+    /// Resampled audio not yet written (interleaved stereo).
+    pending: Vec<i16>,
+    audio_started: bool,
+    /// Resampled samples still to drop (audio that starts before the video).
+    skip: u64,
+    /// Samples written to the segment.
+    written: u64,
+    /// No more clip audio will come: pad with silence as video advances.
+    audio_done: bool,
+}
+
+impl SegmentState<'_> {
+    fn on_video(&mut self, decoded: &frame::Video, t: f64) -> Result<(), MediaError> {
+        // Frame-rate conversion by timestamp: the clip frame nearest each
+        // output frame's time is shown (duplicated or dropped as needed).
+        let slot = (t * f64::from(self.fps)).round().max(0.0) as u64;
+        while self.next_frame < slot.min(self.frames) {
+            self.emit()?;
+        }
+        if self.next_frame >= self.frames {
+            return Ok(());
+        }
+        let Some(overlay) = &self.overlay else {
+            return Ok(());
+        };
+        let rect = overlay.rect;
+        let src = (decoded.format(), decoded.width(), decoded.height());
+        let rebuild = !matches!(&self.scaler, Some((_, f, w, h)) if (*f, *w, *h) == src);
+        if rebuild {
+            let has_alpha = matches!(
+                src.0,
+                format::Pixel::YUVA420P
+                    | format::Pixel::RGBA
+                    | format::Pixel::BGRA
+                    | format::Pixel::ARGB
+                    | format::Pixel::ABGR
+                    | format::Pixel::YUVA444P
+            );
+            let dst_format = if has_alpha {
+                format::Pixel::YUVA420P
+            } else {
+                format::Pixel::YUV420P
+            };
+            let scaler = scaling::Context::get(
+                src.0,
+                src.1,
+                src.2,
+                dst_format,
+                rect.width,
+                rect.height,
+                scaling::Flags::BICUBIC,
+            )
+            .map_err(MediaError::ff("avatar scaler"))?;
+            self.scaler = Some((scaler, src.0, src.1, src.2));
+            self.avatar = None;
+        }
+        let Some((scaler, ..)) = self.scaler.as_mut() else {
+            return Ok(());
+        };
+        let avatar = self.avatar.get_or_insert_with(frame::Video::empty);
+        scaler
+            .run(decoded, avatar)
+            .map_err(MediaError::ff("scale avatar frame"))?;
+        Ok(())
+    }
+
+    fn on_audio(&mut self, decoded: &frame::Audio, t: f64) -> Result<(), MediaError> {
+        if !self.audio_started {
+            self.audio_started = true;
+            let offset = (t * f64::from(DECK_RATE)).round() as i64;
+            if offset > 0 {
+                self.pad_audio(offset as u64)?;
+            } else {
+                self.skip = offset.unsigned_abs();
+            }
+        }
+        if !self.resampler.as_ref().is_some_and(|r| r.accepts(decoded)) {
+            // Flush what the old resampler holds before switching.
+            self.flush_resampler()?;
+            self.resampler =
+                Some(DeckResampler::for_frame(decoded).map_err(MediaError::ff("audio resampler"))?);
+        }
+        if let Some(r) = self.resampler.as_mut() {
+            r.convert(Some(decoded), &mut self.pending)
+                .map_err(MediaError::ff("resample audio"))?;
+        }
+        self.write_pending()
+    }
+
+    fn flush_resampler(&mut self) -> Result<(), MediaError> {
+        if let Some(r) = self.resampler.as_mut() {
+            r.convert(None, &mut self.pending)
+                .map_err(MediaError::ff("flush resampler"))?;
+        }
+        self.write_pending()
+    }
+
+    fn write_pending(&mut self) -> Result<(), MediaError> {
+        let mut start = 0;
+        if self.skip > 0 {
+            let drop = (self.skip as usize).min(self.pending.len() / DECK_CHANNELS);
+            self.skip -= drop as u64;
+            start = drop * DECK_CHANNELS;
+        }
+        let available = (self.pending.len() - start) / DECK_CHANNELS;
+        let take = (available as u64).min(self.samples - self.written) as usize;
+        if take > 0 {
+            let chunk = &self.pending[start..start + take * DECK_CHANNELS];
+            self.audio.write_interleaved_i16(&mut self.octx, chunk)?;
+            self.written += take as u64;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Write silence until `upto` samples are written.
+    fn pad_audio(&mut self, upto: u64) -> Result<(), MediaError> {
+        const CHUNK: u64 = 4800;
+        static SILENCE: [i16; CHUNK as usize * DECK_CHANNELS] = [0; CHUNK as usize * DECK_CHANNELS];
+        let upto = upto.min(self.samples);
+        while self.written < upto {
+            let n = (upto - self.written).min(CHUNK) as usize;
+            self.audio
+                .write_interleaved_i16(&mut self.octx, &SILENCE[..n * DECK_CHANNELS])?;
+            self.written += n as u64;
+        }
+        Ok(())
+    }
+
+    fn finish_audio(&mut self) -> Result<(), MediaError> {
+        self.flush_resampler()?;
+        self.audio_done = true;
+        Ok(())
+    }
+
+    fn fade_level(&self, i: u64) -> u32 {
+        let mut level = 256u64;
+        if i < self.fade_in {
+            level = level.min(i * 256 / self.fade_in);
+        }
+        if self.fade_out > 0 && i + self.fade_out >= self.frames {
+            level = level.min((self.frames - 1 - i) * 256 / self.fade_out);
+        }
+        level as u32
+    }
+
+    /// Compose and encode output frame `next_frame`.
+    fn emit(&mut self) -> Result<(), MediaError> {
+        let i = self.next_frame;
+        let level = self.fade_level(i);
+        compat::make_writable(&mut self.out).map_err(MediaError::ff("frame buffer"))?;
+        if level < 256 || self.last_faded {
+            self.background.copy_into(&mut self.out);
+        }
+        if let (Some(overlay), Some(avatar)) = (self.overlay.as_mut(), self.avatar.as_ref()) {
+            overlay.draw(&mut self.out, self.background, avatar);
+        }
+        fade(&mut self.out, level);
+        self.last_faded = level < 256;
+        self.video.write(&mut self.octx, &mut self.out, i as i64)?;
+        self.next_frame += 1;
+        if self.audio_done {
+            let upto = samples_for_frames(self.next_frame, self.fps);
+            self.pad_audio(upto)?;
+        }
+        Ok(())
+    }
+}
