@@ -348,7 +348,11 @@ pub enum Shape {
     Circle,
     /// Pixels close to `key` become transparent. `similarity` and `blend` are
     /// in 0..=1 as in FFmpeg's `chromakey` filter.
-    ChromaKey { key: Rgb, similarity: f32, blend: f32 },
+    ChromaKey {
+        key: Rgb,
+        similarity: f32,
+        blend: f32,
+    },
 }
 
 /// How a slide begins.
@@ -356,7 +360,9 @@ pub enum Shape {
 pub enum Transition {
     Cut,
     /// Fade in from black over `duration` (and the previous slide fades out).
-    Fade { duration: Duration },
+    Fade {
+        duration: Duration,
+    },
 }
 
 /// One problem found in a deck: the file, the slide (if any) and the field.

@@ -70,7 +70,10 @@ pub enum SlideEvent {
     /// The output is written.
     Finished { output: PathBuf },
     /// The run stopped because of this slide.
-    Failed { slide: Option<usize>, reason: String },
+    Failed {
+        slide: Option<usize>,
+        reason: String,
+    },
 }
 
 impl SlideEvent {

@@ -201,6 +201,12 @@ pub trait AvatarProvider: Send + Sync {
     /// What this provider can bear.
     fn limits(&self) -> ProviderLimits;
 
+    /// File extension of the clips [`fetch`](Self::fetch) writes (without the
+    /// dot); the scheduler names fetched clips `clip-slide-NNN.<ext>`.
+    fn clip_extension(&self) -> &str {
+        "mp4"
+    }
+
     /// Ask the vendor for a render of `request` and return its handle as soon
     /// as the vendor has assigned an id. The scheduler persists the handle
     /// before calling [`start`](Self::start).

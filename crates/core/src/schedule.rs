@@ -9,19 +9,26 @@
 //!   while the vendor renders, compose each slide as soon as its clip is ready
 //!   with at most `jobs` compose tasks at once, and join in deck order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use crate::composer::{Composer, SlideSegment};
-use crate::deck::Deck;
+use crate::composer::{ComposeError, Composer, PreparedSlide, SlideSegment};
+use crate::deck::{Deck, Slide};
 use crate::error::Error;
-use crate::progress::Progress;
-use crate::provider::{AvatarProvider, ClipRequest, RenderHandle};
+use crate::progress::{Progress, SlideEvent};
+use crate::provider::{
+    AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
+    RenderStatus,
+};
 
 /// Which policy the scheduler follows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,6 +138,11 @@ pub trait RenderJournal: Send + Sync {
     ) -> std::io::Result<()>;
     /// The vendor's render failed and will be submitted anew; forget `handle`.
     fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
+
+    /// Where the journal lives, for error messages.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A journal that remembers nothing.
@@ -205,6 +217,18 @@ pub struct RenderReport {
 /// Cancellation: drop the future returned by [`Scheduler::run`]. Every task
 /// of the run is aborted, no output file is left, and renders already
 /// initiated stay recorded in the journal for a later run to resume.
+///
+/// Invariants the engine keeps, whatever the policy:
+/// - a render's handle reaches [`RenderJournal::initiated`] before
+///   [`AvatarProvider::start`] is called;
+/// - at most `min(provider max_in_flight, options.max_in_flight)` renders are
+///   between initiate and an observed `Ready`, and they are initiated in deck
+///   order;
+/// - at most `jobs` prepare/compose calls run at once (eager), and a waiting
+///   compose always goes before a waiting prepare;
+/// - slides whose [`ClipRequest::cache_fields`] are equal share one render;
+/// - segments reach [`Composer::finish`] in deck order;
+/// - on the first error every task of the run is stopped before `run` returns.
 pub struct Scheduler {
     provider: Arc<dyn AvatarProvider>,
     composer: Arc<dyn Composer>,
@@ -250,16 +274,955 @@ impl Scheduler {
 
     /// Run the deck to `output`.
     pub async fn run(&self, deck: &Deck, output: &Path) -> Result<RenderReport, Error> {
-        let _ = (
-            deck,
-            output,
-            &self.provider,
-            &self.composer,
-            &self.options,
-            &self.journal,
-            &self.sources,
-            &self.events,
+        let limits = self.provider.limits();
+        let plan = Plan::new(deck, &self.sources);
+        let cap = limits
+            .max_in_flight
+            .min(self.options.max_in_flight.unwrap_or(usize::MAX))
+            .max(1);
+        let shared = Arc::new(Shared {
+            provider: self.provider.clone(),
+            composer: self.composer.clone(),
+            journal: self.journal.clone(),
+            options: self.options.clone(),
+            limits,
+            start: Instant::now(),
+            events: self.events.clone(),
+            tracker: Mutex::new(Tracker::new(&plan)),
+            cpu: CpuGate::new(self.options.jobs.max(1)),
+            slots: Arc::new(Semaphore::new(cap)),
+            compose_seq: AtomicU64::new(0),
+        });
+        let renders = plan
+            .jobs
+            .iter()
+            .filter(|j| !matches!(j.source, ClipSource::Cached(_)))
+            .count();
+        shared.emit(
+            SlideEvent::Started {
+                slides: plan.slides.len(),
+                renders,
+                schedule: self.options.schedule,
+            },
+            |_| {},
         );
-        todo!("scheduler")
+
+        let result = async {
+            plan.check_scripts(&shared)?;
+            std::fs::create_dir_all(&shared.options.work_dir).map_err(|e| Error::Compose {
+                slide: None,
+                source: ComposeError::io(&shared.options.work_dir, e),
+            })?;
+            let (segments, clips) = match self.options.schedule {
+                Schedule::Sequential => run_sequential(&shared, &plan).await?,
+                Schedule::InOrder | Schedule::Eager => {
+                    run_concurrent(&shared, &plan, self.options.schedule).await?
+                }
+            };
+            shared.emit(SlideEvent::Joining, |_| {});
+            let t0 = shared.now();
+            shared
+                .composer
+                .finish(&segments, output)
+                .await
+                .map_err(|source| Error::Compose {
+                    slide: None,
+                    source,
+                })?;
+            shared.span(None, Stage::Join, t0);
+            Ok::<_, Error>((segments, clips))
+        }
+        .await;
+
+        match result {
+            Ok((segments, clips)) => {
+                shared.emit(
+                    SlideEvent::Finished {
+                        output: output.to_path_buf(),
+                    },
+                    |t| t.finished = true,
+                );
+                let mut spans = match shared.tracker.lock() {
+                    Ok(t) => t.spans.clone(),
+                    Err(poisoned) => poisoned.into_inner().spans.clone(),
+                };
+                spans.sort_by_key(|s| (s.start, s.end));
+                Ok(RenderReport {
+                    elapsed: shared.now(),
+                    spans,
+                    segments,
+                    clips,
+                })
+            }
+            Err(e) => {
+                shared.emit(
+                    SlideEvent::Failed {
+                        slide: e.slide(),
+                        reason: e.to_string(),
+                    },
+                    |_| {},
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The plan: slides, and the clip jobs they need (identical requests share one).
+
+/// One clip to obtain, shared by every slide whose request has the same
+/// [`ClipRequest::cache_fields`].
+#[derive(Debug, Clone)]
+struct ClipJob {
+    /// The slide the render is named after (the first, or the one with a
+    /// cached or resumable source).
+    leader: usize,
+    /// Every slide that shows this clip, in deck order.
+    members: Vec<usize>,
+    request: ClipRequest,
+    source: ClipSource,
+}
+
+struct Plan {
+    slides: Vec<Arc<Slide>>,
+    /// Index into `jobs` for each slide (by position), `None` for slide-only.
+    job_of: Vec<Option<usize>>,
+    jobs: Vec<ClipJob>,
+}
+
+impl Plan {
+    fn new(deck: &Deck, sources: &HashMap<usize, ClipSource>) -> Plan {
+        let mut jobs: Vec<ClipJob> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut job_of = Vec::with_capacity(deck.slides.len());
+        for slide in &deck.slides {
+            let Some(request) = slide.clip_request(deck) else {
+                job_of.push(None);
+                continue;
+            };
+            let source = sources
+                .get(&slide.number)
+                .cloned()
+                .unwrap_or(ClipSource::Render);
+            // Serialising cannot fail for these plain fields; a failure only
+            // turns deduplication off for this slide.
+            let key = serde_json::to_string(&request.cache_fields())
+                .unwrap_or_else(|_| format!("slide-{}", slide.number));
+            match by_key.get(&key) {
+                Some(&index) => {
+                    let job = &mut jobs[index];
+                    job.members.push(slide.number);
+                    if job.source == ClipSource::Render && source != ClipSource::Render {
+                        job.source = source;
+                        job.leader = slide.number;
+                        job.request = request;
+                    }
+                    job_of.push(Some(index));
+                }
+                None => {
+                    by_key.insert(key, jobs.len());
+                    job_of.push(Some(jobs.len()));
+                    jobs.push(ClipJob {
+                        leader: slide.number,
+                        members: vec![slide.number],
+                        request,
+                        source,
+                    });
+                }
+            }
+        }
+        Plan {
+            slides: deck.slides.iter().cloned().map(Arc::new).collect(),
+            job_of,
+            jobs,
+        }
+    }
+
+    /// Fail before any vendor call when a script is over the provider's limit.
+    fn check_scripts(&self, shared: &Shared) -> Result<(), Error> {
+        let Some(max) = shared.limits.max_script_chars else {
+            return Ok(());
+        };
+        for job in &self.jobs {
+            if matches!(job.source, ClipSource::Cached(_)) {
+                continue;
+            }
+            let chars = job.request.script.chars().count();
+            if chars > max {
+                return Err(Error::Provider {
+                    slide: job.leader,
+                    provider: shared.provider.name().to_string(),
+                    source: ProviderError::permanent(
+                        PermanentKind::BadRequest,
+                        format!(
+                            "the script has {chars} characters; the provider accepts at most {max}"
+                        ),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+type Clips = HashMap<usize, PathBuf>;
+
+// ---------------------------------------------------------------------------
+// Policies.
+
+/// Slide by slide: initiate, start, wait, fetch, prepare, compose.
+async fn run_sequential(
+    shared: &Arc<Shared>,
+    plan: &Plan,
+) -> Result<(Vec<SlideSegment>, Clips), Error> {
+    let mut done: HashMap<usize, PathBuf> = HashMap::new();
+    let mut clips = Clips::new();
+    let mut segments = Vec::with_capacity(plan.slides.len());
+    for (index, slide) in plan.slides.iter().enumerate() {
+        let clip = match plan.job_of[index] {
+            None => None,
+            Some(j) => {
+                let path = match done.get(&j) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = obtain_clip(shared, &plan.jobs[j], None).await?;
+                        done.insert(j, p.clone());
+                        p
+                    }
+                };
+                clips.insert(slide.number, path.clone());
+                Some(path)
+            }
+        };
+        let prepared = prepare(shared, slide).await?;
+        segments.push(compose(shared, slide, prepared, clip.as_deref()).await?);
+    }
+    Ok((segments, clips))
+}
+
+/// What a task of a concurrent run hands back.
+enum Done {
+    Clip,
+    Segment(SlideSegment),
+    Segments(Vec<SlideSegment>),
+}
+
+/// In-order and eager: renders are initiated in deck order as render slots
+/// free, each polled by its own task; the policies differ only in how the
+/// local work is arranged.
+async fn run_concurrent(
+    shared: &Arc<Shared>,
+    plan: &Plan,
+    schedule: Schedule,
+) -> Result<(Vec<SlideSegment>, Clips), Error> {
+    let mut set: JoinSet<Result<Done, Error>> = JoinSet::new();
+    let mut queue = VecDeque::new();
+    let mut receivers = Vec::with_capacity(plan.jobs.len());
+    let mut clips = Clips::new();
+    for job in &plan.jobs {
+        let (tx, rx) = watch::channel(None);
+        receivers.push(rx);
+        if matches!(job.source, ClipSource::Cached(_)) {
+            // No render slot: a cached clip costs the vendor nothing.
+            set.spawn(clip_task(shared.clone(), job.clone(), None, tx));
+        } else {
+            queue.push_back((job.clone(), tx));
+        }
+    }
+    let clip_rx = |index: usize| plan.job_of[index].map(|j| receivers[j].clone());
+
+    match schedule {
+        Schedule::InOrder => {
+            let slides: Vec<_> = plan
+                .slides
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), clip_rx(i)))
+                .collect();
+            set.spawn(in_order_pipeline(shared.clone(), slides));
+        }
+        _ => {
+            for (i, slide) in plan.slides.iter().enumerate() {
+                set.spawn(eager_slide(shared.clone(), slide.clone(), clip_rx(i)));
+            }
+        }
+    }
+
+    let mut segments: Vec<Option<SlideSegment>> = vec![None; plan.slides.len()];
+    let mut store = |segment: SlideSegment| {
+        let index = segment.slide.wrapping_sub(1);
+        match segments.get_mut(index) {
+            Some(place) => {
+                *place = Some(segment);
+                Ok(())
+            }
+            None => Err(Error::Internal(format!(
+                "the composer returned a segment for slide {}, which the deck does not have",
+                segment.slide
+            ))),
+        }
+    };
+    let outcome: Result<(), Error> = loop {
+        if set.is_empty() && queue.is_empty() {
+            break Ok(());
+        }
+        tokio::select! {
+            biased;
+            joined = set.join_next(), if !set.is_empty() => match joined {
+                Some(Ok(Ok(Done::Clip))) | None => {}
+                Some(Ok(Ok(Done::Segment(s)))) => {
+                    if let Err(e) = store(s) {
+                        break Err(e);
+                    }
+                }
+                Some(Ok(Ok(Done::Segments(list)))) => {
+                    if let Err(e) = list.into_iter().try_for_each(&mut store) {
+                        break Err(e);
+                    }
+                }
+                Some(Ok(Err(e))) => break Err(e),
+                Some(Err(e)) => break Err(Error::Internal(format!("a task of the run was lost: {e}"))),
+            },
+            permit = shared.slots.clone().acquire_owned(), if !queue.is_empty() => {
+                let Ok(permit) = permit else {
+                    break Err(Error::Internal("the render slots were closed".into()));
+                };
+                if let Some((job, tx)) = queue.pop_front() {
+                    set.spawn(clip_task(shared.clone(), job, Some(permit), tx));
+                }
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        // Abort every task and wait until each has stopped, so nothing of
+        // this run calls the vendor or the composer after `run` returns.
+        set.shutdown().await;
+        return Err(e);
+    }
+
+    for (index, slide) in plan.slides.iter().enumerate() {
+        if let Some(j) = plan.job_of[index] {
+            if let Some(path) = receivers[j].borrow().clone() {
+                clips.insert(slide.number, path);
+            }
+        }
+    }
+    let segments = segments
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.ok_or_else(|| Error::Internal(format!("slide {} has no segment", i + 1))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((segments, clips))
+}
+
+async fn clip_task(
+    shared: Arc<Shared>,
+    job: ClipJob,
+    permit: Option<OwnedSemaphorePermit>,
+    tx: watch::Sender<Option<PathBuf>>,
+) -> Result<Done, Error> {
+    let path = obtain_clip(&shared, &job, permit).await?;
+    tx.send_replace(Some(path));
+    Ok(Done::Clip)
+}
+
+/// The seed's way: for each slide in deck order, wait for its clip, then
+/// prepare and compose it; one slide at a time.
+async fn in_order_pipeline(
+    shared: Arc<Shared>,
+    slides: Vec<(Arc<Slide>, Option<ClipReceiver>)>,
+) -> Result<Done, Error> {
+    let mut segments = Vec::with_capacity(slides.len());
+    for (slide, rx) in slides {
+        let clip = match rx {
+            Some(mut rx) => Some(wait_clip(&mut rx).await),
+            None => None,
+        };
+        let prepared = prepare(&shared, &slide).await?;
+        segments.push(compose(&shared, &slide, prepared, clip.as_deref()).await?);
+    }
+    Ok(Done::Segments(segments))
+}
+
+/// One slide of the eager policy: prepare as soon as a CPU slot is free,
+/// then compose as soon as the clip is ready (composes go first).
+async fn eager_slide(
+    shared: Arc<Shared>,
+    slide: Arc<Slide>,
+    rx: Option<ClipReceiver>,
+) -> Result<Done, Error> {
+    let prepared = {
+        let _cpu = shared.cpu.acquire((1, slide.number as u64)).await;
+        prepare(&shared, &slide).await?
+    };
+    let clip = match rx {
+        Some(mut rx) => Some(wait_clip(&mut rx).await),
+        None => None,
+    };
+    let ticket = shared.compose_seq.fetch_add(1, Ordering::Relaxed);
+    let _cpu = shared.cpu.acquire((0, ticket)).await;
+    let segment = compose(&shared, &slide, prepared, clip.as_deref()).await?;
+    Ok(Done::Segment(segment))
+}
+
+type ClipReceiver = watch::Receiver<Option<PathBuf>>;
+
+/// The clip once its task has it. If the task ends without one it failed,
+/// and the run is stopping with that error: wait to be aborted.
+async fn wait_clip(rx: &mut ClipReceiver) -> PathBuf {
+    loop {
+        if let Some(path) = rx.borrow_and_update().clone() {
+            return path;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn prepare(shared: &Shared, slide: &Slide) -> Result<PreparedSlide, Error> {
+    let t0 = shared.now();
+    let prepared = shared
+        .composer
+        .prepare(slide)
+        .await
+        .map_err(|source| Error::Compose {
+            slide: Some(slide.number),
+            source,
+        })?;
+    shared.span(Some(slide.number), Stage::Prepare, t0);
+    let n = slide.number;
+    shared.emit(SlideEvent::Prepared { slide: n }, |t| {
+        t.slide(n).prepared = true;
+    });
+    Ok(prepared)
+}
+
+async fn compose(
+    shared: &Shared,
+    slide: &Slide,
+    prepared: PreparedSlide,
+    clip: Option<&Path>,
+) -> Result<SlideSegment, Error> {
+    let n = slide.number;
+    shared.emit(SlideEvent::Composing { slide: n }, |_| {});
+    let t0 = shared.now();
+    let segment = shared
+        .composer
+        .compose(slide, prepared, clip)
+        .await
+        .map_err(|source| Error::Compose {
+            slide: Some(n),
+            source,
+        })?;
+    shared.span(Some(n), Stage::Compose, t0);
+    shared.emit(
+        SlideEvent::Composed {
+            slide: n,
+            duration: segment.duration,
+        },
+        |t| t.slide(n).composed = true,
+    );
+    Ok(segment)
+}
+
+// ---------------------------------------------------------------------------
+// One clip: cached, resumed, or initiated, started, polled, fetched, verified.
+
+/// How often a clip whose verification fails is fetched again.
+const FETCH_ATTEMPTS: u32 = 3;
+/// Shortest wait between two status polls, whatever the vendor estimates.
+const MIN_POLL: Duration = Duration::from_millis(10);
+
+async fn obtain_clip(
+    shared: &Shared,
+    job: &ClipJob,
+    mut permit: Option<OwnedSemaphorePermit>,
+) -> Result<PathBuf, Error> {
+    let slide = job.leader;
+    let mut resume = None;
+    match &job.source {
+        ClipSource::Render => {}
+        ClipSource::Cached(path) => match shared.composer.verify_clip(path).await {
+            Ok(_) => {
+                shared.fetched(job, true);
+                return Ok(path.clone());
+            }
+            Err(e) => {
+                tracing::warn!(slide, "cached clip unusable, rendering it again: {e}");
+            }
+        },
+        ClipSource::Resume { handle, started } => resume = Some((handle.clone(), *started)),
+    }
+    if permit.is_none() && job.source != ClipSource::Render {
+        // A cached clip that failed verification, or a sequential run.
+        permit = shared.slots.clone().acquire_owned().await.ok();
+    }
+
+    let mut submissions: u32 = 0;
+    let handle = loop {
+        let t0 = shared.now();
+        let resumed = resume.is_some();
+        let (handle, needs_start) = match resume.take() {
+            Some((handle, started)) => (handle, !started),
+            None => {
+                submissions += 1;
+                let handle = shared
+                    .call(slide, "initiate", || shared.provider.initiate(&job.request))
+                    .await?;
+                shared.journal_call(|j| j.initiated(&job.request, &handle))?;
+                (handle, true)
+            }
+        };
+        shared.emit(
+            SlideEvent::Initiated {
+                slide,
+                handle: handle.clone(),
+            },
+            |t| t.render(job, 0.1),
+        );
+        let outcome = async {
+            if needs_start {
+                shared
+                    .call(slide, "start", || shared.provider.start(&handle))
+                    .await?;
+                shared.journal_call(|j| j.started(&job.request, &handle))?;
+            }
+            shared.span(Some(slide), Stage::Initiate, t0);
+            let t1 = shared.now();
+            let failed = wait_ready(shared, job, &handle).await?;
+            shared.span(Some(slide), Stage::Render, t1);
+            Ok::<_, Error>(failed)
+        }
+        .await;
+        match outcome {
+            Ok(None) => break handle,
+            Err(Error::Provider {
+                source:
+                    ProviderError::Permanent {
+                        kind: PermanentKind::NotFound,
+                        ..
+                    },
+                ..
+            }) if resumed => {
+                // The vendor no longer knows the render an earlier run left:
+                // forget it and submit anew.
+                tracing::warn!(slide, id = %handle.id, "resumed render is gone; submitting again");
+                shared.journal_call(|j| j.discarded(&job.request, &handle))?;
+            }
+            Err(e) => return Err(e),
+            Ok(Some(reason)) => {
+                let attempts = submissions.max(1);
+                if attempts > shared.options.retry.resubmits {
+                    return Err(Error::RenderFailed {
+                        slide,
+                        render_id: handle.id.clone(),
+                        attempts,
+                        reason,
+                    });
+                }
+                shared.journal_call(|j| j.discarded(&job.request, &handle))?;
+                shared.emit(
+                    SlideEvent::Resubmitted {
+                        slide,
+                        attempt: attempts + 1,
+                        reason,
+                    },
+                    |_| {},
+                );
+                submissions = submissions.max(1);
+            }
+        }
+    };
+    // The render is done at the vendor: its slot goes to the next slide.
+    drop(permit);
+
+    let ext = shared.provider.clip_extension().trim_start_matches('.');
+    let dest = shared
+        .options
+        .work_dir
+        .join(format!("clip-slide-{slide:03}.{ext}"));
+    let t0 = shared.now();
+    let mut fetches = 0;
+    loop {
+        fetches += 1;
+        shared
+            .call(slide, "fetch", || shared.provider.fetch(&handle, &dest))
+            .await?;
+        match shared.composer.verify_clip(&dest).await {
+            Ok(_) => break,
+            Err(source) if fetches >= FETCH_ATTEMPTS => {
+                return Err(Error::Compose {
+                    slide: Some(slide),
+                    source,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(
+                    slide,
+                    "fetched clip failed verification, fetching again: {e}"
+                );
+            }
+        }
+    }
+    shared.journal_call(|j| j.fetched(&job.request, &handle, &dest))?;
+    shared.span(Some(slide), Stage::Fetch, t0);
+    shared.fetched(job, false);
+    Ok(dest)
+}
+
+/// Poll until the render is ready (`None`) or failed (`Some(reason)`).
+async fn wait_ready(
+    shared: &Shared,
+    job: &ClipJob,
+    handle: &RenderHandle,
+) -> Result<Option<String>, Error> {
+    let slide = job.leader;
+    let poll = shared.limits.poll_interval.max(MIN_POLL);
+    let mut last_percent: Option<Option<f32>> = None;
+    loop {
+        let status = shared
+            .call(slide, "status", || shared.provider.status(handle))
+            .await?;
+        let wait = match status {
+            RenderStatus::Ready => {
+                shared.emit(SlideEvent::Ready { slide }, |t| t.render(job, 0.9));
+                return Ok(None);
+            }
+            RenderStatus::Failed { reason } => return Ok(Some(reason)),
+            RenderStatus::Queued => poll,
+            RenderStatus::Rendering { progress, eta } => {
+                if last_percent != Some(progress) {
+                    last_percent = Some(progress);
+                    let fraction = progress.map_or(0.0, |p| p.clamp(0.0, 100.0) / 100.0);
+                    shared.emit(
+                        SlideEvent::Rendering {
+                            slide,
+                            percent: progress,
+                        },
+                        |t| t.render(job, 0.1 + 0.8 * fraction),
+                    );
+                }
+                // Poll no later than the vendor expects the render to end.
+                eta.map_or(poll, |eta| eta.clamp(MIN_POLL, poll))
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// State shared by the tasks of one run.
+
+struct Shared {
+    provider: Arc<dyn AvatarProvider>,
+    composer: Arc<dyn Composer>,
+    journal: Arc<dyn RenderJournal>,
+    options: RunOptions,
+    limits: ProviderLimits,
+    start: Instant,
+    events: Option<mpsc::UnboundedSender<Progress>>,
+    tracker: Mutex<Tracker>,
+    cpu: CpuGate,
+    slots: Arc<Semaphore>,
+    compose_seq: AtomicU64,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Record a finished stage that began at `start`.
+    fn span(&self, slide: Option<usize>, stage: Stage, start: Duration) {
+        let end = self.now();
+        self.with_tracker(|t| {
+            t.spans.push(Span {
+                slide,
+                stage,
+                start,
+                end,
+            })
+        });
+    }
+
+    fn with_tracker<R>(&self, f: impl FnOnce(&mut Tracker) -> R) -> R {
+        // A panic while holding the lock only ever leaves progress figures
+        // behind; keep going with them.
+        let mut guard = match self.tracker.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Update the progress state and send the event. The send happens under
+    /// the lock so the receiver sees `overall` in the order it was computed.
+    fn emit(&self, event: SlideEvent, update: impl FnOnce(&mut Tracker)) {
+        let at = self.now();
+        self.with_tracker(|t| {
+            update(t);
+            let overall = t.overall();
+            let eta = (1.0..100.0)
+                .contains(&overall)
+                .then(|| at.mul_f64(f64::from(100.0 - overall) / f64::from(overall)));
+            if let Some(tx) = &self.events {
+                let _ = tx.send(Progress {
+                    at,
+                    overall,
+                    eta,
+                    event,
+                });
+            }
+        });
+    }
+
+    fn fetched(&self, job: &ClipJob, cached: bool) {
+        for &slide in &job.members {
+            self.emit(SlideEvent::Fetched { slide, cached }, |t| {
+                t.slide(slide).render = 1.0;
+            });
+        }
+    }
+
+    fn journal_call(
+        &self,
+        f: impl FnOnce(&dyn RenderJournal) -> std::io::Result<()>,
+    ) -> Result<(), Error> {
+        f(self.journal.as_ref()).map_err(|source| Error::Journal {
+            path: self
+                .journal
+                .path()
+                .map_or_else(|| PathBuf::from("(render journal)"), Path::to_path_buf),
+            source,
+        })
+    }
+
+    /// One provider call with retries: exponential backoff with jitter for
+    /// transient errors, the vendor's delay for rate limits, and no retry
+    /// for permanent errors.
+    async fn call<T, F, Fut>(&self, slide: usize, what: &str, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let policy = &self.options.retry;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let error = match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            if !error.is_retryable() || attempt >= policy.max_attempts.max(1) {
+                return Err(Error::Provider {
+                    slide,
+                    provider: self.provider.name().to_string(),
+                    source: error,
+                });
+            }
+            let delay = match &error {
+                ProviderError::RateLimited {
+                    retry_after: Some(after),
+                    ..
+                } => *after,
+                _ => policy.backoff(attempt),
+            };
+            tracing::debug!(slide, what, attempt, ?delay, "retrying: {error}");
+            self.emit(
+                SlideEvent::Retrying {
+                    slide,
+                    attempt: attempt + 1,
+                    delay,
+                    reason: format!("{what}: {error}"),
+                },
+                |_| {},
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (1-based): `base * 2^(attempt-1)`
+    /// capped at `max_delay`, then "equal jitter" — a uniform pick in its upper
+    /// half — so slides that failed together do not retry together.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let full = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
+        let half = full / 2;
+        let jitter = rand::thread_rng().gen_range(0.0..=1.0);
+        half + half.mul_f64(jitter)
+    }
+}
+
+/// Per-slide progress, for the overall percentage.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlideProgress {
+    presenter: bool,
+    /// 0..=1 from initiate to fetched.
+    render: f32,
+    prepared: bool,
+    composed: bool,
+}
+
+impl SlideProgress {
+    fn fraction(&self) -> f32 {
+        let done = |b: bool| if b { 1.0 } else { 0.0 };
+        if self.presenter {
+            0.6 * self.render + 0.15 * done(self.prepared) + 0.25 * done(self.composed)
+        } else {
+            0.4 * done(self.prepared) + 0.6 * done(self.composed)
+        }
+    }
+}
+
+struct Tracker {
+    slides: Vec<SlideProgress>,
+    /// Highest overall percentage sent so far.
+    sent: f32,
+    finished: bool,
+    spans: Vec<Span>,
+    /// Out-of-range slide numbers land here instead of panicking.
+    spare: SlideProgress,
+}
+
+impl Tracker {
+    fn new(plan: &Plan) -> Tracker {
+        Tracker {
+            slides: plan
+                .job_of
+                .iter()
+                .map(|j| SlideProgress {
+                    presenter: j.is_some(),
+                    ..SlideProgress::default()
+                })
+                .collect(),
+            sent: 0.0,
+            finished: false,
+            spans: Vec::new(),
+            spare: SlideProgress::default(),
+        }
+    }
+
+    fn slide(&mut self, number: usize) -> &mut SlideProgress {
+        match self.slides.get_mut(number.wrapping_sub(1)) {
+            Some(s) => s,
+            None => &mut self.spare,
+        }
+    }
+
+    /// Raise the render progress of every slide sharing `job`'s clip.
+    fn render(&mut self, job: &ClipJob, value: f32) {
+        for &n in &job.members {
+            let s = self.slide(n);
+            s.render = s.render.max(value);
+        }
+    }
+
+    /// Overall percent: 95% for the slides, the last 5% for the join; never
+    /// lower than what was sent before.
+    fn overall(&mut self) -> f32 {
+        let now = if self.finished {
+            100.0
+        } else if self.slides.is_empty() {
+            0.0
+        } else {
+            let sum: f32 = self.slides.iter().map(SlideProgress::fraction).sum();
+            (95.0 * sum / self.slides.len() as f32).min(95.0)
+        };
+        self.sent = self.sent.max(now);
+        self.sent
+    }
+}
+
+/// The CPU slots of an eager run: `jobs` permits, handed out by key, lowest
+/// first. Composes use `(0, arrival)` and prepares `(1, slide)`, so a waiting
+/// compose always goes first and prepares run in deck order — which is what
+/// keeps eager from ever finishing after in-order.
+struct CpuGate {
+    state: Mutex<GateState>,
+    notify: Notify,
+}
+
+struct GateState {
+    free: usize,
+    waiting: BTreeSet<(u8, u64)>,
+}
+
+impl CpuGate {
+    fn new(permits: usize) -> Self {
+        CpuGate {
+            state: Mutex::new(GateState {
+                free: permits,
+                waiting: BTreeSet::new(),
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    async fn acquire(&self, key: (u8, u64)) -> CpuPermit<'_> {
+        let mut waiter = Waiter {
+            gate: self,
+            key,
+            queued: true,
+        };
+        self.lock().waiting.insert(key);
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.free > 0 && state.waiting.first() == Some(&key) {
+                    state.free -= 1;
+                    state.waiting.remove(&key);
+                    waiter.queued = false;
+                    if state.free > 0 && !state.waiting.is_empty() {
+                        self.notify.notify_waiters();
+                    }
+                    return CpuPermit { gate: self };
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Removes a cancelled waiter from the queue so it does not block others.
+struct Waiter<'a> {
+    gate: &'a CpuGate,
+    key: (u8, u64),
+    queued: bool,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.queued {
+            self.gate.lock().waiting.remove(&self.key);
+            self.gate.notify.notify_waiters();
+        }
+    }
+}
+
+struct CpuPermit<'a> {
+    gate: &'a CpuGate,
+}
+
+impl Drop for CpuPermit<'_> {
+    fn drop(&mut self) {
+        self.gate.lock().free += 1;
+        self.gate.notify.notify_waiters();
     }
 }
