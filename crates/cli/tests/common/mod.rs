@@ -70,3 +70,4 @@ pub fn tiny_pdf(pages: usize) -> Vec<u8> {
     );
     out
 }
+pub mod schema;
