@@ -118,11 +118,8 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
     let _ = writeln!(
         out,
         r##"<line x1="{LEFT}" y1="{axis_y}" x2="{x2}" y2="{axis_y}" stroke="#57606A" stroke-width="1"/>
-<text x="{tx}" y="{ty}" font-size="11" fill="#57606A" text-anchor="end">time</text>
 </g>"##,
         x2 = LEFT + plot_w,
-        tx = LEFT - 10.0,
-        ty = axis_y + 18.0,
     );
 
     let bar = |out: &mut String, span: &Span, row_y: f64, label: &str| {
@@ -172,6 +169,25 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         out.push_str("</g>\n");
     }
 
+    // The makespan: a dashed line where the run ended.
+    let xe = x(end);
+    let _ = writeln!(
+        out,
+        r##"<g class="end">
+<line x1="{xe:.1}" y1="{y1}" x2="{xe:.1}" y2="{axis_y}" stroke="#CF222E" stroke-width="1.2" stroke-dasharray="4 3"/>
+<text x="{tx:.1}" y="{ty}" font-size="11" font-weight="600" fill="#CF222E" text-anchor="{anchor}">{label}</text>
+</g>"##,
+        y1 = TOP - 8.0,
+        tx = xe,
+        ty = TOP - 12.0,
+        anchor = if xe > WIDTH - RIGHT - 40.0 {
+            "end"
+        } else {
+            "middle"
+        },
+        label = format!("{end:.1} s"),
+    );
+
     // Legend: one swatch per stage, then a note on the lanes.
     out.push_str("<g class=\"legend\">\n");
     let mut lx = LEFT;
@@ -185,7 +201,7 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
             tx = lx + 20.0,
             ty = legend_y,
         );
-        lx += 26.0 + 7.0 * name.len() as f64 + 16.0;
+        lx += 20.0 + 6.6 * name.len() as f64 + 22.0;
     }
     let _ = writeln!(
         out,
