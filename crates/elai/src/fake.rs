@@ -1,1 +1,609 @@
-//! fake
+//! A fake Elai: a real HTTP server on 127.0.0.1 with stateful videos, for
+//! end-to-end tests of this crate, the CLI and the workspace.
+//!
+//! Videos go `draft` → (render) → `validating` → `rendering` → `ready`
+//! after [`FakeElaiConfig::render_delay`], then serve the MP4 bytes given
+//! to [`FakeElaiConfig::new`] from a signed-looking URL. [`Faults`] injects
+//! 429 bursts with `Retry-After`, a seeded fraction of 500s, failed renders,
+//! renders that never finish, `error` reads that flip back to `rendering`,
+//! expired download URLs and truncated downloads. [`FakeElai::stats`] counts
+//! what arrived. Time is tokio time, so the fake works under a paused clock
+//! when it runs in the test's runtime.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use slidecast_elai::fake::{FakeElai, FakeElaiConfig};
+//! use slidecast_elai::ElaiProvider;
+//! let fake = FakeElai::start(FakeElaiConfig::new(std::fs::read("clip.mp4")?)).await?;
+//! let provider = ElaiProvider::new(fake.provider_config().build()?)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Endpoints (under `/api/v1`): `POST videos`, `POST videos/render/{id}`,
+//! `GET|DELETE videos/{id}`, `GET avatars`, `GET voices`; downloads at
+//! `/public/video/{id}.mp4?s=<signature>` (no key needed).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{ApiKey, ElaiConfig, ElaiConfigBuilder};
+
+/// The API key the fake accepts unless configured otherwise.
+pub const FAKE_API_KEY: &str = "fake-elai-key-0123456789";
+
+/// A burst of 429 answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitBurst {
+    /// API requests answered normally before the burst begins.
+    pub after: u64,
+    /// API requests answered 429 in a row.
+    pub count: u32,
+    /// The `Retry-After` value, seconds.
+    pub retry_after_secs: u64,
+}
+
+/// Faults the fake injects. All default to none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    pub rate_limit_burst: Option<RateLimitBurst>,
+    /// Fraction (0..=1) of API requests answered 500 before anything is
+    /// done, drawn from a generator seeded with `seed` (deterministic for a
+    /// given request order).
+    pub server_error_rate: f64,
+    pub seed: u64,
+    /// Slide number → how many of its renders end `failed`.
+    pub fail_renders: BTreeMap<usize, u32>,
+    /// Slides whose renders stay `rendering` for ever.
+    pub never_finish: BTreeSet<usize>,
+    /// Status reads of each rendering video that report `error` (without a
+    /// message) before it goes back to `rendering`.
+    pub error_flaps: u32,
+    /// The first N downloads answer 403, as an expired signed URL does.
+    pub expired_urls: u32,
+    /// The first N downloads send half the bytes (with the full
+    /// `Content-Length`) and then drop the connection.
+    pub truncated_downloads: u32,
+}
+
+/// How the fake behaves.
+#[derive(Debug, Clone)]
+pub struct FakeElaiConfig {
+    /// The key it accepts in `Authorization: Bearer`.
+    pub api_key: String,
+    /// Time from the render call to `ready`.
+    pub render_delay: Duration,
+    /// The bytes every finished video serves.
+    pub mp4: Bytes,
+    /// Video duration reported once ready, seconds.
+    pub duration_secs: f64,
+    pub faults: Faults,
+}
+
+impl FakeElaiConfig {
+    /// A fake serving `mp4` for every finished video, rendering in 2 s.
+    pub fn new(mp4: impl Into<Bytes>) -> Self {
+        FakeElaiConfig {
+            api_key: FAKE_API_KEY.to_string(),
+            render_delay: Duration::from_secs(2),
+            mp4: mp4.into(),
+            duration_secs: 1.0,
+            faults: Faults::default(),
+        }
+    }
+
+    pub fn render_delay(mut self, d: Duration) -> Self {
+        self.render_delay = d;
+        self
+    }
+
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+}
+
+/// What the fake has seen so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FakeStats {
+    /// Videos created (requests that were answered 200).
+    pub creates: u32,
+    /// Render calls answered 200.
+    pub renders: u32,
+    pub deletes: u32,
+    pub status_reads: u32,
+    /// Downloads that served the whole file.
+    pub downloads: u32,
+    pub injected_429: u32,
+    pub injected_500: u32,
+    pub unauthorized: u32,
+    /// Slide number (from the video name) → videos created for it.
+    pub creates_by_slide: BTreeMap<usize, u32>,
+    /// When the last video was created.
+    pub last_create_at: Option<Instant>,
+    /// When the first render that will succeed is (or was) ready.
+    pub first_ready_at: Option<Instant>,
+    /// Every create request's JSON body, in arrival order.
+    pub create_bodies: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Ready,
+    Fail,
+    Never,
+}
+
+#[derive(Debug)]
+struct Video {
+    name: String,
+    slide: Option<usize>,
+    render_started: Option<Instant>,
+    outcome: Outcome,
+    error_reads_left: u32,
+}
+
+struct Inner {
+    config: FakeElaiConfig,
+    origin: String,
+    videos: HashMap<String, Video>,
+    next_id: u64,
+    rng: StdRng,
+    api_requests: u64,
+    burst_sent: u32,
+    renders_by_slide: HashMap<usize, u32>,
+    download_attempts: u32,
+    signature: u64,
+    stats: FakeStats,
+    ready_times: Vec<Instant>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running fake Elai. Dropping it stops the server.
+pub struct FakeElai {
+    addr: SocketAddr,
+    state: Shared,
+    task: JoinHandle<()>,
+}
+
+impl FakeElai {
+    /// Start on a free port of 127.0.0.1 in the current tokio runtime.
+    pub async fn start(config: FakeElaiConfig) -> std::io::Result<FakeElai> {
+        FakeElai::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Start on `addr` (port 0 picks a free port).
+    pub async fn start_on(config: FakeElaiConfig, addr: SocketAddr) -> std::io::Result<FakeElai> {
+        if ApiKey::new(config.api_key.clone()).is_err() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the fake's API key must be visible ASCII without spaces",
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let seed = config.faults.seed;
+        let state = Arc::new(Mutex::new(Inner {
+            config,
+            origin: format!("http://{addr}"),
+            videos: HashMap::new(),
+            next_id: 1,
+            rng: StdRng::seed_from_u64(seed),
+            api_requests: 0,
+            burst_sent: 0,
+            renders_by_slide: HashMap::new(),
+            download_attempts: 0,
+            signature: 0,
+            stats: FakeStats::default(),
+            ready_times: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/api/v1/videos", post(create_video))
+            .route("/api/v1/videos/render/{id}", post(render_video))
+            .route("/api/v1/videos/{id}", get(get_video).delete(delete_video))
+            .route("/api/v1/avatars", get(list_avatars))
+            .route("/api/v1/voices", get(list_voices))
+            .route("/public/video/{file}", get(download))
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("fake Elai server stopped: {e}");
+            }
+        });
+        tracing::info!("fake Elai listening at http://{addr}/api/v1");
+        Ok(FakeElai { addr, state, task })
+    }
+
+    /// The API root to configure a client with, `http://127.0.0.1:PORT/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The key the fake accepts.
+    pub fn api_key(&self) -> String {
+        lock(&self.state).config.api_key.clone()
+    }
+
+    /// A config builder aimed at this fake (base URL and key set, the
+    /// environment not read, quick polling and a generous rate limit).
+    pub fn provider_config(&self) -> ElaiConfigBuilder {
+        // `start` checked that the key is valid.
+        let key = ApiKey::new(self.api_key()).expect("the fake's key was checked at start");
+        ElaiConfig::builder()
+            .base_url(self.base_url())
+            .api_key(key)
+            .read_env(false)
+            .rate_limit(1000.0, 100)
+            .poll_backoff(Duration::from_millis(50), 1.5, Duration::from_millis(500))
+    }
+
+    /// Counters and timestamps so far.
+    pub fn stats(&self) -> FakeStats {
+        let inner = lock(&self.state);
+        let mut stats = inner.stats.clone();
+        stats.first_ready_at = inner.ready_times.iter().min().copied();
+        stats
+    }
+
+    /// Replace the faults (counters of bursts and downloads start again).
+    pub fn set_faults(&self, faults: Faults) {
+        let mut inner = lock(&self.state);
+        inner.rng = StdRng::seed_from_u64(faults.seed);
+        inner.config.faults = faults;
+        inner.api_requests = 0;
+        inner.burst_sent = 0;
+        inner.download_attempts = 0;
+    }
+
+    /// Ids of the videos that exist (not deleted).
+    pub fn video_ids(&self) -> Vec<String> {
+        let mut ids: Vec<_> = lock(&self.state).videos.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The name a video was created with.
+    pub fn video_name(&self, id: &str) -> Option<String> {
+        lock(&self.state).videos.get(id).map(|v| v.name.clone())
+    }
+}
+
+impl Drop for FakeElai {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "message": text }))).into_response()
+}
+
+/// Auth and injected faults shared by every API route; `Some` answers.
+fn gate(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
+    inner.api_requests += 1;
+    if let Some(burst) = inner.config.faults.rate_limit_burst.clone() {
+        if inner.api_requests > burst.after && inner.burst_sent < burst.count {
+            inner.burst_sent += 1;
+            inner.stats.injected_429 += 1;
+            let mut r = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            if let Ok(v) = burst.retry_after_secs.to_string().parse() {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Some(r);
+        }
+    }
+    let rate = inner.config.faults.server_error_rate;
+    if rate > 0.0 && inner.rng.gen_bool(rate.clamp(0.0, 1.0)) {
+        inner.stats.injected_500 += 1;
+        return Some(message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+        ));
+    }
+    let expected = format!("Bearer {}", inner.config.api_key);
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given != Some(expected.as_str()) {
+        inner.stats.unauthorized += 1;
+        return Some(message(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    None
+}
+
+fn slide_of(name: &str) -> Option<usize> {
+    name.rsplit_once(" - slide ")?.1.trim().parse().ok()
+}
+
+fn known_avatar_codes() -> Vec<&'static str> {
+    vec!["gia.casual", "gia.business", "dan.casual", "gia", "dan"]
+}
+
+/// Why a create body is not what Elai takes, if it is not.
+fn check_create_body(body: &Value) -> Result<(), String> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.trim().is_empty())
+    }
+    text(body.get("name")).ok_or("name is required")?;
+    let slides = body
+        .get("slides")
+        .and_then(Value::as_array)
+        .ok_or("slides must be an array")?;
+    let slide = match slides.as_slice() {
+        [one] => one,
+        _ => return Err("exactly one slide is expected".into()),
+    };
+    text(slide.get("speech")).ok_or("Slide 1: speech is required")?;
+    text(slide.get("voice")).ok_or("Slide 1: voice is required")?;
+    text(slide.get("voiceProvider")).ok_or("Slide 1: voiceProvider is required")?;
+    text(slide.get("language")).ok_or("Slide 1: language is required")?;
+    let code = text(slide.get("avatar").and_then(|a| a.get("code")))
+        .ok_or("Slide 1: avatar.code is required")?;
+    if !known_avatar_codes().contains(&code) {
+        return Err(format!("Avatar {code} not found"));
+    }
+    let object = slide
+        .get("canvas")
+        .and_then(|c| c.get("objects"))
+        .and_then(Value::as_array)
+        .and_then(|o| o.first())
+        .ok_or("Slide 1: canvas.objects is required")?;
+    text(object.get("src")).ok_or("Slide 1: the avatar object needs src")?;
+    if object.get("type").and_then(Value::as_str) != Some("avatar") {
+        return Err("Slide 1: the canvas object must be an avatar".into());
+    }
+    Ok(())
+}
+
+async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return message(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+    };
+    if let Err(problem) = check_create_body(&body) {
+        return message(StatusCode::BAD_REQUEST, &problem);
+    }
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let slide = slide_of(&name);
+    let id = format!("{:024x}", 0x5eed_0000_0000_0000_u64 + inner.next_id);
+    inner.next_id += 1;
+    inner.videos.insert(
+        id.clone(),
+        Video {
+            name: name.clone(),
+            slide,
+            render_started: None,
+            outcome: Outcome::Ready,
+            error_reads_left: 0,
+        },
+    );
+    inner.stats.creates += 1;
+    if let Some(s) = slide {
+        *inner.stats.creates_by_slide.entry(s).or_default() += 1;
+    }
+    inner.stats.last_create_at = Some(Instant::now());
+    inner.stats.create_bodies.push(body.clone());
+    let mut answer = body;
+    answer["_id"] = json!(id);
+    answer["status"] = json!("draft");
+    Json(answer).into_response()
+}
+
+async fn render_video(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    let delay = inner.config.render_delay;
+    let flaps = inner.config.faults.error_flaps;
+    let Some(slide) = inner.videos.get(&id).map(|v| v.slide) else {
+        return message(StatusCode::NOT_FOUND, "Video not found");
+    };
+    let nth = slide.map(|s| {
+        let n = inner.renders_by_slide.entry(s).or_default();
+        *n += 1;
+        *n
+    });
+    let faults = &inner.config.faults;
+    let outcome = match (slide, nth) {
+        (Some(s), _) if faults.never_finish.contains(&s) => Outcome::Never,
+        (Some(s), Some(n)) if faults.fail_renders.get(&s).is_some_and(|&k| n <= k) => Outcome::Fail,
+        _ => Outcome::Ready,
+    };
+    let now = Instant::now();
+    if let Some(v) = inner.videos.get_mut(&id) {
+        v.render_started = Some(now);
+        v.outcome = outcome;
+        v.error_reads_left = flaps;
+    }
+    if outcome == Outcome::Ready {
+        inner.ready_times.push(now + delay);
+    }
+    inner.stats.renders += 1;
+    Json(json!({ "success": true, "_id": id })).into_response()
+}
+
+async fn get_video(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    inner.stats.status_reads += 1;
+    let delay = inner.config.render_delay;
+    let duration = inner.config.duration_secs;
+    inner.signature += 1;
+    let url = format!(
+        "{}/public/video/{id}.mp4?s={:016x}",
+        inner.origin, inner.signature
+    );
+    let Some(video) = inner.videos.get_mut(&id) else {
+        return message(StatusCode::NOT_FOUND, "Video not found");
+    };
+    let mut answer = json!({ "_id": id, "name": video.name });
+    let status = match video.render_started {
+        None => "draft",
+        Some(t) => {
+            let elapsed = t.elapsed();
+            if elapsed < delay / 5 {
+                "validating"
+            } else if elapsed < delay || video.outcome == Outcome::Never {
+                if video.error_reads_left > 0 {
+                    video.error_reads_left -= 1;
+                    "error"
+                } else {
+                    "rendering"
+                }
+            } else if video.outcome == Outcome::Fail {
+                answer["error"] = json!("Avatar rendering failed");
+                "failed"
+            } else {
+                answer["url"] = json!(url);
+                answer["duration"] = json!(duration);
+                "ready"
+            }
+        }
+    };
+    answer["status"] = json!(status);
+    Json(answer).into_response()
+}
+
+async fn delete_video(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    if inner.videos.remove(&id).is_none() {
+        return message(StatusCode::NOT_FOUND, "Video not found");
+    }
+    inner.stats.deletes += 1;
+    Json(json!({ "success": true })).into_response()
+}
+
+async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    let o = inner.origin.clone();
+    let png = |code: &str| format!("{o}/public/avatars/{code}.png");
+    Json(json!([
+        {
+            "id": "a-gia", "code": "gia", "name": "Gia", "gender": "female",
+            "canvas": png("gia"),
+            "variants": [
+                {"code": "casual", "name": "Casual", "canvas": png("gia.casual")},
+                {"code": "business", "name": "Business", "canvas": png("gia.business")}
+            ]
+        },
+        {
+            "id": "a-dan", "code": "dan", "name": "Dan", "gender": "male",
+            "canvas": png("dan"),
+            "variants": [{"code": "casual", "name": "Casual", "canvas": png("dan.casual")}]
+        }
+    ]))
+    .into_response()
+}
+
+async fn list_voices(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    Json(json!([
+        {
+            "name": "English",
+            "male": [{"voice": "en-US-GuyNeural", "name": "Guy", "voiceProvider": "azure"}],
+            "female": [{"voice": "en-US-AriaNeural", "name": "Aria", "voiceProvider": "azure"}]
+        }
+    ]))
+    .into_response()
+}
+
+async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Response {
+    let mut inner = lock(&state);
+    let Some(id) = file.strip_suffix(".mp4") else {
+        return message(StatusCode::NOT_FOUND, "Not found");
+    };
+    let ready = inner.videos.get(id).is_some_and(|v| {
+        v.outcome == Outcome::Ready
+            && v.render_started
+                .is_some_and(|t| t.elapsed() >= inner.config.render_delay)
+    });
+    if !ready {
+        return message(StatusCode::NOT_FOUND, "Not found");
+    }
+    inner.download_attempts += 1;
+    let attempt = inner.download_attempts;
+    let faults = &inner.config.faults;
+    if attempt <= faults.expired_urls {
+        return message(StatusCode::FORBIDDEN, "Request has expired");
+    }
+    let bytes = inner.config.mp4.clone();
+    if attempt <= faults.expired_urls + faults.truncated_downloads {
+        let half = bytes.slice(..bytes.len() / 2);
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(half),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected truncation",
+            )),
+        ];
+        let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, bytes.len().into());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+        return response;
+    }
+    inner.stats.downloads += 1;
+    ([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response()
+}

@@ -209,9 +209,9 @@ impl AvatarProvider for ElaiProvider {
     fn limits(&self) -> ProviderLimits {
         ProviderLimits {
             max_in_flight: self.config.max_in_flight,
-            // Used while a video is a draft; rendering videos carry the
-            // backed-off interval as their `eta`.
-            poll_interval: self.config.poll_initial,
+            // The scheduler waits `eta` (the backed-off interval `status`
+            // reports) clamped to this, so this is the backoff's maximum.
+            poll_interval: self.config.poll_max,
             max_script_chars: self.config.max_script_chars,
         }
     }
@@ -404,9 +404,10 @@ impl AvatarProvider for ElaiProvider {
                 ),
             ));
         }
-        if matches!(state, VideoState::Draft) {
-            return Ok(RenderStatus::Queued);
-        }
+        // Every waiting state (draft included) is reported as `Rendering`
+        // with the backed-off poll interval as its estimate: the scheduler
+        // polls at `eta` clamped to `limits().poll_interval` (the backoff's
+        // maximum), and `Queued` carries no estimate.
         let wait = self.config.poll_interval(track.polls);
         track.polls = track.polls.saturating_add(1);
         Ok(RenderStatus::Rendering {
