@@ -184,7 +184,7 @@ impl ClipCache {
                 .and_then(|f| f.set_times(now))
                 .map_err(|e| StoreError::io("touching", clip, e));
         };
-        meta.last_used = SystemTime::now();
+        meta.last_used = fsutil::now();
         write_meta(&meta_path, &meta)
     }
 
@@ -218,7 +218,7 @@ impl ClipCache {
                 .map_err(|e| StoreError::io("reading", &dest, e))?
                 .len(),
         };
-        let now = SystemTime::now();
+        let now = fsutil::now();
         let meta = ClipMeta {
             key: key.clone(),
             provider: origin.request.provider.clone(),

@@ -21,8 +21,12 @@ use crate::StoreError;
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 fn temp_in(dir: &Path) -> Result<tempfile::NamedTempFile, StoreError> {
+    temp_with_prefix(dir, TEMP_PREFIX)
+}
+
+fn temp_with_prefix(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, StoreError> {
     tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
+        .prefix(prefix)
         .tempfile_in(dir)
         .map_err(|e| StoreError::io("creating a temporary file in", dir, e))
 }
@@ -52,7 +56,19 @@ fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), StoreError> 
 
 /// Write `bytes` to `dest` atomically (temp file, fsync, rename, fsync dir).
 pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = temp_in(parent_of(dest))?;
+    write_atomic_with_prefix(dest, bytes, TEMP_PREFIX)
+}
+
+/// [`write_atomic`] with a temporary name starting with `prefix` (which
+/// must start with [`TEMP_PREFIX`]), so the writer's leftovers can be told
+/// apart from other writers' in the same directory.
+pub(crate) fn write_atomic_with_prefix(
+    dest: &Path,
+    bytes: &[u8],
+    prefix: &str,
+) -> Result<(), StoreError> {
+    debug_assert!(prefix.starts_with(TEMP_PREFIX));
+    let mut tmp = temp_with_prefix(parent_of(dest), prefix)?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| StoreError::io("writing", dest, e))?;
@@ -131,6 +147,12 @@ impl Drop for FileLock {
 /// Seconds since the Unix epoch (0 for clocks before it).
 pub(crate) fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Now, in whole seconds: what the files store, so an in-memory record
+/// equals the one read back.
+pub(crate) fn now() -> SystemTime {
+    from_unix_secs(unix_secs(SystemTime::now()))
 }
 
 pub(crate) fn from_unix_secs(secs: u64) -> SystemTime {

@@ -240,6 +240,7 @@ impl Journal {
         // Read only once the lock is held: a run we waited for has finished
         // writing, and we resume from everything it recorded.
         let state = Self::read(state_dir, output)?;
+        Self::sweep_dead_temps(state_dir, output);
         Ok(Journal {
             path: Self::journal_path(state_dir, output),
             state_dir: state_dir.to_path_buf(),
@@ -248,6 +249,33 @@ impl Journal {
             cache: None,
             _lock: lock,
         })
+    }
+
+    /// Temporary-file prefix of this job's journal writes.
+    fn temp_prefix(output: &Path) -> String {
+        format!(
+            "{}{}.journal.json-",
+            fsutil::TEMP_PREFIX,
+            Self::file_stem(output)
+        )
+    }
+
+    /// Remove temporary journal files of this job. Only the lock holder
+    /// writes them, and we hold the lock: any that exist are from a process
+    /// killed mid-write.
+    fn sweep_dead_temps(state_dir: &Path, output: &Path) {
+        let prefix = Self::temp_prefix(output);
+        let Ok(items) = fs::read_dir(state_dir) else {
+            return;
+        };
+        for item in items.flatten() {
+            let name = item.file_name();
+            if name.to_str().is_some_and(|n| n.starts_with(&prefix)) {
+                if let Err(e) = fs::remove_file(item.path()) {
+                    tracing::warn!("cannot remove {}: {e}", item.path().display());
+                }
+            }
+        }
     }
 
     /// Read the journal of `output` without taking its lock (empty when
@@ -390,7 +418,7 @@ impl Journal {
             .filter(|e| e.clip.as_deref() == Some(path));
         if let Some(entry) = recorded {
             entry.clip = None;
-            entry.updated = SystemTime::now();
+            entry.updated = fsutil::now();
             if let Err(e) = self.save(&state) {
                 tracing::warn!("{e}");
             }
@@ -408,7 +436,7 @@ impl Journal {
     fn save(&self, state: &JournalSnapshot) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(state)
             .map_err(|e| StoreError::io("serializing", &self.path, std::io::Error::other(e)))?;
-        fsutil::write_atomic(&self.path, &json)
+        fsutil::write_atomic_with_prefix(&self.path, &json, &Self::temp_prefix(&self.output))
     }
 
     fn update(
@@ -431,7 +459,7 @@ fn new_entry(request: &ClipRequest, key: &ClipKey, handle: &RenderHandle) -> Jou
         handle: handle.clone(),
         started: false,
         clip: None,
-        updated: SystemTime::now(),
+        updated: fsutil::now(),
     }
 }
 
@@ -450,7 +478,7 @@ fn entry_for<'a>(
         *entry = new_entry(request, key, handle);
     }
     entry.slide = request.slide;
-    entry.updated = SystemTime::now();
+    entry.updated = fsutil::now();
     entry
 }
 

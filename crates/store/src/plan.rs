@@ -301,11 +301,21 @@ impl fmt::Display for Plan {
             "; about {} vendor minute(s)",
             fmt_minutes(self.total_minutes())
         )?;
+        let step = self.rates.billing_step;
+        let minutes = step.as_secs() / 60;
+        let step = if minutes > 0 && Duration::from_secs(minutes * 60) == step {
+            format!("{minutes} minute(s)")
+        } else {
+            humantime::format_duration(step).to_string()
+        };
         write!(
             f,
-            "(estimated at {} words per minute, each clip rounded up to {}; local providers are free)",
-            self.rates.words_per_minute,
-            humantime::format_duration(self.rates.billing_step)
-        )
+            "(estimated at {} words per minute, each clip rounded up to {step}",
+            self.rates.words_per_minute
+        )?;
+        if !self.rates.free_providers.is_empty() {
+            write!(f, "; {} cost nothing", self.rates.free_providers.join(", "))?;
+        }
+        f.write_str(")")
     }
 }

@@ -1,0 +1,194 @@
+//! The cost plan: statuses from the cache and the journal, minutes
+//! arithmetic, the budget check and the table.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{deck, write_clip};
+use slidecast_core::{RenderHandle, RenderJournal};
+use slidecast_store::{plan, ClipCache, ClipKey, ClipOrigin, Journal, Plan, Rates, SlideStatus};
+
+fn words(n: usize) -> String {
+    vec!["word"; n].join(" ")
+}
+
+#[test]
+fn minutes_follow_the_documented_rate_and_rounding() {
+    let rates = Rates::default();
+    assert_eq!(rates.words_per_minute, 150.0);
+    assert_eq!(rates.speech(&words(150)), Duration::from_secs(60));
+    assert_eq!(rates.speech(&words(75)), Duration::from_secs(30));
+    // At least a second, even for one word.
+    assert_eq!(rates.speech("Hi."), Duration::from_secs(1));
+    assert_eq!(
+        rates.billed(Duration::from_secs(60)),
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        rates.billed(Duration::from_millis(60_400)),
+        Duration::from_secs(120)
+    );
+    assert_eq!(
+        rates.billed(Duration::from_secs(4)),
+        Duration::from_secs(60)
+    );
+    let half = Rates {
+        billing_step: Duration::from_secs(30),
+        ..Rates::default()
+    };
+    assert_eq!(half.billed(Duration::from_secs(4)), Duration::from_secs(30));
+    let exact = Rates {
+        billing_step: Duration::ZERO,
+        ..Rates::default()
+    };
+    assert_eq!(exact.billed(Duration::from_secs(4)), Duration::from_secs(4));
+}
+
+#[test]
+fn a_fresh_deck_bills_every_clip_rounded_up_separately() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w150, w151, w10) = (words(150), words(151), words(10));
+    let deck = deck(
+        dir.path(),
+        "elai",
+        &[Some(&w150), Some(&w151), None, Some(&w10)],
+    );
+    let p = plan(&deck, None, None);
+    let statuses: Vec<SlideStatus> = p.slides.iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            SlideStatus::ToRender,
+            SlideStatus::ToRender,
+            SlideStatus::SlideOnly,
+            SlideStatus::ToRender
+        ]
+    );
+    let billed: Vec<u64> = p.slides.iter().map(|s| s.billed.as_secs()).collect();
+    assert_eq!(billed, [60, 120, 0, 60]);
+    assert_eq!(p.total_minutes(), 4.0);
+    assert_eq!(p.slides[1].words, 151);
+
+    // Per-clip rounding, not rounding of the sum: 1 + 2 + 1, never 3.
+    assert!(p.check_budget(4.0).is_ok());
+    let err = p.check_budget(3.5).unwrap_err();
+    assert_eq!((err.needed, err.max, err.clips), (4.0, 3.5, 3));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("about 4 vendor minute(s) for 3 clip(s)"),
+        "{msg}"
+    );
+    assert!(msg.contains("budget of 3.5 minute(s)"), "{msg}");
+
+    let thirty = Plan::build(
+        &deck,
+        None,
+        None,
+        Rates {
+            billing_step: Duration::from_secs(30),
+            ..Rates::default()
+        },
+    );
+    assert_eq!(thirty.total_minutes(), 0.5 * 2.0 + 1.5 + 0.5);
+}
+
+#[test]
+fn cached_in_flight_and_repeated_slides_cost_only_what_is_left_to_pay() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ClipCache::open(dir.path().join("cache")).unwrap();
+    let deck = deck(
+        dir.path(),
+        "elai",
+        &[
+            Some("Already cached."),
+            Some("Started before the crash."),
+            Some("Created, never started."),
+            Some("Brand new."),
+            Some("Brand new."),
+        ],
+    );
+    let req = |n: usize| deck.slides[n - 1].clip_request(&deck).unwrap();
+    let r1 = req(1);
+    cache
+        .put(
+            &ClipKey::for_request(&r1),
+            &write_clip(dir.path(), "c.mp4", b"clip"),
+            ClipOrigin {
+                request: r1,
+                vendor_id: None,
+            },
+        )
+        .unwrap();
+    let out = dir.path().join("out.mp4");
+    let state = dir.path().join("state");
+    {
+        let journal = Journal::open(&state, &out).unwrap();
+        let (h2, h3) = (
+            RenderHandle::new("elai", "v2"),
+            RenderHandle::new("elai", "v3"),
+        );
+        journal.initiated(&req(2), &h2).unwrap();
+        journal.started(&req(2), &h2).unwrap();
+        journal.initiated(&req(3), &h3).unwrap();
+    }
+    // Make the cached clip look unused for ten days.
+    let meta_path = cache
+        .dir()
+        .join(format!("{}.json", ClipKey::for_request(&req(1))));
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let ten_days_ago = SystemTime::now() - Duration::from_secs(10 * 86_400);
+    meta["last_used"] = ten_days_ago
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .into();
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+
+    let snapshot = Journal::read(&state, &out).unwrap();
+    let p = plan(&deck, Some(&cache), Some(&snapshot));
+    let statuses: Vec<SlideStatus> = p.slides.iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            SlideStatus::Cached,
+            SlideStatus::InFlight { started: true },
+            SlideStatus::InFlight { started: false },
+            SlideStatus::ToRender,
+            SlideStatus::SameAs { slide: 4 },
+        ]
+    );
+    // Only the unstarted draft and the one new clip are still to be billed.
+    let billed: Vec<u64> = p.slides.iter().map(|s| s.billed.as_secs()).collect();
+    assert_eq!(billed, [0, 0, 60, 60, 0]);
+    assert_eq!(p.total_minutes(), 2.0);
+
+    let table = p.to_string();
+    for needle in [
+        "cached",
+        "in flight (not started)",
+        "same as slide 4",
+        "1 to render, 2 in flight, 1 cached, 1 repeated; about 2 vendor minute(s)",
+        "150 words per minute",
+    ] {
+        assert!(table.contains(needle), "missing {needle:?} in\n{table}");
+    }
+    println!("{table}");
+    // Planning records no cache use (prune ages stay honest).
+    assert!(
+        cache.list().unwrap()[0].last_used < SystemTime::now() - Duration::from_secs(9 * 86_400)
+    );
+}
+
+#[test]
+fn local_providers_cost_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = words(400);
+    let deck = deck(dir.path(), "local", &[Some(&long)]);
+    let p = plan(&deck, None, None);
+    assert_eq!(p.slides[0].status, SlideStatus::ToRender);
+    assert_eq!(p.slides[0].speech, Duration::from_secs(160));
+    assert_eq!(p.total_minutes(), 0.0);
+    assert!(p.check_budget(0.0).is_ok());
+}
