@@ -10,7 +10,7 @@
 //! handle from an earlier run (read back from the scheduler's journal)
 //! renders again instead of being lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,6 +55,9 @@ struct Inner {
     _owned_dir: Option<tempfile::TempDir>,
     cpu: Arc<Semaphore>,
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    /// Renders cancelled by this provider: their handles must not render
+    /// again through the resume path.
+    cancelled: Mutex<HashSet<String>>,
     next_id: AtomicU64,
 }
 
@@ -115,6 +118,7 @@ impl LocalProvider {
                 _owned_dir: owned,
                 cpu: Arc::new(Semaphore::new(parallel)),
                 jobs: Mutex::new(HashMap::new()),
+                cancelled: Mutex::new(HashSet::new()),
                 next_id: AtomicU64::new(1),
             }),
         })
@@ -195,6 +199,12 @@ impl LocalProvider {
                 ),
             )
         };
+        if lock(&self.inner.cancelled).contains(&handle.id) {
+            return Err(ProviderError::permanent(
+                PermanentKind::NotFound,
+                format!("local render {} was cancelled", handle.id),
+            ));
+        }
         if handle.id.contains(['/', '\\']) || handle.id.starts_with('.') {
             return Err(not_found());
         }
@@ -365,6 +375,7 @@ impl AvatarProvider for LocalProvider {
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
         self.check_handle(handle)?;
+        lock(&self.inner.cancelled).insert(handle.id.clone());
         let Some(job) = lock(&self.inner.jobs).remove(&handle.id) else {
             return Ok(());
         };
