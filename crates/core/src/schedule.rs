@@ -1054,9 +1054,10 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << exp)
             .min(self.max_delay);
-        let half = full / 2;
-        let jitter = rand::thread_rng().gen_range(0.0..=1.0);
-        half + half.mul_f64(jitter)
+        // Whole milliseconds: tokio's timers do not resolve finer.
+        let half_ms = u64::try_from(full.as_millis() / 2).unwrap_or(u64::MAX);
+        let jitter_ms = rand::thread_rng().gen_range(0..=half_ms);
+        Duration::from_millis(half_ms.saturating_add(jitter_ms))
     }
 }
 

@@ -1,0 +1,811 @@
+//! The scheduler on the mocks under a paused clock: every assertion about
+//! time is about virtual time, so these are exact and deterministic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slidecast_core::schedule::Stage;
+use slidecast_core::simulate::Scenario;
+use slidecast_core::testing::{MockCall, MockComposer, MockProvider};
+use slidecast_core::{
+    ClipRequest, ClipSource, Deck, Error, PermanentKind, Progress, RenderHandle, RenderJournal,
+    RetryPolicy, RunOptions, Schedule, Scheduler, SlideEvent,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+fn s(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+/// `n` narrated slides with distinct scripts (no files behind them).
+fn deck(n: usize) -> Deck {
+    Scenario::uniform(n, s(0), s(0), s(0), s(0), 1).deck()
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    provider: Arc<MockProvider>,
+    composer: Arc<MockComposer>,
+    options: RunOptions,
+}
+
+impl Run {
+    fn new(provider: MockProvider, composer: MockComposer, schedule: Schedule) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            schedule,
+            jobs: 1,
+            max_in_flight: None,
+            retry: RetryPolicy::default(),
+            work_dir: dir.path().join("clips"),
+        };
+        Run {
+            dir,
+            provider: Arc::new(provider),
+            composer: Arc::new(composer),
+            options,
+        }
+    }
+
+    fn output(&self) -> PathBuf {
+        self.dir.path().join("out.mock")
+    }
+
+    fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.provider.clone(), self.composer.clone()).options(self.options.clone())
+    }
+}
+
+fn starts_before(run: &Run, call: MockCall) -> Vec<Instant> {
+    run.provider
+        .calls()
+        .into_iter()
+        .filter(|c| c.call == call)
+        .map(|c| c.at)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_renders_are_initiated_before_the_first_finishes() {
+    for schedule in [Schedule::InOrder, Schedule::Eager] {
+        let run = Run::new(
+            MockProvider::builder()
+                .init_latency(s(3))
+                .render_latency(s(60))
+                .build(),
+            MockComposer::builder()
+                .prep_latency(s(5))
+                .compose_latency(s(5))
+                .build(),
+            schedule,
+        );
+        run.scheduler().run(&deck(6), &run.output()).await.unwrap();
+        let starts = starts_before(&run, MockCall::Start);
+        let first_fetch = starts_before(&run, MockCall::Fetch)[0];
+        assert_eq!(starts.len(), 6);
+        assert!(starts.iter().all(|t| *t < first_fetch), "{schedule:?}");
+        // Initiated in deck order.
+        let order: Vec<usize> = run
+            .provider
+            .calls()
+            .into_iter()
+            .filter(|c| c.call == MockCall::Initiate)
+            .map(|c| c.slide)
+            .collect();
+        assert_eq!(order, vec![1, 2, 3, 4, 5, 6]);
+        assert!(run.output().exists());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_render_cap_is_never_exceeded() {
+    // The provider's own limit.
+    let run = Run::new(
+        MockProvider::builder()
+            .max_in_flight(3)
+            .render_latency(s(30))
+            .render_latency_for(2, s(90))
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let report = run.scheduler().run(&deck(10), &run.output()).await.unwrap();
+    assert_eq!(run.provider.max_in_flight_seen(), 3);
+    assert_eq!(report.segments.len(), 10);
+
+    // The run's cap, below the provider's.
+    let mut run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::InOrder);
+    run.options.max_in_flight = Some(2);
+    run.scheduler().run(&deck(7), &run.output()).await.unwrap();
+    assert_eq!(run.provider.max_in_flight_seen(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn eager_composes_in_ready_order_and_joins_in_deck_order() {
+    let mut provider = MockProvider::builder().init_latency(s(1));
+    for slide in 1..=5 {
+        // Slide 1 is the slowest, slide 5 the fastest.
+        provider = provider.render_latency_for(slide, s(100 - 10 * slide as u64));
+    }
+    let mut run = Run::new(
+        provider.build(),
+        MockComposer::builder()
+            .prep_latency(s(2))
+            .compose_latency(s(3))
+            .build(),
+        Schedule::Eager,
+    );
+    run.options.jobs = 2;
+    let mut d = deck(6);
+    d.slides[5].presenter = None;
+    d.slides[5].duration = Some(s(4));
+    let report = run.scheduler().run(&d, &run.output()).await.unwrap();
+    // The slide-only slide composes first, while the vendor renders.
+    assert_eq!(run.composer.compose_order(), vec![6, 5, 4, 3, 2, 1]);
+    assert_eq!(run.composer.joined(), vec![1, 2, 3, 4, 5, 6]);
+    assert!(run.composer.max_concurrent_work() <= 2);
+    let numbers: Vec<usize> = report.segments.iter().map(|s| s.slide).collect();
+    assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(report.segments[5].duration, s(4));
+    // The last compose starts when slide 1's clip is ready: 1 + 90.
+    let compose_1 = report
+        .spans
+        .iter()
+        .find(|sp| sp.slide == Some(1) && sp.stage == Stage::Compose)
+        .unwrap();
+    assert_eq!(compose_1.start, s(91));
+    assert_eq!(report.elapsed, s(94));
+
+    // In-order goes slide by slide whatever the render times.
+    let mut provider = MockProvider::builder();
+    for slide in 1..=4 {
+        provider = provider.render_latency_for(slide, s(50 - 10 * slide as u64));
+    }
+    let run = Run::new(provider.build(), MockComposer::new(), Schedule::InOrder);
+    run.scheduler().run(&deck(4), &run.output()).await.unwrap();
+    assert_eq!(run.composer.compose_order(), vec![1, 2, 3, 4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_with_backoff() {
+    let mut run = Run::new(
+        MockProvider::builder()
+            .init_latency(s(1))
+            .render_latency(s(10))
+            .transient(1, MockCall::Initiate, 3)
+            .build(),
+        MockComposer::new(),
+        Schedule::Sequential,
+    );
+    run.options.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: s(2),
+        max_delay: s(5),
+        resubmits: 0,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = run
+        .scheduler()
+        .events(tx)
+        .run(&deck(1), &run.output())
+        .await
+        .unwrap();
+    assert_eq!(run.provider.calls_to(MockCall::Initiate), 4);
+    let mut delays = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        if let SlideEvent::Retrying { slide, delay, .. } = p.event {
+            assert_eq!(slide, 1);
+            delays.push(delay);
+        }
+    }
+    // Backoff 2, 4, then capped at 5, each with jitter in its upper half.
+    assert_eq!(delays.len(), 3);
+    for (delay, full) in delays.iter().zip([s(2), s(4), s(5)]) {
+        assert!(
+            *delay >= full / 2 && *delay <= full,
+            "{delay:?} for {full:?}"
+        );
+    }
+    let waited: Duration = delays.iter().sum();
+    assert_eq!(report.elapsed, waited + s(11));
+
+    // One more failure than attempts: the error names the slide and cause.
+    let mut run = Run::new(
+        MockProvider::builder()
+            .transient(2, MockCall::Fetch, 9)
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    run.options.retry.max_attempts = 3;
+    let err = run
+        .scheduler()
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap_err();
+    assert_eq!(err.slide(), Some(2));
+    assert!(err.to_string().contains("simulated server error"), "{err}");
+    assert_eq!(
+        run.provider
+            .calls()
+            .iter()
+            .filter(|c| c.call == MockCall::Fetch && c.slide == 2)
+            .count(),
+        3
+    );
+    assert!(!run.output().exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limits_wait_exactly_as_long_as_the_vendor_asks() {
+    let run = Run::new(
+        MockProvider::builder()
+            .init_latency(s(1))
+            .render_latency(s(60))
+            .rate_limited(1, MockCall::Initiate, 2, Some(s(7)))
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let report = run.scheduler().run(&deck(1), &run.output()).await.unwrap();
+    // 2 x 7 s waiting, then 1 s initiate and 60 s render.
+    assert_eq!(report.elapsed, s(75));
+    assert_eq!(run.provider.calls_to(MockCall::Initiate), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_renders_are_resubmitted_then_reported() {
+    let journal = Arc::new(RecordingJournal::default());
+    let run = Run::new(
+        MockProvider::builder()
+            .render_latency(s(20))
+            .fail_render(2, 1)
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    run.scheduler()
+        .journal(journal.clone())
+        .events(tx)
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap();
+    let initiates_2 = run
+        .provider
+        .calls()
+        .iter()
+        .filter(|c| c.call == MockCall::Initiate && c.slide == 2)
+        .count();
+    assert_eq!(initiates_2, 2);
+    let log = journal.entries();
+    let slide2: Vec<&str> = log
+        .iter()
+        .filter(|e| e.1 == 2)
+        .map(|e| e.0.as_str())
+        .collect();
+    assert_eq!(
+        slide2,
+        [
+            "initiated",
+            "started",
+            "discarded",
+            "initiated",
+            "started",
+            "fetched"
+        ]
+    );
+    let mut resubmitted = false;
+    while let Ok(p) = rx.try_recv() {
+        resubmitted |= matches!(p.event, SlideEvent::Resubmitted { slide: 2, .. });
+    }
+    assert!(resubmitted);
+
+    // Failing every time: the error names the slide and the vendor's id.
+    let run = Run::new(
+        MockProvider::builder().fail_render(3, 5).build(),
+        MockComposer::new(),
+        Schedule::InOrder,
+    );
+    let err = run
+        .scheduler()
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::RenderFailed {
+            slide,
+            attempts,
+            render_id,
+            ..
+        } => {
+            assert_eq!((*slide, *attempts), (3, 2));
+            assert!(render_id.starts_with("mock-3-"));
+        }
+        other => panic!("expected RenderFailed, got {other}"),
+    }
+    assert!(err.to_string().starts_with("slide 3: "), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_stops_every_task() {
+    for schedule in Schedule::ALL {
+        let run = Run::new(
+            MockProvider::builder()
+                .render_latency(s(60))
+                .permanent(3, MockCall::Start, PermanentKind::Authentication)
+                .build(),
+            MockComposer::builder()
+                .prep_latency(s(5))
+                .compose_latency(s(5))
+                .build(),
+            schedule,
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let err = run
+            .scheduler()
+            .events(tx)
+            .run(&deck(5), &run.output())
+            .await
+            .unwrap_err();
+        assert_eq!(err.slide(), Some(3), "{schedule:?}");
+        assert!(err.to_string().contains("authentication failed"), "{err}");
+        // Nothing of the run is left calling the vendor or the composer.
+        let calls = run.provider.calls().len();
+        let composed = run.composer.compose_order().len();
+        tokio::time::sleep(s(3600)).await;
+        assert_eq!(run.provider.calls().len(), calls, "{schedule:?}");
+        assert_eq!(run.composer.compose_order().len(), composed);
+        assert!(!run.output().exists());
+        let mut last = None;
+        while let Ok(p) = rx.try_recv() {
+            last = Some(p.event);
+        }
+        assert!(matches!(
+            last,
+            Some(SlideEvent::Failed { slide: Some(3), .. })
+        ));
+    }
+
+    // A composer failure names the slide too.
+    let run = Run::new(
+        MockProvider::new(),
+        MockComposer::builder().fail_compose(2).build(),
+        Schedule::Eager,
+    );
+    let err = run
+        .scheduler()
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Compose { slide: Some(2), .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_run_cancels_it() {
+    // Mid-render.
+    let run = Run::new(
+        MockProvider::builder().render_latency(s(60)).build(),
+        MockComposer::builder().prep_latency(s(5)).build(),
+        Schedule::Eager,
+    );
+    let d = deck(4);
+    let sched = run.scheduler();
+    let out = run.output();
+    let cut = tokio::time::timeout(s(30), sched.run(&d, &out)).await;
+    assert!(cut.is_err(), "the run should still be going at 30 s");
+    let calls = run.provider.calls().len();
+    tokio::time::sleep(s(3600)).await;
+    assert_eq!(run.provider.calls().len(), calls, "tasks kept running");
+    assert_eq!(run.provider.calls_to(MockCall::Fetch), 0);
+    assert!(!out.exists());
+
+    // During the final join: no output, not even a partial one.
+    let run = Run::new(
+        MockProvider::builder().render_latency(s(10)).build(),
+        MockComposer::builder().finish_latency(s(20)).build(),
+        Schedule::Eager,
+    );
+    let cut = tokio::time::timeout(s(25), run.scheduler().run(&d, &run.output())).await;
+    assert!(cut.is_err());
+    tokio::time::sleep(s(60)).await;
+    assert!(!run.output().exists());
+    let leftovers: Vec<_> = std::fs::read_dir(run.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "clips")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_is_monotonic_and_reaches_100() {
+    for schedule in Schedule::ALL {
+        let mut run = Run::new(
+            MockProvider::builder()
+                .init_latency(s(2))
+                .render_latency(s(40))
+                .render_latency_for(2, s(70))
+                .fail_render(3, 1)
+                .poll_interval(s(5))
+                .build(),
+            MockComposer::builder()
+                .prep_latency(s(4))
+                .compose_latency(s(6))
+                .build(),
+            schedule,
+        );
+        run.options.jobs = 2;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut d = deck(5);
+        d.slides[3].presenter = None;
+        d.slides[3].duration = Some(s(3));
+        let report = run
+            .scheduler()
+            .events(tx)
+            .run(&d, &run.output())
+            .await
+            .unwrap();
+        let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert!(matches!(
+            events[0].event,
+            SlideEvent::Started {
+                slides: 5,
+                renders: 4,
+                ..
+            }
+        ));
+        let mut last = 0.0;
+        for p in &events {
+            assert!(
+                p.overall >= last,
+                "{schedule:?}: {} after {last}",
+                p.overall
+            );
+            assert!(p.overall <= 100.0);
+            last = p.overall;
+        }
+        let end = events.last().unwrap();
+        assert!(matches!(end.event, SlideEvent::Finished { .. }));
+        assert_eq!(end.overall, 100.0);
+        assert_eq!(end.at, report.elapsed);
+        assert!(events.iter().any(|p| p.eta.is_some()));
+        for slide in 1..=5 {
+            assert!(events
+                .iter()
+                .any(|p| matches!(p.event, SlideEvent::Composed { slide: n, .. } if n == slide)));
+        }
+        assert!(events.iter().any(|p| matches!(
+            p.event,
+            SlideEvent::Rendering {
+                slide: 2,
+                percent: Some(_)
+            }
+        )));
+        // Spans cover every stage, within the run.
+        for stage in [
+            Stage::Initiate,
+            Stage::Render,
+            Stage::Fetch,
+            Stage::Prepare,
+            Stage::Compose,
+            Stage::Join,
+        ] {
+            assert!(report.spans.iter().any(|sp| sp.stage == stage), "{stage:?}");
+        }
+        assert!(report
+            .spans
+            .iter()
+            .all(|sp| sp.start <= sp.end && sp.end <= report.elapsed));
+    }
+}
+
+/// A journal that records every call and checks the handle was never
+/// started before it was journaled.
+#[derive(Default)]
+struct RecordingJournal {
+    log: Mutex<Vec<(String, usize, String)>>,
+    provider: Mutex<Option<Arc<MockProvider>>>,
+}
+
+impl RecordingJournal {
+    fn entries(&self) -> Vec<(String, usize, String)> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn record(&self, what: &str, request: &ClipRequest, handle: &RenderHandle) {
+        if what == "initiated" {
+            if let Some(p) = self.provider.lock().unwrap().as_ref() {
+                let started_already = p
+                    .calls()
+                    .iter()
+                    .any(|c| c.call == MockCall::Start && c.id == handle.id);
+                assert!(
+                    !started_already,
+                    "{} started before it was journaled",
+                    handle.id
+                );
+            }
+        }
+        self.log
+            .lock()
+            .unwrap()
+            .push((what.to_string(), request.slide, handle.id.clone()));
+    }
+}
+
+impl RenderJournal for RecordingJournal {
+    fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        self.record("initiated", request, handle);
+        Ok(())
+    }
+    fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        self.record("started", request, handle);
+        Ok(())
+    }
+    fn fetched(
+        &self,
+        request: &ClipRequest,
+        handle: &RenderHandle,
+        _: &Path,
+    ) -> std::io::Result<()> {
+        self.record("fetched", request, handle);
+        Ok(())
+    }
+    fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        self.record("discarded", request, handle);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_journal_has_each_handle_before_it_is_started() {
+    for schedule in Schedule::ALL {
+        let run = Run::new(MockProvider::new(), MockComposer::new(), schedule);
+        let journal = Arc::new(RecordingJournal::default());
+        *journal.provider.lock().unwrap() = Some(run.provider.clone());
+        run.scheduler()
+            .journal(journal.clone())
+            .run(&deck(4), &run.output())
+            .await
+            .unwrap();
+        let log = journal.entries();
+        assert_eq!(log.len(), 12, "{log:?}");
+        for slide in 1..=4 {
+            let kinds: Vec<&str> = log
+                .iter()
+                .filter(|e| e.1 == slide)
+                .map(|e| e.0.as_str())
+                .collect();
+            assert_eq!(kinds, ["initiated", "started", "fetched"], "{schedule:?}");
+        }
+    }
+
+    // A journal that cannot write stops the run before the render starts.
+    struct Broken;
+    impl RenderJournal for Broken {
+        fn initiated(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn started(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn fetched(&self, _: &ClipRequest, _: &RenderHandle, _: &Path) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn discarded(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::Eager);
+    let err = run
+        .scheduler()
+        .journal(Arc::new(Broken))
+        .run(&deck(2), &run.output())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    assert_eq!(run.provider.calls_to(MockCall::Start), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resumed_renders_are_not_initiated_again() {
+    let d = deck(3);
+    let run = Run::new(
+        MockProvider::builder().render_latency(s(30)).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let req1 = d.slides[0].clip_request(&d).unwrap();
+    let req2 = d.slides[1].clip_request(&d).unwrap();
+    let not_started = run.provider.existing_render(&req1, false);
+    let started = run.provider.existing_render(&req2, true);
+    let sources = HashMap::from([
+        (
+            1,
+            ClipSource::Resume {
+                handle: not_started.clone(),
+                started: false,
+            },
+        ),
+        (
+            2,
+            ClipSource::Resume {
+                handle: started.clone(),
+                started: true,
+            },
+        ),
+    ]);
+    run.scheduler()
+        .clip_sources(sources)
+        .run(&d, &run.output())
+        .await
+        .unwrap();
+    let calls = run.provider.calls();
+    let count = |slide: usize, call: MockCall| {
+        calls
+            .iter()
+            .filter(|c| c.slide == slide && c.call == call)
+            .count()
+    };
+    assert_eq!(count(1, MockCall::Initiate), 0);
+    assert_eq!(count(1, MockCall::Start), 1);
+    assert_eq!(count(2, MockCall::Initiate), 0);
+    assert_eq!(count(2, MockCall::Start), 0);
+    assert_eq!(count(3, MockCall::Initiate), 1);
+    assert!(calls
+        .iter()
+        .any(|c| c.call == MockCall::Fetch && c.id == started.id));
+
+    // A handle the vendor no longer knows is replaced by a new render.
+    let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::InOrder);
+    let sources = HashMap::from([(
+        1,
+        ClipSource::Resume {
+            handle: RenderHandle::new("mock", "gone"),
+            started: true,
+        },
+    )]);
+    run.scheduler()
+        .clip_sources(sources)
+        .run(&deck(1), &run.output())
+        .await
+        .unwrap();
+    assert_eq!(run.provider.calls_to(MockCall::Initiate), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cached_clips_skip_the_provider() {
+    let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::Eager);
+    let cached = run.dir.path().join("cached.clip");
+    std::fs::write(&cached, "slidecast mock clip\nduration=7\n").unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = run
+        .scheduler()
+        .clip_sources(HashMap::from([(2, ClipSource::Cached(cached.clone()))]))
+        .events(tx)
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap();
+    assert!(run.provider.calls().iter().all(|c| c.slide != 2));
+    assert_eq!(run.provider.calls_to(MockCall::Initiate), 2);
+    assert_eq!(report.clips[&2], cached);
+    assert_eq!(run.composer.compose_clip(2), Some(Some(cached)));
+    assert_eq!(report.segments[1].duration, s(7));
+    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    assert!(events.iter().any(|p| p.event
+        == SlideEvent::Fetched {
+            slide: 2,
+            cached: true
+        }));
+    assert!(matches!(
+        events[0].event,
+        SlideEvent::Started { renders: 2, .. }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn identical_requests_render_once() {
+    for schedule in Schedule::ALL {
+        let run = Run::new(MockProvider::new(), MockComposer::new(), schedule);
+        let mut d = deck(4);
+        d.slides[2].script = d.slides[0].script.clone();
+        let report = run.scheduler().run(&d, &run.output()).await.unwrap();
+        assert_eq!(run.provider.calls_to(MockCall::Initiate), 3, "{schedule:?}");
+        assert_eq!(report.clips[&1], report.clips[&3]);
+        assert_eq!(report.segments.len(), 4);
+        assert_eq!(
+            run.composer.compose_clip(3),
+            Some(Some(report.clips[&1].clone()))
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn truncated_downloads_are_fetched_again() {
+    let run = Run::new(
+        MockProvider::builder().truncate_fetch(1, 2).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let report = run.scheduler().run(&deck(1), &run.output()).await.unwrap();
+    assert_eq!(run.provider.calls_to(MockCall::Fetch), 3);
+    assert_eq!(
+        report.clips[&1],
+        run.options.work_dir.join("clip-slide-001.mp4")
+    );
+    assert!(std::fs::metadata(&report.clips[&1]).unwrap().len() > 0);
+
+    let run = Run::new(
+        MockProvider::builder().truncate_fetch(1, 5).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let err = run
+        .scheduler()
+        .run(&deck(1), &run.output())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Compose { slide: Some(1), .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_follow_the_interval_without_an_estimate() {
+    let run = Run::new(
+        MockProvider::builder()
+            .init_latency(s(0))
+            .render_latency(s(61))
+            .report_eta(false)
+            .poll_interval(s(10))
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let report = run.scheduler().run(&deck(1), &run.output()).await.unwrap();
+    // Polls at 0, 10, ..., 70: ready is seen at 70.
+    assert_eq!(report.elapsed, s(70));
+    assert_eq!(run.provider.calls_to(MockCall::Status), 8);
+
+    // With an estimate the scheduler polls right when the render ends.
+    let run = Run::new(
+        MockProvider::builder()
+            .init_latency(s(0))
+            .render_latency(s(61))
+            .poll_interval(s(10))
+            .build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let report = run.scheduler().run(&deck(1), &run.output()).await.unwrap();
+    assert_eq!(report.elapsed, s(61));
+}
+
+#[tokio::test(start_paused = true)]
+async fn scripts_over_the_provider_limit_fail_before_any_call() {
+    let limits = slidecast_core::ProviderLimits {
+        max_script_chars: Some(10),
+        ..Default::default()
+    };
+    let run = Run::new(
+        MockProvider::builder().limits(limits).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let err = run
+        .scheduler()
+        .run(&deck(2), &run.output())
+        .await
+        .unwrap_err();
+    assert_eq!(err.slide(), Some(1));
+    assert!(err.to_string().contains("at most 10"), "{err}");
+    assert!(run.provider.calls().is_empty());
+}
