@@ -205,9 +205,9 @@ pub struct SimulateArgs {
     /// Prepare/compose tasks at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: u32,
-    /// Renders in flight at the vendor at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_renders: u32,
+    /// Renders in flight at the vendor at once (default: all slides).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_renders: Option<u32>,
     /// Seed for `--render MIN..MAX`.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

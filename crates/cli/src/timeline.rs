@@ -43,13 +43,15 @@ const STAGES: [Stage; 6] = [
 const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 86.0;
 const RIGHT: f64 = 28.0;
-const TOP: f64 = 78.0;
+/// Top of the plot with a one-line subtitle; each further line adds [`LINE`].
+const TOP_BASE: f64 = 78.0;
+const LINE: f64 = 17.0;
 const ROW: f64 = 32.0;
 const LANE: f64 = 11.0;
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
 
-/// Render `spans` as an SVG document. `title` is the heading; `subtitle` a
-/// line under it (for example the makespan and schedule).
+/// Render `spans` as an SVG document. `title` is the heading; `subtitle`
+/// goes under it (for example the makespan and schedule), one line per `\n`.
 pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
     // Rows: every slide that has a span, in deck order, then the join.
     let mut rows: BTreeMap<usize, Vec<&Span>> = BTreeMap::new();
@@ -69,11 +71,17 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         .as_secs_f64()
         .max(1e-3);
     let (step, unit_div, unit) = tick_step(end);
-    let axis_end = (end / step).ceil() * step;
+    let mut axis_end = (end / step).ceil() * step;
+    if axis_end - end < step * 0.25 {
+        // Room for the makespan label at the right edge.
+        axis_end += step;
+    }
+    let sub_lines: Vec<&str> = subtitle.lines().collect();
+    let top = TOP_BASE + LINE * sub_lines.len().saturating_sub(1) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
     let x = |t: f64| LEFT + t / axis_end * plot_w;
     let plot_h = n_rows as f64 * ROW;
-    let axis_y = TOP + plot_h;
+    let axis_y = top + plot_h;
     let legend_y = axis_y + 44.0;
     let height = legend_y + 40.0;
 
@@ -84,17 +92,23 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
 <title>{title}</title>
 <rect width="100%" height="100%" fill="#FFFFFF"/>
 <text x="{LEFT}" y="32" font-size="20" font-weight="600" fill="#1F2328">{title}</text>
-<text x="{LEFT}" y="54" font-size="13" fill="#57606A">{subtitle}</text>
 "##,
         title = escape(title),
-        subtitle = escape(subtitle),
     );
+    for (i, line) in sub_lines.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r##"<text x="{LEFT}" y="{y}" font-size="13" fill="#57606A">{text}</text>"##,
+            y = 54.0 + LINE * i as f64,
+            text = escape(line),
+        );
+    }
 
     // Row backgrounds first, then the grid, then the bars on top.
     out.push_str("<g class=\"grid\">\n");
     for i in 0..n_rows {
         if i % 2 == 0 {
-            let y = TOP + i as f64 * ROW;
+            let y = top + i as f64 * ROW;
             let _ = writeln!(
                 out,
                 r##"<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{ROW}" fill="#F5F7FA"/>"##
@@ -106,7 +120,7 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         let xt = x(t);
         let _ = writeln!(
             out,
-            r##"<line x1="{xt:.1}" y1="{TOP}" x2="{xt:.1}" y2="{axis_y}" stroke="#D8DEE4" stroke-width="1"/>
+            r##"<line x1="{xt:.1}" y1="{top}" x2="{xt:.1}" y2="{axis_y}" stroke="#D8DEE4" stroke-width="1"/>
 <line x1="{xt:.1}" y1="{axis_y}" x2="{xt:.1}" y2="{y2}" stroke="#57606A" stroke-width="1"/>
 <text x="{xt:.1}" y="{ty}" font-size="11" fill="#57606A" text-anchor="middle">{label}</text>"##,
             y2 = axis_y + 5.0,
@@ -141,7 +155,7 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
     };
 
     for (i, (slide, spans)) in rows.iter().enumerate() {
-        let row_y = TOP + i as f64 * ROW;
+        let row_y = top + i as f64 * ROW;
         let _ = writeln!(
             out,
             r##"<g class="row" data-slide="{slide}">
@@ -155,7 +169,7 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         out.push_str("</g>\n");
     }
     if !join.is_empty() {
-        let row_y = TOP + rows.len() as f64 * ROW;
+        let row_y = top + rows.len() as f64 * ROW;
         let _ = writeln!(
             out,
             r##"<g class="row join">
@@ -177,9 +191,9 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
 <line x1="{xe:.1}" y1="{y1}" x2="{xe:.1}" y2="{axis_y}" stroke="#CF222E" stroke-width="1.2" stroke-dasharray="4 3"/>
 <text x="{tx:.1}" y="{ty}" font-size="11" font-weight="600" fill="#CF222E" text-anchor="{anchor}">{label}</text>
 </g>"##,
-        y1 = TOP - 8.0,
+        y1 = top - 8.0,
         tx = xe,
-        ty = TOP - 12.0,
+        ty = top - 12.0,
         anchor = if xe > WIDTH - RIGHT - 40.0 {
             "end"
         } else {

@@ -42,5 +42,5 @@ fn usage_errors_exit_2() {
         .args(["simulate", "--render", "90..40"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("MIN..MAX"));
+        .stderr(predicate::str::contains("is empty"));
 }
