@@ -129,7 +129,7 @@ impl MockClip {
         let chunk = audio.as_ref().map_or(1024, |a| a.frame_size().max(1)) as u64;
         let mut samples_done = 0u64;
         let mut pcm: Vec<i16> = Vec::with_capacity(chunk as usize);
-        for i in 0..frames.max(if self.with_video { 1 } else { 0 }) {
+        for i in 0..frames {
             if let Some(v) = video.as_mut() {
                 compat::make_writable(&mut out).map_err(MediaError::ff("frame buffer"))?;
                 base.copy_into(&mut out);

@@ -3,15 +3,68 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use slidecast_core::deck::Shape;
-use slidecast_core::Composer;
-use slidecast_media::MediaComposer;
+use ffmpeg_next::codec::Id;
+use slidecast_core::deck::{Layout, Placement, Rect, Rgb, Shape, Slide, Transition};
+use slidecast_core::{Composer, SlideSegment};
+use slidecast_media::{MediaComposer, MockClip};
+
+const FIGURE: Rgb = Rgb::new(0xE0, 0x66, 0x3A);
+
+/// Prepare, compose and join `slides` (with their clips) into `out`.
+async fn render(
+    composer: &MediaComposer,
+    slides: &[(Slide, Option<PathBuf>)],
+    out: &Path,
+) -> Vec<SlideSegment> {
+    let mut segments = Vec::new();
+    for (slide, clip) in slides {
+        let prepared = composer.prepare(slide).await.unwrap();
+        if let Some(c) = clip {
+            composer.verify_clip(c).await.unwrap();
+        }
+        segments.push(
+            composer
+                .compose(slide, prepared, clip.as_deref())
+                .await
+                .unwrap(),
+        );
+    }
+    composer.finish(&segments, out).await.unwrap();
+    segments
+}
+
+/// Render one presenter slide over a flat slide image and return frame 10.
+async fn one_frame(
+    layout: Layout,
+    shape: Shape,
+    image_size: (u32, u32),
+) -> (slidecast_media::picture::Yuv420, Rect) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, image_size.0, image_size.1, SLIDE_COLOUR);
+    let clip = mock_clip(dir.path(), "clip.mp4", 0.8);
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let p = presenter(layout.clone(), shape);
+    let area = layout.presenter_area(&output());
+    let rect = slidecast_media::picture::fit_rect(192, 108, area);
+    let out = dir.path().join("out.mp4");
+    render(&composer, &[(slide(1, &image, Some(p)), Some(clip))], &out).await;
+    (frame_at(&out, 10), rect)
+}
+
+fn at(rect: Rect, point: (f64, f64)) -> (u32, u32) {
+    (
+        rect.x + (rect.width as f64 * point.0) as u32,
+        rect.y + (rect.height as f64 * point.1) as u32,
+    )
+}
 
 #[tokio::test]
-async fn two_slides_with_a_presenter_join_into_a_clean_mp4() {
+async fn presenter_and_slide_only_slides_join_into_a_clean_mp4() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("slide.png");
     write_flat_image(&image, 320, 180, SLIDE_COLOUR);
@@ -21,30 +74,311 @@ async fn two_slides_with_a_presenter_join_into_a_clean_mp4() {
     let info = composer.verify_clip(&clip).await.unwrap();
     assert!((info.duration.as_secs_f64() - 1.5).abs() < 0.05, "{info:?}");
     assert!(info.has_audio);
+    assert_eq!((info.width, info.height), (192, 108));
 
-    let s1 = slide(1, &image, Some(presenter(pip(), Shape::Rectangle)));
     let mut s2 = slide(2, &image, None);
     s2.duration = Some(Duration::from_secs(1));
-    let p1 = composer.prepare(&s1).await.unwrap();
-    let p2 = composer.prepare(&s2).await.unwrap();
-    let seg1 = composer.compose(&s1, p1, Some(&clip)).await.unwrap();
-    let seg2 = composer.compose(&s2, p2, None).await.unwrap();
     let out = dir.path().join("out.mp4");
-    composer.finish(&[seg1, seg2], &out).await.unwrap();
-
-    if let Ok(keep) = std::env::var("SLIDECAST_KEEP") {
-        std::fs::copy(&out, keep).unwrap();
+    let segments = render(
+        &composer,
+        &[
+            (
+                slide(1, &image, Some(presenter(pip(), Shape::Rectangle))),
+                Some(clip),
+            ),
+            (s2, None),
+        ],
+        &out,
+    )
+    .await;
+    // The clip's 1.5 s (plus AAC padding) rounds up to whole frames.
+    assert_eq!(segments[0].duration, Duration::from_millis(1520));
+    assert_eq!(segments[1].duration, Duration::from_secs(1));
+    for s in &segments {
+        assert!(!s.path.exists(), "segment {} left behind", s.path.display());
     }
+
     let p = probe(&out);
-    eprintln!("{p:?}");
-    assert_eq!(p.video_codec, ffmpeg_next::codec::Id::H264);
-    assert_eq!(p.audio_codec, Some(ffmpeg_next::codec::Id::AAC));
+    assert_eq!(p.video_codec, Id::H264);
+    assert_eq!(p.audio_codec, Some(Id::AAC));
     assert_eq!((p.width, p.height), (W, H));
+    assert_eq!(p.fps, ffmpeg_next::Rational::new(25, 1));
     assert_eq!(p.video_frames, 38 + 25);
     assert!(
-        (p.video_duration - 2.52).abs() < 1e-3,
+        (p.video_duration - 2.52).abs() < 1e-6,
         "{}",
         p.video_duration
     );
-    assert!((p.audio_duration - p.video_duration).abs() < 1.0 / 25.0);
+    assert!(
+        (p.audio_duration - p.video_duration).abs() < 1.0 / 25.0,
+        "{p:?}"
+    );
+    assert_eq!((p.audio_rate, p.audio_channels), (48_000, 2));
+    // Every segment starts on a keyframe.
+    assert_eq!(&p.keyframes[..2], &[0, 38]);
+    // No temporary output left beside the result.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The avatar is where the placement says, the slide everywhere else.
+    let frame = frame_at(&out, 10);
+    let rect = slidecast_media::picture::fit_rect(192, 108, pip().presenter_area(&output()));
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "avatar figure");
+    let (bx, by) = at(rect, MockClip::BACKGROUND_POINT);
+    assert_colour(
+        pixel(&frame, bx, by),
+        Rgb::GREEN,
+        40,
+        "avatar background (rectangle keeps it)",
+    );
+    assert_colour(
+        pixel(&frame, 20, 20),
+        SLIDE_COLOUR,
+        12,
+        "slide outside the avatar",
+    );
+    // The slide-only slide has no avatar.
+    let last = frame_at(&out, 50);
+    assert_colour(pixel(&last, fx, fy), SLIDE_COLOUR, 12, "slide-only slide");
+}
+
+#[tokio::test]
+async fn chroma_key_removes_the_avatar_background() {
+    let shape = Shape::ChromaKey {
+        key: Rgb::GREEN,
+        similarity: 0.2,
+        blend: 0.1,
+    };
+    let (frame, rect) = one_frame(pip(), shape, (320, 180)).await;
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "figure kept");
+    let (bx, by) = at(rect, MockClip::BACKGROUND_POINT);
+    assert_colour(
+        pixel(&frame, bx, by),
+        SLIDE_COLOUR,
+        16,
+        "key colour replaced by the slide",
+    );
+    // No green left anywhere in the avatar's rectangle.
+    for y in rect.y..rect.y + rect.height {
+        for x in rect.x..rect.x + rect.width {
+            let c = pixel(&frame, x, y);
+            let greenish = c.g > 150 && c.r < 120 && c.b < 120;
+            assert!(!greenish, "green pixel {c} left at ({x},{y})");
+        }
+    }
+}
+
+#[tokio::test]
+async fn circle_shows_the_slide_in_the_corners() {
+    let (frame, rect) = one_frame(pip(), Shape::Circle, (320, 180)).await;
+    let inset = 3;
+    for (x, y) in [
+        (rect.x + inset, rect.y + inset),
+        (rect.x + rect.width - inset, rect.y + inset),
+        (rect.x + inset, rect.y + rect.height - inset),
+        (rect.x + rect.width - inset, rect.y + rect.height - inset),
+    ] {
+        assert_colour(pixel(&frame, x, y), SLIDE_COLOUR, 16, "circle corner");
+    }
+    // Inside the circle, left of the head: the clip's green background.
+    let (x, y) = at(rect, (0.5 - 0.2, 0.5));
+    assert_colour(pixel(&frame, x, y), Rgb::GREEN, 40, "inside the circle");
+}
+
+#[tokio::test]
+async fn a_narrow_slide_is_letterboxed_with_the_deck_background() {
+    // A 4:3 image in a 16:9 frame: bars left and right.
+    let (frame, _) = one_frame(
+        Layout::PictureInPicture(Placement::Rect(Rect::new(0, 0, 64, 36))),
+        Shape::Rectangle,
+        (240, 180),
+    )
+    .await;
+    assert_colour(pixel(&frame, 10, 120), LETTERBOX, 12, "left bar");
+    assert_colour(pixel(&frame, 310, 120), LETTERBOX, 12, "right bar");
+    assert_colour(pixel(&frame, 160, 120), SLIDE_COLOUR, 12, "slide");
+}
+
+#[tokio::test]
+async fn side_by_side_puts_slide_left_and_presenter_right() {
+    let (frame, rect) = one_frame(Layout::SideBySide, Shape::Rectangle, (320, 180)).await;
+    assert!(rect.x >= W / 2, "{rect:?}");
+    // The 16:9 slide in the left half is letterboxed above and below.
+    assert_colour(pixel(&frame, 80, 5), LETTERBOX, 12, "bar above the slide");
+    assert_colour(pixel(&frame, 80, 90), SLIDE_COLOUR, 12, "slide");
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "figure");
+    assert_colour(
+        pixel(&frame, 240, 5),
+        LETTERBOX,
+        12,
+        "bar above the presenter",
+    );
+}
+
+#[tokio::test]
+async fn jpeg_backgrounds_keep_their_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.jpg");
+    let colour = Rgb::new(200, 40, 60);
+    write_flat_image(&image, 640, 360, colour);
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let mut s = slide(1, &image, None);
+    s.duration = Some(Duration::from_millis(400));
+    let out = dir.path().join("out.mp4");
+    render(&composer, &[(s, None)], &out).await;
+    let p = probe(&out);
+    assert_eq!(p.video_frames, 10);
+    assert_colour(
+        pixel(&frame_at(&out, 5), 160, 90),
+        colour,
+        10,
+        "BT.709 round trip",
+    );
+}
+
+#[tokio::test]
+async fn fade_darkens_the_junction_without_breaking_the_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let mut deck_slides = Vec::new();
+    for n in 1..=2 {
+        let mut s = slide(n, &image, None);
+        s.duration = Some(Duration::from_secs(1));
+        deck_slides.push(s);
+    }
+    deck_slides[1].transition = Transition::Fade {
+        duration: Duration::from_millis(400),
+    };
+    let deck = slidecast_core::Deck {
+        source: dir.path().join("deck.toml"),
+        title: "fade".into(),
+        output: output(),
+        slides: deck_slides.clone(),
+    };
+    let composer = MediaComposer::for_deck(&deck, dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    render(
+        &composer,
+        &deck_slides
+            .into_iter()
+            .map(|s| (s, None))
+            .collect::<Vec<_>>(),
+        &out,
+    )
+    .await;
+    let p = probe(&out);
+    assert_eq!(p.video_frames, 50);
+    assert_eq!(&p.keyframes[..2], &[0, 25]);
+    let frames = frames_at(&out, &[5, 20, 24, 25, 30, 40]);
+    let luma = |i: usize| frames[i].y[(90 * W + 160) as usize];
+    let full = luma(0);
+    assert!(luma(1) < full, "fade-out has begun: {} vs {full}", luma(1));
+    assert!(luma(2) < 30, "last frame of slide 1 is black: {}", luma(2));
+    assert!(luma(3) < 30, "first frame of slide 2 is black: {}", luma(3));
+    assert!(luma(3) < luma(4) && luma(4) < full, "fade-in rises");
+    assert_eq!(luma(5), full, "after the fade");
+}
+
+#[tokio::test]
+async fn clip_frame_rate_is_converted_to_the_deck_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let clip = dir.path().join("clip30.mp4");
+    MockClip {
+        fps: 30,
+        ..MockClip::new(Duration::from_millis(1200), 192, 108)
+    }
+    .write(&clip)
+    .unwrap();
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let info = composer.verify_clip(&clip).await.unwrap();
+    let out = dir.path().join("out.mp4");
+    let s = slide(1, &image, Some(presenter(pip(), Shape::Rectangle)));
+    render(&composer, &[(s, Some(clip))], &out).await;
+    let p = probe(&out);
+    assert_eq!(p.fps, ffmpeg_next::Rational::new(25, 1));
+    let expected = (info.duration.as_secs_f64() * 25.0 - 1e-6).ceil() as u64;
+    assert_eq!(p.video_frames, expected, "{info:?} at 25 fps");
+    assert!((29..=31).contains(&p.video_frames));
+}
+
+#[tokio::test]
+async fn thirty_slides_keep_audio_and_video_aligned_at_every_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let out_settings = slidecast_core::deck::Output {
+        fps: 30,
+        ..output()
+    };
+    let composer = MediaComposer::new(out_settings, dir.path()).unwrap();
+    // Odd lengths so nothing lines up by luck: narrated slides (tone)
+    // alternate with silent slide-only slides.
+    let mut slides = Vec::new();
+    for n in 1..=30 {
+        if n % 2 == 1 {
+            let clip = dir.path().join(format!("clip{n}.mp4"));
+            MockClip {
+                fps: 25,
+                ..MockClip::new(Duration::from_millis(310 + 37 * n as u64), 160, 90)
+            }
+            .write(&clip)
+            .unwrap();
+            slides.push((
+                slide(n, &image, Some(presenter(pip(), Shape::Rectangle))),
+                Some(clip),
+            ));
+        } else {
+            let mut s = slide(n, &image, None);
+            s.duration = Some(Duration::from_millis(250 + 13 * n as u64));
+            slides.push((s, None));
+        }
+    }
+    let out = dir.path().join("out.mp4");
+    let segments = render(&composer, &slides, &out).await;
+    let p = probe(&out);
+    let frames_each: Vec<u64> = segments
+        .iter()
+        .map(|s| (s.duration.as_secs_f64() * 30.0).round() as u64)
+        .collect();
+    let total: u64 = frames_each.iter().sum();
+    assert_eq!(p.video_frames, total);
+    assert!((p.video_duration - total as f64 / 30.0).abs() < 1e-6);
+    assert!(
+        (p.audio_duration - p.video_duration).abs() < 1.0 / 30.0,
+        "audio {} vs video {}",
+        p.audio_duration,
+        p.video_duration
+    );
+    // Every slide starts on a keyframe.
+    let mut start = 0;
+    let mut starts = Vec::new();
+    for f in &frames_each {
+        assert!(
+            p.keyframes.contains(&start),
+            "slide at frame {start} is no keyframe"
+        );
+        starts.push(start as f64 / 30.0);
+        start += f;
+    }
+    // Each narrated slide's sound starts within one frame of its picture.
+    let (left, rate) = audio_left(&out);
+    let onsets = sound_onsets(&left, rate, 0.1);
+    let narrated: Vec<f64> = starts.iter().step_by(2).copied().collect();
+    assert_eq!(onsets.len(), narrated.len(), "onsets {onsets:?}");
+    for (onset, start) in onsets.iter().zip(&narrated) {
+        assert!(
+            (onset - start).abs() <= 1.0 / 30.0,
+            "sound at {onset:.4} s, slide at {start:.4} s"
+        );
+    }
 }

@@ -91,7 +91,10 @@ pub struct Probe {
     pub fps: ffmpeg::Rational,
     pub video_frames: u64,
     pub video_duration: f64,
+    /// The audio stream's duration as the container declares it.
     pub audio_duration: f64,
+    /// Decoded samples (per channel), including the encoder's end padding.
+    pub audio_samples: u64,
     pub audio_rate: u32,
     pub audio_channels: u16,
     pub keyframes: Vec<u64>,
@@ -113,6 +116,9 @@ pub fn probe(path: &Path) -> Probe {
     let fps = v.avg_frame_rate();
     let a = ictx.streams().best(ffmpeg::media::Type::Audio);
     let audio = a.as_ref().map(|s| (s.index(), s.parameters().id()));
+    let audio_duration = a.as_ref().map_or(0.0, |s| {
+        s.duration() as f64 * s.time_base().numerator() as f64 / s.time_base().denominator() as f64
+    });
     let mut adec = a.map(|s| {
         ffmpeg::codec::context::Context::from_parameters(s.parameters())
             .unwrap()
@@ -167,11 +173,8 @@ pub fn probe(path: &Path) -> Probe {
         fps,
         video_frames: frames,
         video_duration: secs(max_end) - secs(min_pts),
-        audio_duration: if rate > 0 {
-            samples as f64 / rate as f64
-        } else {
-            0.0
-        },
+        audio_duration,
+        audio_samples: samples,
         audio_rate: rate,
         audio_channels: channels,
         keyframes,
@@ -252,4 +255,69 @@ pub fn assert_colour(actual: Rgb, expected: Rgb, tolerance: u8, what: &str) {
         close(actual, expected, tolerance),
         "{what}: got {actual}, expected {expected} (±{tolerance})"
     );
+}
+
+/// The decoded audio's left channel as f32 in -1..1, at the stream's rate.
+pub fn audio_left(path: &Path) -> (Vec<f32>, u32) {
+    ffmpeg::init().unwrap();
+    let mut ictx = ffmpeg::format::input(path).unwrap();
+    let a = ictx.streams().best(ffmpeg::media::Type::Audio).unwrap();
+    let ai = a.index();
+    let mut dec = ffmpeg::codec::context::Context::from_parameters(a.parameters())
+        .unwrap()
+        .decoder()
+        .audio()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut rate = 0;
+    let mut frame = ffmpeg::frame::Audio::empty();
+    let mut take = |frame: &ffmpeg::frame::Audio, out: &mut Vec<f32>| {
+        rate = frame.rate();
+        let n = frame.samples();
+        match frame.format() {
+            ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar) => {
+                out.extend_from_slice(&frame.plane::<f32>(0)[..n])
+            }
+            ffmpeg::format::Sample::I16(ffmpeg::format::sample::Type::Packed) => {
+                let data = frame.data(0);
+                let ch = frame.channels() as usize;
+                out.extend((0..n).map(|i| {
+                    i16::from_le_bytes([data[i * 2 * ch], data[i * 2 * ch + 1]]) as f32 / 32768.0
+                }))
+            }
+            other => panic!("unexpected sample format {other:?}"),
+        }
+    };
+    for (stream, packet) in ictx.packets() {
+        if stream.index() == ai {
+            dec.send_packet(&packet).unwrap();
+            while dec.receive_frame(&mut frame).is_ok() {
+                take(&frame, &mut out);
+            }
+        }
+    }
+    dec.send_eof().unwrap();
+    while dec.receive_frame(&mut frame).is_ok() {
+        take(&frame, &mut out);
+    }
+    (out, rate)
+}
+
+/// Times (seconds) where the audio turns from silence to sound: the first
+/// loud sample after at least `gap` seconds of quiet.
+pub fn sound_onsets(samples: &[f32], rate: u32, gap: f64) -> Vec<f64> {
+    let gap = (gap * rate as f64) as usize;
+    let mut quiet = gap;
+    let mut onsets = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if s.abs() > 0.05 {
+            if quiet >= gap {
+                onsets.push(i as f64 / rate as f64);
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    onsets
 }

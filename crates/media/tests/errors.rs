@@ -1,0 +1,156 @@
+//! Broken inputs fail with an error naming the file, and leave no output.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use slidecast_core::deck::Shape;
+use slidecast_core::{ComposeError, Composer};
+use slidecast_media::{MediaComposer, MockClip};
+
+fn assert_names(err: &ComposeError, file: &Path) {
+    match err {
+        ComposeError::BadInput { path, .. } => assert_eq!(path, file, "{err}"),
+        other => panic!("expected BadInput for {}, got {other:?}", file.display()),
+    }
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
+}
+
+/// Verify and compose `clip` for a presenter slide: both must fail naming
+/// the clip, and no segment or output may be left in the work folder.
+async fn assert_rejected(clip: &Path) -> String {
+    let dir = clip.parent().unwrap();
+    let image = dir.join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let composer = MediaComposer::new(output(), dir).unwrap();
+    let err = composer.verify_clip(clip).await.unwrap_err();
+    assert_names(&err, clip);
+    let s = slide(3, &image, Some(presenter(pip(), Shape::Rectangle)));
+    let prepared = composer.prepare(&s).await.unwrap();
+    let compose_err = composer
+        .compose(&s, prepared, Some(clip))
+        .await
+        .unwrap_err();
+    assert_names(&compose_err, clip);
+    let leftovers: Vec<_> = std::fs::read_dir(composer.work_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("segment"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    eprintln!("verify: {err}\ncompose: {compose_err}");
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_truncated_clip_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = mock_clip(dir.path(), "clip.mp4", 2.0);
+    let bytes = std::fs::read(&clip).unwrap();
+    std::fs::write(&clip, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let msg = assert_rejected(&clip).await;
+    assert!(
+        msg.contains("truncated") || msg.contains("damaged"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_clip_cut_before_its_index_is_rejected() {
+    // Without faststart-like layout the cut loses the index: not readable.
+    let dir = tempfile::tempdir().unwrap();
+    let clip = mock_clip(dir.path(), "clip.mp4", 1.0);
+    let bytes = std::fs::read(&clip).unwrap();
+    std::fs::write(&clip, &bytes[..200]).unwrap();
+    assert_rejected(&clip).await;
+}
+
+#[tokio::test]
+async fn a_clip_without_video_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("audio-only.mp4");
+    MockClip {
+        with_video: false,
+        ..MockClip::new(Duration::from_secs(1), 192, 108)
+    }
+    .write(&clip)
+    .unwrap();
+    let msg = assert_rejected(&clip).await;
+    assert!(msg.contains("no video"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_zero_length_clip_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("empty.mp4");
+    MockClip {
+        with_audio: false,
+        ..MockClip::new(Duration::ZERO, 192, 108)
+    }
+    .write(&clip)
+    .unwrap();
+    assert_rejected(&clip).await;
+}
+
+#[tokio::test]
+async fn garbage_and_missing_clips_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("garbage.mp4");
+    std::fs::write(&clip, vec![0x42u8; 4096]).unwrap();
+    assert_rejected(&clip).await;
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let missing = dir.path().join("missing.mp4");
+    assert_names(&composer.verify_clip(&missing).await.unwrap_err(), &missing);
+}
+
+#[tokio::test]
+async fn a_broken_slide_image_is_rejected_by_prepare() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    std::fs::write(&image, b"not a png").unwrap();
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let err = composer.prepare(&slide(2, &image, None)).await.unwrap_err();
+    assert_names(&err, &image);
+}
+
+#[tokio::test]
+async fn a_failed_join_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let mut s = slide(1, &image, None);
+    s.duration = Some(Duration::from_millis(200));
+    let prepared = composer.prepare(&s).await.unwrap();
+    let good = composer.compose(&s, prepared, None).await.unwrap();
+    let mut gone = good.clone();
+    gone.slide = 2;
+    gone.path = dir.path().join("no-such-segment.nut");
+    let out = dir.path().join("out.mp4");
+    let err = composer.finish(&[good, gone], &out).await.unwrap_err();
+    assert!(err.to_string().contains("no-such-segment"), "{err}");
+    assert!(!out.exists());
+    let partial: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
+}
+
+#[test]
+fn odd_output_sizes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = slidecast_core::deck::Output {
+        width: 321,
+        ..output()
+    };
+    let err = MediaComposer::new(odd, dir.path()).err().unwrap();
+    assert!(err.to_string().contains("321x180"), "{err}");
+}
