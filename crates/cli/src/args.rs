@@ -153,6 +153,12 @@ pub struct RenderArgs {
     /// On Ctrl-C, delete the renders already started at the vendor.
     #[arg(long)]
     pub cleanup_remote: bool,
+    /// Elai API root (default: Elai's public API; env ELAI_BASE_URL).
+    #[arg(long, value_name = "URL", help_heading = "Elai")]
+    pub elai_url: Option<String>,
+    /// File holding the Elai API key (default: env ELAI_API_KEY).
+    #[arg(long, value_name = "FILE", help_heading = "Elai")]
+    pub elai_key_file: Option<PathBuf>,
 }
 
 const VALIDATE_EXAMPLES: &str = "\

@@ -15,6 +15,7 @@ pub mod deckgen;
 pub mod exit;
 pub mod import;
 pub mod progress;
+pub mod providers;
 pub mod render;
 pub mod simulate;
 pub mod timeline;

@@ -225,6 +225,7 @@ impl Display for Plain {
         };
         let eta = p
             .eta
+            .filter(|e| *e >= Duration::from_secs(1))
             .filter(|_| !matches!(p.event, SlideEvent::Finished { .. }))
             .map(|e| format!(" (ETA {})", clock(e)))
             .unwrap_or_default();

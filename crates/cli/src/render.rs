@@ -15,6 +15,7 @@ use crate::captions;
 use crate::deckgen::write_atomic;
 use crate::exit::CliError;
 use crate::progress::{self, LogSink, Mode};
+use crate::providers::{self, ProviderSettings};
 use crate::timeline;
 
 /// Run `slidecast render`.
@@ -72,24 +73,13 @@ fn provider_names(deck: &Deck) -> Vec<String> {
     names
 }
 
-/// Build the provider for `name`.
-fn build_provider(
-    name: &str,
-    _deck: &Deck,
-    _work: &Path,
-) -> Result<Arc<dyn AvatarProvider>, CliError> {
-    Err(CliError::Run {
-        message: format!(
-            "the `{name}` provider is not available in this build yet; try `slidecast simulate` meanwhile"
-        ),
-    })
-}
-
 /// Build the composer for the deck.
-fn build_composer(_deck: &Deck, _work: &Path) -> Result<Arc<dyn Composer>, CliError> {
-    Err(CliError::Run {
-        message: "the media composer is not available in this build yet".into(),
-    })
+fn build_composer(deck: &Deck, work: &Path) -> Result<Arc<dyn Composer>, CliError> {
+    let composer =
+        slidecast_media::MediaComposer::for_deck(deck, work).map_err(|e| CliError::Run {
+            message: format!("cannot set up the video composer: {e}"),
+        })?;
+    Ok(Arc::new(composer))
 }
 
 async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
@@ -114,10 +104,17 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         }
     };
 
+    let settings = ProviderSettings {
+        work_dir: work_dir.clone(),
+        fps: deck.output.fps,
+        elai_url: args.elai_url.clone(),
+        elai_key_file: args.elai_key_file.clone(),
+    };
     let names = provider_names(&deck);
     let provider: Arc<dyn AvatarProvider> = match names.as_slice() {
-        [] => build_provider(ProviderChoice::Mock.name(), &deck, &work_dir)?,
-        [one] => build_provider(one, &deck, &work_dir)?,
+        // A slide-only deck never calls its provider.
+        [] => providers::build(ProviderChoice::Mock.name(), &settings)?,
+        [one] => providers::build(one, &settings)?,
         many => {
             return Err(CliError::Usage(format!(
                 "the deck mixes providers ({}); pass --provider to use one for every slide",
