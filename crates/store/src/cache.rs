@@ -90,7 +90,7 @@ pub struct PruneReport {
 /// replaced atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipCache {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl ClipCache {

@@ -210,6 +210,15 @@ impl Journal {
         Self::open_inner(state_dir, output, true)
     }
 
+    /// [`Journal::open`] in `state_dir` if given (`--state-dir`), else in
+    /// the [default state directory](Self::default_state_dir) of `output`.
+    pub fn open_for_output(output: &Path, state_dir: Option<&Path>) -> Result<Journal, StoreError> {
+        match state_dir {
+            Some(dir) => Self::open(dir, output),
+            None => Self::open(&Self::default_state_dir(output), output),
+        }
+    }
+
     /// Like [`Journal::open`], but fails with [`StoreError::Busy`] at once
     /// when another process has the journal open.
     pub fn try_open(state_dir: &Path, output: &Path) -> Result<Journal, StoreError> {
@@ -310,8 +319,9 @@ impl Journal {
         serde_json::from_slice(&bytes).map_err(corrupt)
     }
 
-    /// Also store every fetched clip in `cache` (and point the journal at
-    /// the cached copy).
+    /// Store every fetched clip in the shared `cache` and point the journal
+    /// at the cached copy. Without a cache, fetched clips are copied into
+    /// [`private_clips_dir`](Self::private_clips_dir) instead.
     pub fn with_cache(mut self, cache: ClipCache) -> Self {
         self.cache = Some(cache);
         self
@@ -333,6 +343,13 @@ impl Journal {
     pub fn work_dir(&self) -> PathBuf {
         self.state_dir
             .join(format!("{}.work", Self::file_stem(&self.output)))
+    }
+
+    /// Where fetched clips are kept when no shared cache is attached
+    /// (`<state_dir>/<name>.clips/<key>.mp4`, same layout as a cache).
+    pub fn private_clips_dir(&self) -> PathBuf {
+        self.state_dir
+            .join(format!("{}.clips", Self::file_stem(&self.output)))
     }
 
     /// A copy of what the journal holds now.
@@ -406,9 +423,14 @@ impl Journal {
 
     /// Drop a clip that failed verification from the cache and the journal.
     fn forget_clip(&self, key: &ClipKey, path: &Path, cache: Option<&ClipCache>) {
-        if let Some(cache) = cache.filter(|c| c.clip_path(key) == path) {
-            if let Err(e) = cache.remove(key) {
-                tracing::warn!("clip cache: {e}");
+        let private = ClipCache {
+            dir: self.private_clips_dir(),
+        };
+        for store in cache.into_iter().chain([&private]) {
+            if store.clip_path(key) == path {
+                if let Err(e) = store.remove(key) {
+                    tracing::warn!("clip cache: {e}");
+                }
             }
         }
         let mut state = self.state();
@@ -502,19 +524,23 @@ impl RenderJournal for Journal {
         clip: &Path,
     ) -> std::io::Result<()> {
         let key = ClipKey::for_request(request);
-        // The cache is an optimisation: failing to fill it must not fail a
-        // render whose clip is already on disk.
-        let stored = self.cache.as_ref().and_then(|cache| {
-            let origin = ClipOrigin {
-                request: request.clone(),
-                vendor_id: Some(handle.id.clone()),
-            };
-            cache
-                .put(&key, clip, origin)
-                .map_err(|e| tracing::warn!("slide {}: {e}", request.slide))
-                .ok()
+        // Keep the clip under its key: the scheduler's work file is named
+        // after the slide number, which a later run of an edited deck may
+        // reuse for a different clip. Failing to keep a copy must not fail a
+        // render whose clip is already on disk: record the work file then.
+        let origin = ClipOrigin {
+            request: request.clone(),
+            vendor_id: Some(handle.id.clone()),
+        };
+        let stored = match &self.cache {
+            Some(cache) => cache.put(&key, clip, origin),
+            None => ClipCache::open(self.private_clips_dir())
+                .and_then(|own| own.put(&key, clip, origin)),
+        };
+        let clip = stored.unwrap_or_else(|e| {
+            tracing::warn!("slide {}: {e}", request.slide);
+            clip.to_path_buf()
         });
-        let clip = stored.unwrap_or_else(|| clip.to_path_buf());
         self.update(request, |key, entries| {
             let entry = entry_for(entries, request, key, handle);
             entry.started = true;
@@ -528,5 +554,9 @@ impl RenderJournal for Journal {
                 entries.remove(key);
             }
         })
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
     }
 }

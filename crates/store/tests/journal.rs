@@ -74,7 +74,12 @@ fn every_call_is_on_disk_before_it_returns() {
         .entry(&key)
         .unwrap()
         .clone();
-    assert_eq!(e.clip.as_deref(), Some(clip.as_path()));
+    // Without a shared cache the clip is kept under its key in the state dir.
+    let kept = journal.private_clips_dir().join(format!("{key}.mp4"));
+    assert_eq!(e.clip.as_deref(), Some(kept.as_path()));
+    assert_eq!(fs::read(&kept).unwrap(), b"frames");
+    assert_eq!(journal.path(), Journal::journal_path(&state, &out));
+    assert_eq!(RenderJournal::path(&journal), Some(journal.path()));
     // The handle's provider data survives the round trip.
     assert_eq!(e.handle.data["script_chars"], 42);
     assert_eq!(Journal::read(&state, &out).unwrap(), journal.snapshot());
@@ -128,7 +133,9 @@ fn rerun_resumes_initiated_renders_and_reuses_fetched_clips() {
     let journal = Journal::open(&state, &out).unwrap();
     let sources = journal.plan_sources(&deck, None);
     assert_eq!(sources.len(), 3, "slide-only slides get no source");
-    assert_eq!(sources[&1], ClipSource::Cached(dir.path().join("v1.mp4")));
+    let key1 = ClipKey::for_request(&slide_request(&deck, 1));
+    let kept = journal.private_clips_dir().join(format!("{key1}.mp4"));
+    assert_eq!(sources[&1], ClipSource::Cached(kept.clone()));
     assert_eq!(
         sources[&2],
         ClipSource::Resume {
@@ -140,7 +147,7 @@ fn rerun_resumes_initiated_renders_and_reuses_fetched_clips() {
 
     // A fetched clip whose file is gone is fetched again from the same
     // render, without a new create.
-    fs::remove_file(dir.path().join("v1.mp4")).unwrap();
+    fs::remove_file(&kept).unwrap();
     assert_eq!(
         journal.plan_sources(&deck, None)[&1],
         ClipSource::Resume {
@@ -443,4 +450,41 @@ fn the_work_dir_lives_in_the_state_dir() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path(), Path::new("talks/q3.mp4")).unwrap();
     assert_eq!(journal.work_dir(), dir.path().join("q3.mp4.work"));
+}
+
+#[test]
+fn without_a_cache_a_reused_work_file_name_cannot_swap_clips() {
+    // The scheduler names work files after the slide number. Run 1 fetches
+    // slide 2's clip into clip-slide-002.mp4; the deck is then edited so a
+    // different clip is slide 2 and the old one moves to slide 3. Run 2's
+    // fetch of the new slide 2 overwrites the work file: slide 3 must still
+    // get its own clip.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let state = dir.path().join("state");
+    let work = dir.path().join("work");
+    fs::create_dir_all(&work).unwrap();
+    let v1 = deck(
+        &dir.path().join("v1"),
+        "elai",
+        &[Some("Intro."), Some("Old second.")],
+    );
+    {
+        let journal = Journal::open(&state, &out).unwrap();
+        let r = slide_request(&v1, 2);
+        journal.initiated(&r, &handle("old")).unwrap();
+        let clip = write_clip(&work, "clip-slide-002.mp4", b"old second clip");
+        journal.fetched(&r, &handle("old"), &clip).unwrap();
+    }
+    let v2 = deck(
+        &dir.path().join("v2"),
+        "elai",
+        &[Some("Intro."), Some("New second."), Some("Old second.")],
+    );
+    let journal = Journal::open(&state, &out).unwrap();
+    let ClipSource::Cached(path) = journal.plan_sources(&v2, None)[&3].clone() else {
+        panic!("slide 3 should be served from disk");
+    };
+    write_clip(&work, "clip-slide-002.mp4", b"new second clip");
+    assert_eq!(fs::read(path).unwrap(), b"old second clip");
 }
