@@ -84,6 +84,8 @@ pub struct ElaiConfig {
     pub request_timeout: Option<Duration>,
     /// A download fails (transiently) when no bytes arrive for this long.
     pub download_stall_timeout: Option<Duration>,
+    /// Idle pooled connections are closed after this.
+    pub pool_idle_timeout: Option<Duration>,
     /// Client-side request rate, requests per second (token bucket).
     pub requests_per_second: f64,
     /// Requests that may go out at once before the rate applies.
@@ -151,6 +153,7 @@ pub struct ElaiConfigBuilder {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     download_stall_timeout: Option<Duration>,
+    pool_idle_timeout: Option<Duration>,
     requests_per_second: f64,
     burst: u32,
     max_in_flight: usize,
@@ -178,6 +181,7 @@ impl Default for ElaiConfigBuilder {
             connect_timeout: Some(Duration::from_secs(10)),
             request_timeout: Some(Duration::from_secs(60)),
             download_stall_timeout: Some(Duration::from_secs(60)),
+            pool_idle_timeout: Some(Duration::from_secs(90)),
             requests_per_second: 5.0,
             burst: 5,
             max_in_flight: 5,
@@ -236,12 +240,14 @@ impl ElaiConfigBuilder {
         self
     }
 
-    /// Turn every timeout off. Tests under tokio's paused clock need this:
-    /// the clock jumps while a socket read is pending, firing timeouts early.
+    /// Turn every timeout off (the connection pool's idle timer too). Tests
+    /// under tokio's paused clock need this: the clock jumps ahead to the
+    /// next timer while a socket read is pending, firing timeouts early.
     pub fn no_timeouts(mut self) -> Self {
         self.connect_timeout = None;
         self.request_timeout = None;
         self.download_stall_timeout = None;
+        self.pool_idle_timeout = None;
         self
     }
 
@@ -340,6 +346,7 @@ impl ElaiConfigBuilder {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             download_stall_timeout: self.download_stall_timeout,
+            pool_idle_timeout: self.pool_idle_timeout,
             requests_per_second: self.requests_per_second,
             burst: self.burst.max(1),
             max_in_flight: self.max_in_flight,

@@ -588,14 +588,27 @@ async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Resp
     let bytes = inner.config.mp4.clone();
     if attempt <= faults.expired_urls + faults.truncated_downloads {
         let half = bytes.slice(..bytes.len() / 2);
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "injected truncation",
-            )),
-        ];
-        let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+        // Send the first half, let it reach the client, then break off.
+        let chunks = futures_util::stream::unfold(0u8, move |step| {
+            let half = half.clone();
+            async move {
+                match step {
+                    0 => Some((Ok(half), 1)),
+                    1 => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Some((
+                            Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionReset,
+                                "injected truncation",
+                            )),
+                            2,
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        let mut response = Body::from_stream(chunks).into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_LENGTH, bytes.len().into());

@@ -81,7 +81,8 @@ impl Http {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
-            .user_agent(concat!("slidecast/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("slidecast/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(config.pool_idle_timeout);
         if let Some(t) = config.connect_timeout {
             builder = builder.connect_timeout(t);
         }

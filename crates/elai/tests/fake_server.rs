@@ -1,0 +1,230 @@
+//! The provider against the fake Elai server: the whole lifecycle over real
+//! HTTP, and each fault the fake injects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use slidecast_core::deck::Rgb;
+use slidecast_core::{
+    AvatarProvider, ClipRequest, PermanentKind, ProviderError, RenderHandle, RenderStatus,
+};
+use slidecast_elai::fake::{FakeElai, FakeElaiConfig, Faults};
+use slidecast_elai::{ApiKey, ElaiProvider};
+
+const CLIP: &[u8] = b"slidecast mock clip\nslide=0\nduration=2\n";
+
+fn request(slide: usize) -> ClipRequest {
+    ClipRequest {
+        slide,
+        title: "Fake deck".into(),
+        provider: "elai".into(),
+        script: format!("This is slide number {slide} of the fake deck."),
+        avatar: "gia.casual".into(),
+        voice: None,
+        voice_provider: None,
+        language: None,
+        avatar_background: Rgb::GREEN,
+        canvas: (640, 360),
+    }
+}
+
+async fn fake(faults: Faults) -> (FakeElai, ElaiProvider) {
+    let fake = FakeElai::start(
+        FakeElaiConfig::new(CLIP)
+            .render_delay(Duration::from_millis(300))
+            .faults(faults),
+    )
+    .await
+    .unwrap();
+    let provider = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    (fake, provider)
+}
+
+/// Poll like the scheduler does until the render leaves `Rendering`.
+async fn wait(p: &ElaiProvider, h: &RenderHandle) -> Result<RenderStatus, ProviderError> {
+    loop {
+        match p.status(h).await? {
+            RenderStatus::Rendering { eta, .. } => {
+                tokio::time::sleep(eta.unwrap_or(p.limits().poll_interval)).await
+            }
+            RenderStatus::Queued => tokio::time::sleep(p.limits().poll_interval).await,
+            done => return Ok(done),
+        }
+    }
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[tokio::test]
+async fn a_clip_goes_through_the_whole_lifecycle() {
+    let (fake, p) = fake(Faults::default()).await;
+    let h = p.initiate(&request(1)).await.unwrap();
+    // Created but not started: the fake keeps it a draft.
+    assert!(matches!(
+        p.status(&h).await.unwrap(),
+        RenderStatus::Rendering { .. }
+    ));
+    p.start(&h).await.unwrap();
+    assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    p.fetch(&h, &dest).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), CLIP);
+    let stats = fake.stats();
+    assert_eq!((stats.creates, stats.renders, stats.downloads), (1, 1, 1));
+    assert_eq!(stats.creates_by_slide, BTreeMap::from([(1, 1)]));
+    assert_eq!(
+        fake.video_name(&h.id).as_deref(),
+        Some("Fake deck - slide 1")
+    );
+    p.cancel(&h).await.unwrap();
+    assert_eq!(fake.stats().deletes, 1);
+    assert!(fake.video_ids().is_empty());
+}
+
+#[tokio::test]
+async fn a_truncated_download_is_transient_and_the_retry_succeeds() {
+    let (_fake, p) = fake(Faults {
+        truncated_downloads: 1,
+        ..Faults::default()
+    })
+    .await;
+    let h = p.initiate(&request(2)).await.unwrap();
+    p.start(&h).await.unwrap();
+    wait(&p, &h).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let err = p.fetch(&h, &dest).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Transient { message } if message.contains("cut short")),
+        "{err:?}"
+    );
+    assert_eq!(files_in(dir.path()), 0, "no partial file may remain");
+    p.fetch(&h, &dest).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), CLIP);
+}
+
+#[tokio::test]
+async fn an_expired_url_is_refreshed_within_one_fetch() {
+    let (fake, p) = fake(Faults {
+        expired_urls: 1,
+        ..Faults::default()
+    })
+    .await;
+    let h = p.initiate(&request(1)).await.unwrap();
+    p.start(&h).await.unwrap();
+    wait(&p, &h).await.unwrap();
+    let reads = fake.stats().status_reads;
+    let dir = tempfile::tempdir().unwrap();
+    p.fetch(&h, &dir.path().join("clip.mp4")).await.unwrap();
+    assert_eq!(
+        fake.stats().status_reads,
+        reads + 1,
+        "one status read for a fresh URL"
+    );
+}
+
+#[tokio::test]
+async fn failed_renders_fail_and_a_resubmission_succeeds() {
+    let (fake, p) = fake(Faults {
+        fail_renders: BTreeMap::from([(3, 1)]),
+        ..Faults::default()
+    })
+    .await;
+    let h = p.initiate(&request(3)).await.unwrap();
+    p.start(&h).await.unwrap();
+    let RenderStatus::Failed { reason } = wait(&p, &h).await.unwrap() else {
+        panic!("the first render of slide 3 fails")
+    };
+    assert!(
+        reason.contains("slide 3") && reason.contains(&h.id),
+        "{reason}"
+    );
+    let h2 = p.initiate(&request(3)).await.unwrap();
+    p.start(&h2).await.unwrap();
+    assert_eq!(wait(&p, &h2).await.unwrap(), RenderStatus::Ready);
+    assert_eq!(fake.stats().creates_by_slide[&3], 2);
+}
+
+#[tokio::test]
+async fn error_flaps_below_the_threshold_do_not_fail_the_render() {
+    let (_fake, p) = fake(Faults {
+        error_flaps: 2,
+        ..Faults::default()
+    })
+    .await;
+    let h = p.initiate(&request(1)).await.unwrap();
+    p.start(&h).await.unwrap();
+    assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+}
+
+#[tokio::test]
+async fn a_render_that_never_finishes_hits_the_deadline() {
+    let fake = FakeElai::start(FakeElaiConfig::new(CLIP).faults(Faults {
+        never_finish: BTreeSet::from([4]),
+        ..Faults::default()
+    }))
+    .await
+    .unwrap();
+    let p = ElaiProvider::new(
+        fake.provider_config()
+            .deadline(
+                Duration::from_millis(400),
+                Duration::ZERO,
+                Duration::from_millis(400),
+            )
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let h = p.initiate(&request(4)).await.unwrap();
+    p.start(&h).await.unwrap();
+    let err = wait(&p, &h).await.unwrap_err();
+    let ProviderError::Permanent { kind, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*kind, PermanentKind::DeadlineExceeded);
+    assert!(
+        message.contains(&h.id) && message.contains("slide 4"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_an_authentication_error_that_does_not_echo_it() {
+    let fake = FakeElai::start(FakeElaiConfig::new(CLIP)).await.unwrap();
+    let p = ElaiProvider::new(
+        fake.provider_config()
+            .api_key(ApiKey::new("wrong-SECRET-key").unwrap())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let err = p.initiate(&request(1)).await.unwrap_err();
+    assert!(matches!(
+        err,
+        ProviderError::Permanent {
+            kind: PermanentKind::Authentication,
+            ..
+        }
+    ));
+    assert!(!err.to_string().contains("SECRET"));
+    assert_eq!(fake.stats().unauthorized, 1);
+}
+
+#[tokio::test]
+async fn the_fake_rejects_malformed_creates_like_elai() {
+    let (fake, p) = fake(Faults::default()).await;
+    let mut r = request(1);
+    r.avatar = "dan".into(); // a bare code takes the avatar's own canvas
+    p.initiate(&r).await.unwrap();
+    let bodies = fake.stats().create_bodies;
+    assert_eq!(bodies[0]["slides"][0]["avatar"]["code"], "dan");
+    assert_eq!(bodies[0]["slides"][0]["voice"], "en-US-AriaNeural");
+    let avatars = p.list_avatars().await.unwrap();
+    assert_eq!(avatars.len(), 2);
+    assert_eq!(p.list_voices().await.unwrap().len(), 2);
+}
