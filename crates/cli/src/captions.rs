@@ -34,10 +34,15 @@ pub struct Cue {
 /// scripts. Slides without a script get no cues.
 pub fn captions(segments: &[SlideSegment], slides: &[Slide]) -> Vec<Cue> {
     let mut cues = Vec::new();
-    let mut slide_start_ms: u64 = 0;
+    // Exact slide boundaries, each rounded to the millisecond on its own so
+    // rounding never accumulates over a long deck.
+    let round_ms = |d: Duration| (d.as_secs_f64() * 1000.0).round() as u64;
+    let mut elapsed = Duration::ZERO;
     for segment in segments {
-        let slide_len_ms = segment.duration.as_millis() as u64;
-        let slide_end_ms = slide_start_ms + slide_len_ms;
+        let slide_start_ms = round_ms(elapsed);
+        elapsed += segment.duration;
+        let slide_end_ms = round_ms(elapsed);
+        let slide_len_ms = slide_end_ms - slide_start_ms;
         let script = slides
             .iter()
             .find(|s| s.number == segment.slide)
@@ -64,7 +69,6 @@ pub fn captions(segments: &[SlideSegment], slides: &[Slide]) -> Vec<Cue> {
                 });
             }
         }
-        slide_start_ms = slide_end_ms;
     }
     cues
 }
@@ -215,6 +219,64 @@ mod tests {
             assert!(wrap(&p).len() <= MAX_LINES);
             assert!(wrap(&p).iter().all(|l| l.chars().count() <= LINE_CHARS));
         }
+    }
+
+    fn slide(number: usize, script: &str) -> Slide {
+        Slide {
+            number,
+            image: format!("{number}.png").into(),
+            script: script.into(),
+            presenter: None,
+            duration: None,
+            transition: slidecast_core::deck::Transition::Cut,
+        }
+    }
+
+    #[test]
+    fn cues_stay_inside_their_slides_over_a_long_deck() {
+        let scripts = [
+            "One. Two two. Three three three.",
+            "",
+            "A much longer sentence that needs to wrap over more than one caption line, and then some more words to force a split into several cues. Short.",
+        ];
+        let slides: Vec<Slide> = (1..=30)
+            .map(|n| slide(n, scripts[(n - 1) % scripts.len()]))
+            .collect();
+        // Awkward lengths so rounding would accumulate if it could.
+        let segments: Vec<SlideSegment> = (1..=30)
+            .map(|n| SlideSegment {
+                slide: n,
+                path: "x".into(),
+                duration: Duration::from_micros(1_000_333 + 7_777 * n as u64),
+            })
+            .collect();
+        let cues = captions(&segments, &slides);
+        let mut start = Duration::ZERO;
+        for seg in &segments {
+            let end = start + seg.duration;
+            let (lo, hi) = (start.as_secs_f64() - 0.0005, end.as_secs_f64() + 0.0005);
+            let mine: Vec<&Cue> = cues.iter().filter(|c| c.slide == seg.slide).collect();
+            if slides[seg.slide - 1].script.is_empty() {
+                assert!(mine.is_empty());
+            } else {
+                assert!(!mine.is_empty());
+                // Contiguous, ordered, inside the slide, ending at its end.
+                for w in mine.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                }
+                for c in &mine {
+                    assert!(c.start.as_secs_f64() >= lo && c.end.as_secs_f64() <= hi);
+                    assert!(c.text.lines().count() <= MAX_LINES);
+                }
+                assert!((mine.last().unwrap().end.as_secs_f64() - end.as_secs_f64()).abs() < 0.001);
+            }
+            start = end;
+        }
+        // Longer sentences get longer cues.
+        let first: Vec<&Cue> = cues.iter().filter(|c| c.slide == 1).collect();
+        assert!(first[0].end - first[0].start < first[2].end - first[2].start);
+        let srt = to_srt(&cues);
+        assert!(srt.starts_with("1\n00:00:00,000 --> "));
     }
 
     #[test]

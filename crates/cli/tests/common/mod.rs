@@ -71,3 +71,136 @@ pub fn tiny_pdf(pages: usize) -> Vec<u8> {
     out
 }
 pub mod schema;
+
+/// A PNG of `width` x `height` in one colour (stored, uncompressed deflate
+/// blocks so no compressor is needed).
+pub fn png_sized(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
+    let mut raw = Vec::new();
+    for _ in 0..height {
+        raw.push(0u8);
+        for _ in 0..width {
+            raw.extend_from_slice(&rgb);
+        }
+    }
+    // zlib stream with stored blocks.
+    let mut z = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        z.push(u8::from(i + 1 == chunks.len()));
+        z.extend_from_slice(&(c.len() as u16).to_le_bytes());
+        z.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
+        z.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in &raw {
+        a = (a + x as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &z);
+    chunk(b"IEND", &[]);
+    std::fs::write(path, out).unwrap();
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A small deck for render tests: 320x180 draft, mock presenter, `slides`
+/// slides of which the second is slide-only and the third fades in.
+pub fn mock_deck(dir: &Path, slides: usize) -> std::path::PathBuf {
+    let colours = [
+        [200, 60, 60],
+        [60, 160, 60],
+        [60, 60, 200],
+        [200, 180, 40],
+        [120, 40, 160],
+    ];
+    let mut text = String::from(
+        "title = \"Render test\"\n[output]\nwidth = 320\nheight = 180\nfps = 25\nquality = \"draft\"\n[presenter]\nprovider = \"mock\"\n",
+    );
+    for n in 1..=slides {
+        png_sized(
+            &dir.join(format!("{n}.png")),
+            64,
+            36,
+            colours[(n - 1) % colours.len()],
+        );
+        text.push_str(&format!("\n[[slides]]\nimage = \"{n}.png\"\n"));
+        if n == 2 {
+            text.push_str("duration = 1.5\nslide_only = true\n");
+        } else {
+            text.push_str(&format!(
+                "script = \"This is slide number {n}. It has two sentences, the second one a little longer than the first.\"\n"
+            ));
+        }
+        if n == 3 {
+            text.push_str("transition = \"fade\"\n");
+        }
+    }
+    let path = dir.join("deck.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Duration of a media file's container, from ffprobe.
+pub fn probe_duration(path: &Path) -> f64 {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a duration")
+}
+
+/// `(start, end)` seconds of every cue of an SRT file.
+pub fn srt_cues(text: &str) -> Vec<(f64, f64, String)> {
+    let ts = |s: &str| -> f64 {
+        let (hms, ms) = s.trim().split_once(',').unwrap();
+        let parts: Vec<f64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2] + ms.parse::<f64>().unwrap() / 1000.0
+    };
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let lines: Vec<&str> = block.lines().collect();
+            let (a, b) = lines[1].split_once(" --> ").unwrap();
+            (ts(a), ts(b), lines[2..].join("\n"))
+        })
+        .collect()
+}

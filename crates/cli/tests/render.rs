@@ -1,0 +1,210 @@
+//! `slidecast render` end to end with `--provider mock`: a real, small video,
+//! captions that respect slide boundaries, JSON progress that follows the
+//! schema, a timeline, and Ctrl-C leaving nothing behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use common::schema::{check_event, progress_schema};
+use common::{mock_deck, probe_duration, slidecast, srt_cues};
+use predicates::prelude::*;
+
+#[test]
+fn mock_render_writes_video_captions_timeline_and_schema_valid_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 4);
+    let out = dir.path().join("talk.mp4");
+    let svg = dir.path().join("talk.svg");
+    let run = slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--progress", "json", "--jobs", "2"])
+        .arg("--timeline")
+        .arg(&svg)
+        .assert()
+        .success();
+
+    // Every stdout line is one schema-valid event.
+    let schema = progress_schema();
+    let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| check_event(&schema, l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    assert_eq!(events.first().unwrap()["event"]["type"], "started");
+    assert_eq!(events.last().unwrap()["event"]["type"], "finished");
+    let mut last_overall = 0.0;
+    for e in &events {
+        let overall = e["overall"].as_f64().unwrap();
+        assert!(
+            overall + 1e-6 >= last_overall,
+            "overall never goes backwards"
+        );
+        last_overall = overall;
+    }
+
+    // Slide boundaries from the composed segments (deck order).
+    let mut durations = [0.0f64; 4];
+    for e in &events {
+        if e["event"]["type"] == "composed" {
+            let n = e["event"]["slide"].as_u64().unwrap() as usize;
+            durations[n - 1] = e["event"]["duration"].as_f64().unwrap();
+        }
+    }
+    assert!(durations.iter().all(|d| *d > 0.0), "{durations:?}");
+    let mut bounds = vec![0.0];
+    for d in durations {
+        bounds.push(bounds.last().unwrap() + d);
+    }
+
+    // The video lasts as long as its segments.
+    let total = *bounds.last().unwrap();
+    let probed = probe_duration(&out);
+    assert!(
+        (probed - total).abs() < 0.1,
+        "video {probed} s vs segments {total} s"
+    );
+
+    // Captions: both files, sentence cues, none crossing a slide boundary,
+    // none on the slide-only slide 2.
+    let srt = std::fs::read_to_string(dir.path().join("talk.srt")).unwrap();
+    let vtt = std::fs::read_to_string(dir.path().join("talk.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT"));
+    let cues = srt_cues(&srt);
+    assert_eq!(
+        cues.len(),
+        6,
+        "two sentences on each of 3 narrated slides:\n{srt}"
+    );
+    for (start, end, text) in &cues {
+        assert!(end > start, "{text}");
+        let slide = bounds
+            .windows(2)
+            .position(|w| *start >= w[0] - 1e-3 && *start < w[1] - 1e-3)
+            .unwrap();
+        assert!(
+            *end <= bounds[slide + 1] + 1e-3,
+            "cue `{text}` crosses the end of slide {}",
+            slide + 1
+        );
+        assert_ne!(slide, 1, "slide 2 has no narration");
+    }
+    assert_eq!(vtt.matches(" --> ").count(), cues.len());
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let rows = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("row"))
+        .count();
+    assert_eq!(rows, 4);
+
+    // Nothing else left beside the outputs (work folder cleaned up).
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "1.png",
+            "2.png",
+            "3.png",
+            "4.png",
+            "deck.toml",
+            "talk.mp4",
+            "talk.srt",
+            "talk.svg",
+            "talk.vtt"
+        ]
+    );
+}
+
+#[test]
+fn plain_progress_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 2);
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(dir.path().join("o.mp4"))
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("started: 2 slide(s), 1 render(s), schedule eager")
+                .and(predicate::str::contains("slide 1: rendering"))
+                .and(predicate::str::contains("slide 2: done"))
+                .and(predicate::str::contains("wrote")),
+        );
+}
+
+#[test]
+fn ctrl_c_stops_quickly_with_exit_130_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 5);
+    let out = dir.path().join("o.mp4");
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("slidecast"))
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--progress", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until renders are under way, then interrupt as Ctrl-C would.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("events before the end").unwrap();
+        if line.contains("\"initiated\"") {
+            break;
+        }
+    }
+    let interrupted = Instant::now();
+    let status = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for _ in lines {}
+    let status = child.wait().unwrap();
+    let took = interrupted.elapsed();
+    assert_eq!(status.code(), Some(130));
+    // Generous for a loaded CI machine; the run itself stops at once.
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert!(!out.exists(), "no partial output");
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.starts_with("o."))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[test]
+fn invalid_deck_exits_2_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = dir.path().join("deck.toml");
+    std::fs::write(
+        &deck,
+        "[[slides]]\nimage = \"nope.png\"\nscript = \"Hi.\"\n",
+    )
+    .unwrap();
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(dir.path().join("o.mp4"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slide 1").and(predicate::str::contains("nope.png")));
+    assert!(!dir.path().join("o.mp4").exists());
+}
