@@ -376,5 +376,10 @@ impl Display for Bars {
                 bar.abandon();
             }
         }
+        // indicatif leaves the cursor at the end of the last bar; what is
+        // printed next must start on a line of its own.
+        if !self.multi.is_hidden() {
+            eprintln!();
+        }
     }
 }
