@@ -729,8 +729,8 @@ fn draw_mouth(pixmap: &mut Pixmap, look: &Look, pose: &Pose, head: Transform) {
         stroke(pixmap, pb.finish(), &solid(lips, 0.55), 0.8, head);
         return;
     }
-    let half_width = 4.9 - 0.7 * open;
-    let height = 1.0 + 5.8 * open;
+    let half_width = 5.0 - 0.4 * open;
+    let height = 1.0 + 4.9 * open;
     let top_ctrl = y + 0.9 - 0.6 * open;
     let bottom_ctrl = y + 2.0 * height;
     let shape = |upper: f32, lower: f32| {
