@@ -105,6 +105,12 @@ impl FakeElaiConfig {
         }
     }
 
+    /// A fake serving the file at `path` (for example a small MP4 a test
+    /// generated) for every finished video.
+    pub fn from_mp4_file(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        Ok(FakeElaiConfig::new(std::fs::read(path)?))
+    }
+
     pub fn render_delay(mut self, d: Duration) -> Self {
         self.render_delay = d;
         self
