@@ -187,16 +187,17 @@ impl Scenario {
         Ok(())
     }
 
-    /// A best case no schedule can beat, with `r_i = init + render_i` (the
-    /// earliest slide `i`'s clip can exist), `n` slides, `c` compose, `p`
-    /// prepare, `J` jobs and `R` render slots:
+    /// A best case no schedule can beat. With `r_i = init + render_i` (the
+    /// earliest slide `i`'s clip can exist), `a_i = max(r_i, p)` (the earliest
+    /// its compose can start: clip and preparation both done), `n` slides,
+    /// `c` compose, `p` prepare, `J` jobs and `R` render slots:
     ///
-    /// `max( max_i(r_i + c),  n(p + c)/J,  max_k(r_(k) + (n-k+1)c/J),  Σr_i/R + c )`
+    /// `max( max_i(a_i) + c,  n(p + c)/J,  max_k(a_(k) + (n-k+1)c/J),  Σr_i/R + c )`
     ///
-    /// - a slide's own chain: its clip, then its compose;
+    /// - a slide's own chain: its clip and its preparation, then its compose;
     /// - all CPU work spread over every job slot;
-    /// - with `r_(k)` the k-th smallest, the `n-k+1` slides whose clips
-    ///   come no earlier than `r_(k)` still need their composes after it;
+    /// - with `a_(k)` the k-th smallest, the `n-k+1` composes that cannot
+    ///   start before `a_(k)` share the job slots after it;
     /// - the render slots are busy from initiate to ready, so the last clip
     ///   is ready no earlier than `Σr_i/R`, and its compose follows.
     pub fn lower_bound(&self) -> Duration {
@@ -206,14 +207,15 @@ impl Scenario {
         }
         let secs = |d: Duration| d.as_secs_f64();
         let (c, p, jobs) = (secs(self.compose), secs(self.prep), self.jobs.max(1) as f64);
-        let mut ready: Vec<f64> = self.render.iter().map(|r| secs(self.init + *r)).collect();
-        ready.sort_by(f64::total_cmp);
-        let chain = ready[n - 1] + c;
+        let ready: Vec<f64> = self.render.iter().map(|r| secs(self.init + *r)).collect();
+        let mut startable: Vec<f64> = ready.iter().map(|r| r.max(p)).collect();
+        startable.sort_by(f64::total_cmp);
+        let chain = startable[n - 1] + c;
         let cpu = n as f64 * (p + c) / jobs;
-        let tail = ready
+        let tail = startable
             .iter()
             .enumerate()
-            .map(|(k, r)| r + (n - k) as f64 * c / jobs)
+            .map(|(k, a)| a + (n - k) as f64 * c / jobs)
             .fold(0.0, f64::max);
         let slots = ready.iter().sum::<f64>() / self.max_renders.max(1) as f64 + c;
         Duration::from_secs_f64(chain.max(cpu).max(tail).max(slots))
@@ -382,5 +384,12 @@ mod tests {
         let s = Duration::from_secs;
         let sc = Scenario::uniform(5, s(10), s(60), s(10), s(6), 1);
         assert_eq!(sc.lower_bound(), s(100));
+        // A slow preparation is part of a slide's chain.
+        let sc = Scenario::uniform(1, s(0), s(3), s(28), s(17), 3);
+        assert_eq!(sc.lower_bound(), s(45));
+        // One render slot: the renders queue.
+        let mut sc = Scenario::uniform(4, s(0), s(10), s(0), s(1), 4);
+        sc.max_renders = 1;
+        assert_eq!(sc.lower_bound(), s(41));
     }
 }
