@@ -809,3 +809,43 @@ async fn scripts_over_the_provider_limit_fail_before_any_call() {
     assert!(err.to_string().contains("at most 10"), "{err}");
     assert!(run.provider.calls().is_empty());
 }
+
+/// The run future can be spawned, and the engine works on a multi-threaded
+/// runtime in real time (tiny latencies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_on_a_multi_threaded_runtime() {
+    fn assert_send<T: Send + 'static>(t: T) -> T {
+        t
+    }
+    let ms = Duration::from_millis;
+    for schedule in Schedule::ALL {
+        let mut run = Run::new(
+            MockProvider::builder()
+                .init_latency(ms(2))
+                .render_latency(ms(20))
+                .poll_interval(ms(5))
+                .max_in_flight(3)
+                .transient(2, MockCall::Status, 1)
+                .build(),
+            MockComposer::builder()
+                .prep_latency(ms(3))
+                .compose_latency(ms(3))
+                .build(),
+            schedule,
+        );
+        run.options.jobs = 2;
+        run.options.retry.base_delay = ms(1);
+        let mut d = deck(8);
+        d.slides[4].presenter = None;
+        d.slides[4].duration = Some(s(1));
+        let scheduler = run.scheduler();
+        let output = run.output();
+        let handle = tokio::spawn(assert_send(async move { scheduler.run(&d, &output).await }));
+        let report = handle.await.unwrap().unwrap();
+        assert_eq!(report.segments.len(), 8);
+        assert!(run.provider.max_in_flight_seen() <= 3);
+        assert!(run.composer.max_concurrent_work() <= 2);
+        assert_eq!(run.composer.joined(), (1..=8).collect::<Vec<_>>());
+        assert!(run.output().exists());
+    }
+}
