@@ -394,8 +394,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(value, SystemTime::now())
 }
 
-/// Parse a `Retry-After` value (delay seconds or an HTTP date) relative to `now`.
+/// The longest `Retry-After` honoured: a longer one (a misconfigured proxy,
+/// a date far ahead) is cut to this, so a run never stalls for hours.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Parse a `Retry-After` value (delay seconds or an HTTP date) relative to
+/// `now`, at most [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    parse_retry_after_uncapped(value, now).map(|d| d.min(MAX_RETRY_AFTER))
+}
+
+fn parse_retry_after_uncapped(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -475,6 +484,7 @@ mod tests {
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
     }
 
     #[test]

@@ -296,9 +296,35 @@ impl AvatarProvider for ElaiProvider {
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
         let ctx = Ctx::new("start render").slide(slide).video(id);
-        self.http
+        let started = self
+            .http
             .call(Method::POST, &wire::render_path(id), None, ctx)
-            .await?;
+            .await;
+        if let Err(e) = started {
+            // A run that stopped between start and its journal entry starts
+            // the render again on resume; Elai may refuse a second render
+            // call. If the video is already past `draft`, the render runs.
+            let refused = matches!(
+                &e,
+                ProviderError::Permanent {
+                    kind: PermanentKind::BadRequest,
+                    ..
+                }
+            );
+            if !refused {
+                return Err(e);
+            }
+            let video = self.read_video(id, ctx).await?;
+            match video.state() {
+                VideoState::Working(_) | VideoState::Ready => {
+                    tracing::debug!(
+                        video = id,
+                        "render call refused, but the render is under way"
+                    );
+                }
+                _ => return Err(e),
+            }
+        }
         // The deadline runs from the start of the render, not the create
         // (a resumed draft may have waited long before being started).
         let deadline = data

@@ -15,9 +15,21 @@ use slidecast_elai::ElaiProvider;
 fn generate_mp4(path: &Path) {
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=1"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x180:rate=25:duration=1",
+        ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=1"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .args(["-c:a", "aac", "-shortest", "-movflags", "+faststart"])
         .arg(path)
         .status()
@@ -27,11 +39,22 @@ fn generate_mp4(path: &Path) {
 
 fn probe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -67,7 +90,10 @@ async fn a_generated_mp4_round_trips_through_the_fake() {
     }
     let dest = dir.path().join("clip-slide-001.mp4");
     provider.fetch(&handle, &dest).await.unwrap();
-    assert_eq!(std::fs::read(&dest).unwrap(), std::fs::read(&source).unwrap());
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
 
     let info = probe(&dest);
     let streams = info["streams"].as_array().unwrap();
@@ -75,9 +101,19 @@ async fn a_generated_mp4_round_trips_through_the_fake() {
         .iter()
         .map(|s| s["codec_type"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"video") && kinds.contains(&"audio"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"video") && kinds.contains(&"audio"),
+        "{kinds:?}"
+    );
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(320), Some(180)));
-    let duration: f64 = info["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    let duration: f64 = info["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((0.9..1.2).contains(&duration), "{duration}");
 }

@@ -234,6 +234,33 @@ async fn start_posts_the_render_call_and_accepts_202() {
 }
 
 #[tokio::test]
+async fn a_refused_second_render_call_is_fine_when_the_render_runs() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/videos/render/vid1"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"message": "Video is already rendering"})),
+        )
+        .mount(&server)
+        .await;
+    let status = Sequence::new(vec![status_body("rendering"), status_body("draft")]);
+    Mock::given(method("GET"))
+        .and(path("/api/v1/videos/vid1"))
+        .respond_with(status)
+        .mount(&server)
+        .await;
+    let p = provider(&server);
+    p.start(&handle("vid1", 1)).await.unwrap();
+    // Still a draft: the refusal stands, with Elai's message.
+    let err = p.start(&handle("vid1", 1)).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Permanent { kind: PermanentKind::BadRequest, message } if message.contains("already rendering")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn every_status_value_maps_and_polling_backs_off() {
     let server = MockServer::start().await;
     let seq = [
