@@ -36,6 +36,9 @@ pub struct Look {
     pub jacket: Rgb,
     pub shirt: Rgb,
     pub lips: Rgb,
+    /// The espeak-ng voice variant that suits the look (`f3`, `m3`, ...),
+    /// used unless the deck names an espeak voice itself.
+    pub voice_variant: Option<&'static str>,
 }
 
 const SKINS: [Rgb; 5] = [
@@ -80,10 +83,12 @@ impl Look {
         jacket: JACKETS[0],
         shirt: SHIRTS[0],
         lips: Rgb::new(0xB8, 0x6A, 0x62),
+        voice_variant: None,
     };
 
     /// The look for a deck's avatar code. `default`, `ava`, `leo` and `mia`
-    /// are designed looks (a `.variant` suffix is ignored, so `ava.casual`
+    /// are designed looks (`ava` and `mia` speak with espeak-ng's female
+    /// variants `f3`/`f2`, `leo` with `m3`) (a `.variant` suffix is ignored, so `ava.casual`
     /// is `ava`); any other code gets a stable look derived from its hash.
     pub fn for_code(code: &str) -> Look {
         let base = code
@@ -102,6 +107,7 @@ impl Look {
                 jacket: JACKETS[3],
                 shirt: SHIRTS[2],
                 lips: Rgb::new(0xC2, 0x5E, 0x62),
+                voice_variant: Some("f3"),
             },
             "leo" => Look {
                 skin: SKINS[3],
@@ -111,6 +117,7 @@ impl Look {
                 jacket: JACKETS[1],
                 shirt: SHIRTS[1],
                 lips: Rgb::new(0x8E, 0x50, 0x46),
+                voice_variant: Some("m3"),
             },
             "mia" => Look {
                 skin: SKINS[2],
@@ -120,6 +127,7 @@ impl Look {
                 jacket: JACKETS[2],
                 shirt: SHIRTS[0],
                 lips: Rgb::new(0xA8, 0x52, 0x52),
+                voice_variant: Some("f2"),
             },
             _ => Look::from_hash(stable_hash(&base)),
         }
@@ -150,6 +158,7 @@ impl Look {
             jacket,
             shirt,
             lips: mix(skin, Rgb::new(0xA0, 0x40, 0x48), 0.45),
+            voice_variant: None,
         }
     }
 }

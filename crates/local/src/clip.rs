@@ -11,7 +11,7 @@ use crate::animate::{frame_window, Animation};
 use crate::avatar::{draw_avatar, stable_hash, Look};
 use crate::encode::{resample_speech, ClipWriter, VideoSettings, AUDIO_RATE};
 use crate::error::LocalError;
-use crate::speech::{espeak_voice, synthesize_blocking, EspeakConfig, Speech};
+use crate::speech::{synthesize_blocking, voice_for_request, EspeakConfig, Speech};
 
 /// How clips are made.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +74,7 @@ pub fn render_clip(
     options: &RenderOptions,
 ) -> Result<ClipStats, LocalError> {
     check_canvas(request.canvas)?;
-    let voice = espeak_voice(request.voice.as_deref(), request.language.as_deref());
+    let voice = voice_for_request(request);
     let speech = synthesize_blocking(&options.espeak, &request.script, &voice)?;
     render_speech(
         request,

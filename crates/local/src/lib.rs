@@ -32,4 +32,4 @@ pub use clip::{render_clip, ClipStats, RenderOptions};
 pub use encode::AUDIO_RATE;
 pub use error::LocalError;
 pub use provider::{LocalConfig, LocalProvider};
-pub use speech::{espeak_voice, EspeakConfig};
+pub use speech::{espeak_voice, voice_for_request, EspeakConfig};

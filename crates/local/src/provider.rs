@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use crate::avatar::stable_hash;
 use crate::clip::{check_canvas, render_speech, RenderOptions};
 use crate::error::LocalError;
-use crate::speech::{espeak_voice, synthesize};
+use crate::speech::{synthesize, voice_for_request};
 
 /// The provider's name, as written in decks.
 pub const NAME: &str = "local";
@@ -244,7 +244,7 @@ async fn run_job(cpu: Arc<Semaphore>, options: RenderOptions, job: Arc<Job>, req
     *lock(&job.state) = JobState::Rendering {
         started: Instant::now(),
     };
-    let voice = espeak_voice(request.voice.as_deref(), request.language.as_deref());
+    let voice = voice_for_request(&request);
     let outcome = match synthesize(&options.espeak, &request.script, &voice).await {
         Err(e) => Err(e),
         Ok(speech) => {

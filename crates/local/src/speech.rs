@@ -15,6 +15,8 @@
 //! | anything else, or nothing                    | `en-us`         |
 //!
 //! The speaking rate is [`EspeakConfig::words_per_minute`] (default 165).
+//! Unless the deck names an espeak voice itself, the avatar's look may add
+//! a voice variant (`ava` speaks as `en-us+f3`), see [`voice_for_request`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -113,9 +115,23 @@ pub fn espeak_voice(voice: Option<&str>, language: Option<&str>) -> String {
     DEFAULT_VOICE.to_string()
 }
 
+/// The espeak-ng voice for a request: [`espeak_voice`] of its voice fields,
+/// plus the look's variant (`+f3`, ...) unless the deck named an espeak voice.
+pub fn voice_for_request(request: &slidecast_core::ClipRequest) -> String {
+    let voice = espeak_voice(request.voice.as_deref(), request.language.as_deref());
+    let explicit = request
+        .voice
+        .as_deref()
+        .is_some_and(|v| is_espeak_voice_name(v.trim()));
+    match crate::avatar::Look::for_code(&request.avatar).voice_variant {
+        Some(variant) if !explicit => format!("{voice}+{variant}"),
+        _ => voice,
+    }
+}
+
 /// espeak voice names are lowercase ASCII like `en-gb`, `de` or `en-us+f3`;
 /// vendor voices such as `en-US-AriaNeural` carry capitals.
-fn is_espeak_voice_name(voice: &str) -> bool {
+pub(crate) fn is_espeak_voice_name(voice: &str) -> bool {
     voice.len() <= 24
         && voice
             .chars()
@@ -394,6 +410,30 @@ mod tests {
         assert_eq!(espeak_voice(None, Some("fr-CA")), "fr");
         assert_eq!(espeak_voice(Some("Rachel"), Some("Klingon")), "en-us");
         assert_eq!(espeak_voice(None, None), DEFAULT_VOICE);
+    }
+
+    #[test]
+    fn looks_add_their_voice_variant_unless_the_deck_names_an_espeak_voice() {
+        let mut request = slidecast_core::ClipRequest {
+            slide: 1,
+            title: String::new(),
+            provider: "local".into(),
+            script: "Hi.".into(),
+            avatar: "ava".into(),
+            voice: None,
+            voice_provider: None,
+            language: Some("German".into()),
+            avatar_background: slidecast_core::deck::Rgb::GREEN,
+            canvas: (320, 180),
+        };
+        assert_eq!(voice_for_request(&request), "de+f3");
+        request.voice = Some("en-US-JennyNeural".into());
+        assert_eq!(voice_for_request(&request), "en-us+f3");
+        request.voice = Some("en-gb".into());
+        assert_eq!(voice_for_request(&request), "en-gb");
+        request.voice = None;
+        request.avatar = "default".into();
+        assert_eq!(voice_for_request(&request), "de");
     }
 
     #[test]
