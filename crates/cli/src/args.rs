@@ -51,6 +51,21 @@ pub enum Command {
     /// Make a deck from a PDF or PowerPoint file.
     #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Import(ImportArgs),
+    /// What a render would do: per slide cached, in flight or to render, and the vendor minutes.
+    #[command(after_help = format!("{PLAN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Plan(PlanArgs),
+    /// Inspect or prune the clip cache.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  slidecast cache list\n  slidecast cache prune --older-than 30d"
+    )]
+    Cache(CacheCommand),
+    /// Elai account look-ups (needs ELAI_API_KEY).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ELAI_API_KEY=... slidecast elai avatars\n  ELAI_API_KEY=... slidecast elai voices"
+    )]
+    Elai(ElaiCommand),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -153,12 +168,94 @@ pub struct RenderArgs {
     /// On Ctrl-C, delete the renders already started at the vendor.
     #[arg(long)]
     pub cleanup_remote: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Refuse to start if the render would cost more vendor minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub max_minutes: Option<f64>,
+    #[command(flatten)]
+    pub elai: ElaiArgs,
+}
+
+/// Where finished clips and run journals are kept.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Clip cache (default: $XDG_CACHE_HOME/slidecast/clips).
+    #[arg(long, value_name = "DIR", help_heading = "Cache and resume")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither use nor fill the clip cache.
+    #[arg(long, help_heading = "Cache and resume")]
+    pub no_cache: bool,
+    /// Run journals, for resuming after a crash (default: .slidecast/ beside the output).
+    #[arg(long, value_name = "DIR", help_heading = "Cache and resume")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// How to reach Elai.
+#[derive(Debug, Clone, Args)]
+pub struct ElaiArgs {
     /// Elai API root (default: Elai's public API; env ELAI_BASE_URL).
     #[arg(long, value_name = "URL", help_heading = "Elai")]
     pub elai_url: Option<String>,
     /// File holding the Elai API key (default: env ELAI_API_KEY).
     #[arg(long, value_name = "FILE", help_heading = "Elai")]
     pub elai_key_file: Option<PathBuf>,
+}
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  slidecast plan deck.toml                      # what `render -o deck.mp4` would do
+  slidecast plan deck.toml -o talk.mp4 --provider elai --max-minutes 20
+
+Minutes are estimated at 150 words a minute, each clip rounded up to a whole
+minute; local and mock renders cost nothing.";
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The deck file.
+    pub deck: PathBuf,
+    /// The output the render would write (its journal is consulted);
+    /// default: the deck's name with .mp4.
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderChoice>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Exit with 1 if the render would cost more vendor minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub max_minutes: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached clips (key, provider, size, age).
+    List {
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Delete clips not used for a while.
+    Prune {
+        /// Age such as 30d, 12h, 2weeks.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ElaiCommand {
+    /// Avatars the account can use (codes for the deck's `avatar`).
+    Avatars {
+        #[command(flatten)]
+        elai: ElaiArgs,
+    },
+    /// Voices (for the deck's `voice` and `voice_provider`).
+    Voices {
+        #[command(flatten)]
+        elai: ElaiArgs,
+    },
 }
 
 const VALIDATE_EXAMPLES: &str = "\

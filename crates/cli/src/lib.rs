@@ -18,6 +18,7 @@ pub mod progress;
 pub mod providers;
 pub mod render;
 pub mod simulate;
+pub mod store_cmds;
 pub mod timeline;
 pub mod validate;
 
@@ -61,6 +62,9 @@ fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
             force: a.force,
         })
         .map(|_| ()),
+        Command::Plan(a) => store_cmds::plan(&a),
+        Command::Cache(c) => store_cmds::cache(&c),
+        Command::Elai(c) => store_cmds::elai(&c),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "slidecast", &mut std::io::stdout());

@@ -56,25 +56,14 @@ pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn AvatarPr
         }
         "elai" => {
             let mut config = slidecast_elai::ElaiConfig::builder();
-            let url = settings
-                .elai_url
-                .clone()
-                .or_else(|| std::env::var(ELAI_URL_ENV).ok().filter(|u| !u.is_empty()));
-            if let Some(url) = url {
+            if let Some(url) = elai_url(settings.elai_url.as_deref()) {
                 config = config.base_url(url);
             }
             if let Some(file) = &settings.elai_key_file {
                 config = config.api_key_file(file);
             }
-            let config = config.build().map_err(|e| {
-                CliError::Usage(format!(
-                    "{e}\nhint: export {}=<your key> (Elai: Settings > API), or render offline with --provider local",
-                    slidecast_elai::API_KEY_ENV
-                ))
-            })?;
-            let provider = slidecast_elai::ElaiProvider::new(config).map_err(|e| {
-                CliError::Usage(format!("{e}\nhint: render offline with --provider local"))
-            })?;
+            let config = config.build().map_err(elai_config_error)?;
+            let provider = slidecast_elai::ElaiProvider::new(config).map_err(elai_config_error)?;
             Ok(Arc::new(provider))
         }
         "mock" => Ok(Arc::new(MockClips::new(settings.fps))),
@@ -82,6 +71,21 @@ pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn AvatarPr
             "unknown provider `{other}`; use local, elai or mock"
         ))),
     }
+}
+
+/// Elai's API root: the flag, else `ELAI_BASE_URL`, else the crate default.
+pub fn elai_url(flag: Option<&str>) -> Option<String> {
+    flag.map(String::from)
+        .or_else(|| std::env::var(ELAI_URL_ENV).ok())
+        .filter(|u| !u.is_empty())
+}
+
+/// An Elai configuration problem, with what to do about it.
+pub fn elai_config_error(e: slidecast_elai::ConfigError) -> CliError {
+    CliError::Usage(format!(
+        "{e}\nhint: export {}=<your key> (or --elai-key-file FILE), or render offline with --provider local",
+        slidecast_elai::API_KEY_ENV
+    ))
 }
 
 /// `--provider mock`: core's [`MockProvider`] decides the timing (a couple of

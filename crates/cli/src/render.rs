@@ -1,13 +1,15 @@
 //! `slidecast render DECK -o OUT.mp4`: provider + composer + scheduler, with
 //! progress, Ctrl-C, captions and an optional timeline.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use slidecast_core::{
-    AvatarProvider, Composer, Deck, DeckError, Progress, RenderHandle, RunOptions, Scheduler,
-    SlideEvent,
+    AvatarProvider, ClipSource, Composer, Deck, DeckError, Progress, RenderHandle, RunOptions,
+    Scheduler, SlideEvent,
 };
+use slidecast_store::Journal;
 use tokio::sync::mpsc;
 
 use crate::args::{ProviderChoice, RenderArgs};
@@ -16,18 +18,13 @@ use crate::deckgen::write_atomic;
 use crate::exit::CliError;
 use crate::progress::{self, LogSink, Mode};
 use crate::providers::{self, ProviderSettings};
+use crate::store_cmds::{open_cache, store_error};
 use crate::timeline;
 
 /// Run `slidecast render`.
 pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
     let mut deck = load_deck(&args.deck)?;
-    if let Some(choice) = args.provider {
-        for slide in &mut deck.slides {
-            if let Some(p) = slide.presenter.as_mut() {
-                p.provider = choice.name().to_string();
-            }
-        }
-    }
+    apply_provider(&mut deck, args.provider);
     if args.output.extension().is_none() {
         return Err(CliError::Usage(format!(
             "{}: give the output a file name ending in .mp4",
@@ -41,6 +38,17 @@ pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
             message: format!("cannot start the async runtime: {e}"),
         })?;
     runtime.block_on(render(deck, args, sink))
+}
+
+/// `--provider`: use `choice` for every presenter slide.
+pub fn apply_provider(deck: &mut Deck, choice: Option<ProviderChoice>) {
+    if let Some(choice) = choice {
+        for slide in &mut deck.slides {
+            if let Some(p) = slide.presenter.as_mut() {
+                p.provider = choice.name().to_string();
+            }
+        }
+    }
 }
 
 /// Load a deck, listing every problem like `validate` does.
@@ -107,14 +115,14 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     let settings = ProviderSettings {
         work_dir: work_dir.clone(),
         fps: deck.output.fps,
-        elai_url: args.elai_url.clone(),
-        elai_key_file: args.elai_key_file.clone(),
+        elai_url: args.elai.elai_url.clone(),
+        elai_key_file: args.elai.elai_key_file.clone(),
     };
     let names = provider_names(&deck);
-    let provider: Arc<dyn AvatarProvider> = match names.as_slice() {
+    let provider_name = match names.as_slice() {
         // A slide-only deck never calls its provider.
-        [] => providers::build(ProviderChoice::Mock.name(), &settings)?,
-        [one] => providers::build(one, &settings)?,
+        [] => ProviderChoice::Mock.name().to_string(),
+        [one] => one.clone(),
         many => {
             return Err(CliError::Usage(format!(
                 "the deck mixes providers ({}); pass --provider to use one for every slide",
@@ -122,12 +130,65 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
             )))
         }
     };
+    let provider = providers::build(&provider_name, &settings)?;
     let composer = build_composer(&deck, &work_dir)?;
+
+    // Never pay twice: finished clips come from the cache, renders an
+    // interrupted run started are resumed from its journal. Mock clips are
+    // instant and their renders live only in one process, so they skip both.
+    let is_mock = provider_name == ProviderChoice::Mock.name();
+    let cache = if is_mock {
+        None
+    } else {
+        open_cache(&args.store)?
+    };
+    let journal = if is_mock || names.is_empty() {
+        None
+    } else {
+        let j = Journal::open_for_output(&args.output, args.store.state_dir.as_deref())
+            .map_err(store_error)?;
+        Some(match &cache {
+            Some(c) => j.with_cache(c.clone()),
+            None => j,
+        })
+    };
+    if let Some(max) = args.max_minutes {
+        let snapshot = journal.as_ref().map(|j| j.snapshot());
+        slidecast_store::plan(&deck, cache.as_ref(), snapshot.as_ref())
+            .check_budget(max)
+            .map_err(|e| CliError::Run {
+                message: e.to_string(),
+            })?;
+    }
+    let sources = match &journal {
+        Some(j) => {
+            let verifier = composer.clone();
+            j.verified_sources(&deck, cache.as_ref(), move |clip: PathBuf| {
+                let c = verifier.clone();
+                async move { c.verify_clip(&clip).await.map(|_| ()) }
+            })
+            .await
+        }
+        None => HashMap::new(),
+    };
+    let reused = sources
+        .values()
+        .filter(|s| !matches!(s, ClipSource::Render))
+        .count();
+    if reused > 0 {
+        tracing::info!("{reused} clip(s) come from the cache or an earlier run");
+    }
+    // Fetched clips go where a rerun finds them (the journal's folder).
+    let clips_dir = match (&args.work_dir, &journal) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(j)) => j.work_dir(),
+        (None, None) => work_dir.clone(),
+    };
 
     let mut options = RunOptions {
         schedule: args.schedule.into(),
         max_in_flight: args.max_renders.map(|n| n as usize),
-        work_dir: work_dir.clone(),
+        work_dir: clips_dir.clone(),
         ..RunOptions::default()
     };
     if let Some(jobs) = args.jobs {
@@ -154,9 +215,14 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     let mode = Mode::resolve(args.progress);
     let display = tokio::spawn(progress::show(mode, sink, show_rx));
 
-    let scheduler = Scheduler::new(provider.clone(), composer)
+    let mut scheduler = Scheduler::new(provider.clone(), composer)
         .options(options)
+        .clip_sources(sources)
         .events(tx);
+    let journal_kept = journal.is_some();
+    if let Some(j) = journal {
+        scheduler = scheduler.journal(Arc::new(j));
+    }
     let outcome = tokio::select! {
         r = scheduler.run(&deck, &args.output) => Some(r),
         _ = tokio::signal::ctrl_c() => None,
@@ -180,6 +246,11 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         }
         Some(Ok(report)) => report,
     };
+    // The clips are in the cache (or the journal's clip folder) now; the
+    // fetch folder of a finished run is not needed for any rerun.
+    if journal_kept && args.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&clips_dir);
+    }
 
     let cues = captions::captions(&report.segments, &deck.slides);
     let srt = args.output.with_extension("srt");

@@ -189,7 +189,7 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         out,
         r##"<g class="end">
 <line x1="{xe:.1}" y1="{y1}" x2="{xe:.1}" y2="{axis_y}" stroke="#CF222E" stroke-width="1.2" stroke-dasharray="4 3"/>
-<text x="{tx:.1}" y="{ty}" font-size="11" font-weight="600" fill="#CF222E" text-anchor="{anchor}">{label}</text>
+<text x="{tx:.1}" y="{ty}" font-size="11" font-weight="600" fill="#CF222E" text-anchor="{anchor}">{end:.1} s</text>
 </g>"##,
         y1 = top - 8.0,
         tx = xe,
@@ -199,7 +199,6 @@ pub fn svg(spans: &[Span], title: &str, subtitle: &str) -> String {
         } else {
             "middle"
         },
-        label = format!("{end:.1} s"),
     );
 
     // Legend: one swatch per stage, then a note on the lanes.

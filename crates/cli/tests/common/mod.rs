@@ -75,13 +75,10 @@ pub mod schema;
 /// A PNG of `width` x `height` in one colour (stored, uncompressed deflate
 /// blocks so no compressor is needed).
 pub fn png_sized(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
-    let mut raw = Vec::new();
-    for _ in 0..height {
-        raw.push(0u8);
-        for _ in 0..width {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Each row: filter byte 0, then the pixels.
+    let mut row = vec![0u8];
+    row.extend(rgb.iter().copied().cycle().take(3 * width as usize));
+    let raw = row.repeat(height as usize);
     // zlib stream with stored blocks.
     let mut z = vec![0x78, 0x01];
     let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
