@@ -19,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Endpoints (under `/api/v1`): `POST videos`, `POST videos/render/{id}`,
+//! Endpoints (under `/api/v1`): `POST videos`, `GET videos` (first page,
+//! newest first), `POST videos/render/{id}`,
 //! `GET|DELETE videos/{id}`, `GET avatars`, `GET voices`; downloads at
 //! `/public/video/{id}.mp4?s=<signature>` (no key needed).
 
@@ -77,6 +78,9 @@ pub struct Faults {
     /// The first N downloads send half the bytes (with the full
     /// `Content-Length`) and then drop the connection.
     pub truncated_downloads: u32,
+    /// The first N creates make their video but answer 502, as when the
+    /// answer is lost on the way back.
+    pub lost_create_answers: u32,
 }
 
 /// How the fake behaves.
@@ -160,6 +164,9 @@ enum Outcome {
 
 #[derive(Debug)]
 struct Video {
+    /// Creation order, for the newest-first list.
+    seq: u64,
+    tags: Value,
     name: String,
     slide: Option<usize>,
     render_started: Option<Instant>,
@@ -175,6 +182,7 @@ struct Inner {
     rng: StdRng,
     api_requests: u64,
     burst_sent: u32,
+    lost_answers_sent: u32,
     renders_by_slide: HashMap<usize, u32>,
     download_attempts: u32,
     signature: u64,
@@ -220,6 +228,7 @@ impl FakeElai {
             rng: StdRng::seed_from_u64(seed),
             api_requests: 0,
             burst_sent: 0,
+            lost_answers_sent: 0,
             renders_by_slide: HashMap::new(),
             download_attempts: 0,
             signature: 0,
@@ -227,7 +236,7 @@ impl FakeElai {
             ready_times: Vec::new(),
         }));
         let app = Router::new()
-            .route("/api/v1/videos", post(create_video))
+            .route("/api/v1/videos", post(create_video).get(list_videos))
             .route("/api/v1/videos/render/{id}", post(render_video))
             .route("/api/v1/videos/{id}", get(get_video).delete(delete_video))
             .route("/api/v1/avatars", get(list_avatars))
@@ -285,6 +294,7 @@ impl FakeElai {
         inner.config.faults = faults;
         inner.api_requests = 0;
         inner.burst_sent = 0;
+        inner.lost_answers_sent = 0;
         inner.download_attempts = 0;
     }
 
@@ -406,11 +416,14 @@ async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Byt
         .unwrap_or_default()
         .to_string();
     let slide = slide_of(&name);
-    let id = format!("{:024x}", 0x5eed_0000_0000_0000_u64 + inner.next_id);
+    let seq = inner.next_id;
+    let id = format!("{:024x}", 0x5eed_0000_0000_0000_u64 + seq);
     inner.next_id += 1;
     inner.videos.insert(
         id.clone(),
         Video {
+            seq,
+            tags: body.get("tags").cloned().unwrap_or(Value::Null),
             name: name.clone(),
             slide,
             render_started: None,
@@ -424,10 +437,36 @@ async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Byt
     }
     inner.stats.last_create_at = Some(Instant::now());
     inner.stats.create_bodies.push(body.clone());
+    if inner.lost_answers_sent < inner.config.faults.lost_create_answers {
+        inner.lost_answers_sent += 1;
+        return message(StatusCode::BAD_GATEWAY, "Bad gateway");
+    }
     let mut answer = body;
     answer["_id"] = json!(id);
     answer["status"] = json!("draft");
     Json(answer).into_response()
+}
+
+async fn list_videos(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = lock(&state);
+    if let Some(r) = gate(&mut inner, &headers) {
+        return r;
+    }
+    let mut videos: Vec<_> = inner.videos.iter().collect();
+    videos.sort_by_key(|(_, v)| std::cmp::Reverse(v.seq));
+    let list: Vec<Value> = videos
+        .into_iter()
+        .take(50)
+        .map(|(id, v)| {
+            let status = if v.render_started.is_some() {
+                "rendering"
+            } else {
+                "draft"
+            };
+            json!({"_id": id, "name": v.name, "tags": v.tags, "status": status})
+        })
+        .collect();
+    Json(json!({ "videos": list })).into_response()
 }
 
 async fn render_video(

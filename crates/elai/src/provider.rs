@@ -66,6 +66,9 @@ pub struct ElaiProvider {
     avatars: OnceCell<Arc<Vec<Avatar>>>,
     renders: Mutex<HashMap<String, Track>>,
     warned_statuses: Mutex<HashSet<String>>,
+    /// Requests (as JSON) whose create call failed without a clear answer,
+    /// with the token their video was tagged with: the video may exist.
+    unsure_creates: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for ElaiProvider {
@@ -85,6 +88,7 @@ impl ElaiProvider {
             avatars: OnceCell::new(),
             renders: Mutex::new(HashMap::new()),
             warned_statuses: Mutex::new(HashSet::new()),
+            unsure_creates: Mutex::new(HashMap::new()),
         })
     }
 
@@ -134,6 +138,39 @@ impl ElaiProvider {
             })
             .await
             .cloned()
+    }
+
+    fn unsure(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.unsure_creates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The id of a video tagged `token`, if the video list has one. A list
+    /// Elai does not serve (4xx) counts as none; a transient failure is
+    /// returned, so the retry does not create a second video blindly.
+    async fn find_created(
+        &self,
+        token: &str,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        match self
+            .http
+            .call(Method::GET, &wire::list_path(50), None, ctx)
+            .await
+        {
+            Ok(list) => {
+                Ok(wire::find_tagged_video(&list, token).filter(|id| wire::is_valid_video_id(id)))
+            }
+            Err(ProviderError::Permanent {
+                kind: PermanentKind::BadRequest | PermanentKind::NotFound,
+                message,
+            }) => {
+                tracing::debug!("cannot list videos to find a lost create: {message}");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn renders(&self) -> MutexGuard<'_, HashMap<String, Track>> {
@@ -252,21 +289,51 @@ impl AvatarProvider for ElaiProvider {
                 .as_deref()
                 .unwrap_or(&self.config.default_language),
         };
-        let body = wire::create_video_body(request, avatar, canvas_url, &voice);
         let ctx = Ctx::new("create video").slide(Some(slide));
-        let answer = self
-            .http
-            .call(Method::POST, wire::VIDEOS, Some(&body), ctx)
-            .await?;
-        let id = VideoObject::from_json(&answer)
-            .id
-            .filter(|id| wire::is_valid_video_id(id))
-            .ok_or_else(|| {
-                ProviderError::permanent(
-                    PermanentKind::BadRequest,
-                    format!("{ctx}: Elai answered without a usable video id"),
-                )
-            })?;
+        let request_key = serde_json::to_string(request).unwrap_or_default();
+        let earlier_token = self.unsure().get(&request_key).cloned();
+        let mut found = None;
+        if let Some(token) = &earlier_token {
+            found = self.find_created(token, ctx).await?;
+        }
+        let id = match found {
+            Some(id) => {
+                tracing::info!(slide, video = %id, "found the video a lost create answer made");
+                id
+            }
+            None => {
+                let token = earlier_token
+                    .unwrap_or_else(|| format!("slidecast-req-{:016x}", rand::random::<u64>()));
+                let body = wire::create_video_body(request, avatar, canvas_url, &voice, &token);
+                match self
+                    .http
+                    .call(Method::POST, wire::VIDEOS, Some(&body), ctx)
+                    .await
+                {
+                    Ok(answer) => VideoObject::from_json(&answer)
+                        .id
+                        .filter(|id| wire::is_valid_video_id(id))
+                        .ok_or_else(|| {
+                            ProviderError::permanent(
+                                PermanentKind::BadRequest,
+                                format!("{ctx}: Elai answered without a usable video id"),
+                            )
+                        })?,
+                    Err(e) => {
+                        // A timeout or server error may come after Elai
+                        // created the video: remember its token so the
+                        // retry looks for it before creating another.
+                        if matches!(e, ProviderError::Transient { .. }) {
+                            self.unsure().insert(request_key, token);
+                        } else {
+                            self.unsure().remove(&request_key);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        self.unsure().remove(&request_key);
         let deadline = self.config.deadline_for(&request.script);
         let data = HandleData {
             slide,

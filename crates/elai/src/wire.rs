@@ -8,6 +8,7 @@
 //! | render | `POST videos/render/{id}` | empty → any 2xx (200, also 202) |
 //! | status | `GET videos/{id}` | a video object, see [`VideoObject`] |
 //! | delete | `DELETE videos/{id}` | empty → any 2xx |
+//! | list | `GET videos?page=1&limit=N` | `{videos: [...]}` (or a bare list) of video objects with `tags` |
 //! | avatars | `GET avatars` | a list of avatars, see [`parse_avatars`] |
 //! | voices | `GET voices` | voices, see [`parse_voices`] (endpoint unconfirmed) |
 //!
@@ -29,6 +30,9 @@
 //! 640x360 canvas over a flat `background` colour (the key colour slidecast
 //! removes locally); `slides[0].avatar` names the avatar by `code`
 //! (`{avatar}.{variant}`) with its canvas PNG URL from `GET avatars`.
+//! `tags` holds `slidecast` and a per-request token (`slidecast-req-<hex>`):
+//! when a create's answer is lost (timeout, 5xx), the retry first looks for
+//! a video with that token in the list, so a slide is created only once.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -56,6 +60,26 @@ pub const VIDEOS: &str = "videos";
 pub const AVATARS: &str = "avatars";
 /// Path of the voices listing.
 pub const VOICES: &str = "voices";
+
+/// Path of the first page of the video list, newest first.
+pub fn list_path(limit: u32) -> String {
+    format!("videos?page=1&limit={limit}")
+}
+
+/// The id of the video in a `GET videos` answer whose `tags` hold `token`.
+pub fn find_tagged_video(list: &Value, token: &str) -> Option<String> {
+    let videos = list
+        .as_array()
+        .or_else(|| list.get("videos").and_then(Value::as_array))?;
+    videos
+        .iter()
+        .find(|v| {
+            v.get("tags")
+                .and_then(Value::as_array)
+                .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(token)))
+        })
+        .and_then(|v| VideoObject::from_json(v).id)
+}
 
 /// Path of one video (status and delete).
 pub fn video_path(id: &str) -> String {
@@ -89,7 +113,7 @@ pub struct VoiceChoice<'a> {
 #[derive(Serialize)]
 struct CreateVideo<'a> {
     name: String,
-    tags: [&'static str; 1],
+    tags: [&'a str; 2],
     slides: [SlideJson<'a>; 1],
     data: VideoData,
 }
@@ -128,12 +152,14 @@ struct AvatarRef<'a> {
 
 /// The body of `POST videos` for one slide's presenter clip.
 ///
-/// `canvas_url` is the avatar (variant) canvas PNG from `GET avatars`.
+/// `canvas_url` is the avatar (variant) canvas PNG from `GET avatars`;
+/// `token` tags the video so a retried create can find it.
 pub fn create_video_body(
     request: &ClipRequest,
     avatar: &Avatar,
     canvas_url: &str,
     voice: &VoiceChoice<'_>,
+    token: &str,
 ) -> Value {
     let (editor_w, editor_h) = EDITOR_CANVAS;
     let scale = editor_h / AVATAR_IMAGE_PX;
@@ -163,7 +189,7 @@ pub fn create_video_body(
     };
     let body = CreateVideo {
         name: format!("{} - slide {}", request.title, request.slide),
-        tags: ["slidecast"],
+        tags: ["slidecast", token],
         slides: [SlideJson {
             id: 1,
             canvas,
@@ -443,6 +469,22 @@ mod tests {
         assert!(m.starts_with("a b x"));
         assert_eq!(m.chars().count(), 300);
         assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn tagged_videos_are_found_in_either_list_shape() {
+        let list = json!({"videos": [
+            {"_id": "a", "tags": ["slidecast", "slidecast-req-1"]},
+            {"_id": "b", "tags": ["slidecast", "slidecast-req-2"]},
+            {"_id": "c"}
+        ]});
+        assert_eq!(
+            find_tagged_video(&list, "slidecast-req-2").as_deref(),
+            Some("b")
+        );
+        assert_eq!(find_tagged_video(&list, "slidecast-req-9"), None);
+        let bare = json!([{"id": "d", "tags": ["t"]}]);
+        assert_eq!(find_tagged_video(&bare, "t").as_deref(), Some("d"));
     }
 
     #[test]

@@ -228,3 +228,28 @@ async fn the_fake_rejects_malformed_creates_like_elai() {
     assert_eq!(avatars.len(), 2);
     assert_eq!(p.list_voices().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_lost_create_answer_does_not_create_the_slide_twice() {
+    let (fake, p) = fake(Faults {
+        lost_create_answers: 1,
+        ..Faults::default()
+    })
+    .await;
+    let err = p.initiate(&request(2)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Transient { .. }), "{err:?}");
+    assert_eq!(
+        fake.stats().creates,
+        1,
+        "the video was made despite the 502"
+    );
+    // The retry finds the video by its token instead of creating another.
+    let h = p.initiate(&request(2)).await.unwrap();
+    assert_eq!(fake.stats().creates, 1);
+    assert_eq!(fake.video_ids(), vec![h.id.clone()]);
+    p.start(&h).await.unwrap();
+    assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+    // A different request is created normally.
+    p.initiate(&request(3)).await.unwrap();
+    assert_eq!(fake.stats().creates, 2);
+}

@@ -99,7 +99,7 @@ async fn all_five_creates_arrive_before_the_first_clip_is_ready() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn server_errors_and_a_429_burst_still_create_each_slide_once() {
+async fn server_errors_lost_answers_and_a_429_burst_still_create_each_slide_once() {
     let (fake, _dir) = run(Faults {
         server_error_rate: 0.10,
         seed: 7,
@@ -108,6 +108,7 @@ async fn server_errors_and_a_429_burst_still_create_each_slide_once() {
             count: 4,
             retry_after_secs: 5,
         }),
+        lost_create_answers: 2,
         ..Faults::default()
     })
     .await;

@@ -142,7 +142,11 @@ async fn create_sends_the_documented_video_json() {
         "application/json"
     );
     let body: Value = serde_json::from_slice(&create.body).unwrap();
-    assert_eq!(body["tags"], json!(["slidecast"]));
+    assert_eq!(body["tags"][0], "slidecast");
+    assert!(body["tags"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("slidecast-req-"));
     let slides = body["slides"].as_array().unwrap();
     assert_eq!(slides.len(), 1);
     let s = &slides[0];
