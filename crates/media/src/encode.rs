@@ -16,6 +16,8 @@ pub struct VideoSettings {
     pub fps: u32,
     pub preset: String,
     pub crf: u8,
+    /// x264 worker threads; 0 lets x264 choose (1.5 per core).
+    pub threads: usize,
 }
 
 impl VideoSettings {
@@ -68,6 +70,9 @@ impl H264Writer {
         let mut opts = Dictionary::new();
         opts.set("preset", &s.preset);
         opts.set("crf", &s.crf.to_string());
+        if s.threads > 0 {
+            opts.set("threads", &s.threads.to_string());
+        }
         let enc = enc.open_with(opts).map_err(MediaError::ff(format!(
             "open libx264 (preset {})",
             s.preset

@@ -60,7 +60,53 @@ fn open_segment(path: &Path) -> Result<(format::context::Input, usize, Option<us
     Ok((ictx, video, audio))
 }
 
+/// A timestamp in `tb` as a whole number of frames at `fps` (rounded).
+fn to_frames(ts: i64, tb: Rational, fps: u32) -> i64 {
+    let num = i128::from(ts) * i128::from(tb.numerator()) * i128::from(fps);
+    let den = i128::from(tb.denominator());
+    ((2 * num + den.signum() * den) / (2 * den)) as i64
+}
+
+/// Decode delay (frames) of each segment's video: how far a packet's
+/// position in decode order runs ahead of its presentation time. NUT does
+/// not store decode timestamps, so the join rebuilds them from this.
+fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
+    let (mut ictx, vi, _) = open_segment(path)?;
+    let tb = ictx
+        .stream(vi)
+        .map(|s| s.time_base())
+        .ok_or_else(|| MediaError::msg("segment video stream vanished"))?;
+    let mut packet = Packet::empty();
+    let (mut k, mut zero, mut delay) = (0i64, None, 0i64);
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => break,
+            Err(e) => {
+                return Err(MediaError::Ffmpeg {
+                    context: format!("read segment {}", path.display()),
+                    source: e,
+                })
+            }
+        }
+        if packet.stream() != vi {
+            continue;
+        }
+        let pts = packet.pts().ok_or_else(|| {
+            MediaError::msg(format!("{}: video packet without pts", path.display()))
+        })?;
+        let zero = *zero.get_or_insert(pts);
+        delay = delay.max(k - to_frames(pts - zero, tb, fps));
+        k += 1;
+    }
+    Ok(delay)
+}
+
 fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, MediaError> {
+    let mut delay = 0;
+    for path in segments {
+        delay = delay.max(scan_delay(path, fps)?);
+    }
     let frame_tb = Rational::new(1, fps as i32);
     let (first, first_video, _) = open_segment(&segments[0])?;
     let first_stream = first
@@ -119,6 +165,7 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
             )));
         }
         let mut frames: u64 = 0;
+        let mut decode_index: i64 = 0;
         // The muxer may have shifted the segment's timestamps (to keep dts
         // non-negative): the first packet, the opening IDR frame, has the
         // lowest pts and marks the segment's time zero.
@@ -138,18 +185,18 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
                 }
             }
             if packet.stream() == vi {
-                let zero = *base.get_or_insert(packet.pts().or(packet.dts()).unwrap_or(0));
-                // Offset by the frames before this segment, in frame ticks.
-                let shift = |ts: Option<i64>| {
-                    ts.map(|t| {
-                        let frames_ts = (t - zero) * i64::from(in_vtb.numerator()) * i64::from(fps)
-                            / i64::from(in_vtb.denominator());
-                        frames_ts + frames_before as i64
-                    })
-                };
-                let (pts, dts) = (shift(packet.pts()), shift(packet.dts()));
+                let zero = *base.get_or_insert(packet.pts().unwrap_or(0));
+                // Presentation time: frames since the segment's first frame,
+                // offset by the frames before it. Decode time: the packet's
+                // place in decode order, held back by the deck's decode
+                // delay, so it never passes the presentation time and keeps
+                // rising across joins.
+                let pts = packet
+                    .pts()
+                    .map(|t| to_frames(t - zero, in_vtb, fps) + frames_before as i64);
                 packet.set_pts(pts);
-                packet.set_dts(dts);
+                packet.set_dts(Some(frames_before as i64 + decode_index - delay));
+                decode_index += 1;
                 packet.set_duration(1);
                 packet.rescale_ts(frame_tb, video_tb);
                 packet.set_stream(video_index);

@@ -96,6 +96,7 @@ impl MockClip {
             fps: self.fps,
             preset: "ultrafast".into(),
             crf: 26,
+            threads: 0,
         };
         let mut video = if self.with_video {
             Some(H264Writer::add(&mut octx, &settings)?)

@@ -382,3 +382,56 @@ async fn thirty_slides_keep_audio_and_video_aligned_at_every_boundary() {
         );
     }
 }
+
+#[tokio::test]
+async fn b_frame_segments_join_by_stream_copy() {
+    // veryfast uses B-frames: decode order differs from display order and
+    // the segments' timestamps start below zero.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let settings = slidecast_core::deck::Output {
+        quality: slidecast_core::deck::Quality::Level(slidecast_core::deck::QualityLevel::Standard),
+        ..output()
+    };
+    let composer = MediaComposer::new(settings, dir.path()).unwrap();
+    let clip = mock_clip(dir.path(), "clip.mp4", 1.0);
+    let mut s2 = slide(2, &image, None);
+    s2.duration = Some(Duration::from_millis(600));
+    let out = dir.path().join("out.mp4");
+    let segments = render(
+        &composer,
+        &[
+            (
+                slide(1, &image, Some(presenter(pip(), Shape::Rectangle))),
+                Some(clip.clone()),
+            ),
+            (s2, None),
+            (
+                slide(3, &image, Some(presenter(pip(), Shape::Circle))),
+                Some(clip),
+            ),
+        ],
+        &out,
+    )
+    .await;
+    let frames: Vec<u64> = segments
+        .iter()
+        .map(|s| (s.duration.as_secs_f64() * 25.0).round() as u64)
+        .collect();
+    assert_eq!(frames[1], 15);
+    let p = probe(&out);
+    assert_eq!(p.video_frames, frames.iter().sum::<u64>());
+    assert_eq!(&p.keyframes[..3], &[0, frames[0], frames[0] + frames[1]]);
+    assert!(
+        (p.video_duration - p.video_frames as f64 / 25.0).abs() < 1e-6,
+        "{p:?}"
+    );
+    assert!(
+        (p.audio_duration - p.video_duration).abs() < 1.0 / 25.0,
+        "{p:?}"
+    );
+    // Decodes cleanly across both joins.
+    let last = frames_at(&out, &[p.video_frames as usize - 1]);
+    assert_eq!(last[0].width, W);
+}
