@@ -288,7 +288,11 @@ impl Scheduler {
             limits,
             start: Instant::now(),
             events: self.events.clone(),
-            tracker: Mutex::new(Tracker::new(&plan)),
+            tracker: Mutex::new(Tracker::new(
+                &plan,
+                self.options.schedule,
+                self.options.jobs,
+            )),
             cpu: CpuGate::new(self.options.jobs.max(1)),
             slots: Arc::new(Semaphore::new(cap)),
             compose_seq: AtomicU64::new(0),
@@ -780,7 +784,14 @@ async fn obtain_clip(
                 slide,
                 handle: handle.clone(),
             },
-            |t| t.render(job, 0.1),
+            |t| {
+                let now = t.now;
+                t.render(job, 0.1);
+                t.each(job, |s| {
+                    s.render_since = Some(now);
+                    s.expected_ready = None;
+                });
+            },
         );
         let outcome = async {
             if needs_start {
@@ -887,7 +898,10 @@ async fn wait_ready(
             .await?;
         let wait = match status {
             RenderStatus::Ready => {
-                shared.emit(SlideEvent::Ready { slide }, |t| t.render(job, 0.9));
+                shared.emit(SlideEvent::Ready { slide }, |t| {
+                    t.render(job, 0.9);
+                    t.each(job, |s| s.render_done = true);
+                });
                 return Ok(None);
             }
             RenderStatus::Failed { reason } => return Ok(Some(reason)),
@@ -901,7 +915,11 @@ async fn wait_ready(
                             slide,
                             percent: progress,
                         },
-                        |t| t.render(job, 0.1 + 0.8 * fraction),
+                        |t| {
+                            t.render(job, 0.1 + 0.8 * fraction);
+                            let now = t.now;
+                            t.each(job, |s| s.expect_ready(now, progress, eta));
+                        },
                     );
                 }
                 // Poll no later than the vendor expects the render to end.
@@ -962,11 +980,10 @@ impl Shared {
     fn emit(&self, event: SlideEvent, update: impl FnOnce(&mut Tracker)) {
         let at = self.now();
         self.with_tracker(|t| {
+            t.now = at;
             update(t);
             let overall = t.overall();
-            let eta = (1.0..100.0)
-                .contains(&overall)
-                .then(|| at.mul_f64(f64::from(100.0 - overall) / f64::from(overall)));
+            let eta = t.eta(overall);
             if let Some(tx) = &self.events {
                 let _ = tx.send(Progress {
                     at,
@@ -981,7 +998,9 @@ impl Shared {
     fn fetched(&self, job: &ClipJob, cached: bool) {
         for &slide in &job.members {
             self.emit(SlideEvent::Fetched { slide, cached }, |t| {
-                t.slide(slide).render = 1.0;
+                let s = t.slide(slide);
+                s.render = 1.0;
+                s.render_done = true;
             });
         }
     }
@@ -1061,17 +1080,35 @@ impl RetryPolicy {
     }
 }
 
-/// Per-slide progress, for the overall percentage.
+/// Per-slide progress, for the overall percentage and the ETA.
 #[derive(Debug, Clone, Copy, Default)]
 struct SlideProgress {
     presenter: bool,
     /// 0..=1 from initiate to fetched.
     render: f32,
+    /// The vendor finished the render (or the clip was cached).
+    render_done: bool,
+    /// When the current render was initiated (time since the run began).
+    render_since: Option<Duration>,
+    /// When the vendor's figures say the render will be ready.
+    expected_ready: Option<Duration>,
     prepared: bool,
     composed: bool,
 }
 
 impl SlideProgress {
+    /// Expected end of the render: the vendor's estimate when it gives one,
+    /// else extrapolated from its percentage.
+    fn expect_ready(&mut self, now: Duration, percent: Option<f32>, eta: Option<Duration>) {
+        self.expected_ready = match (eta, percent, self.render_since) {
+            (Some(eta), _, _) => Some(now + eta),
+            (None, Some(p), Some(since)) if p >= 1.0 && p <= 100.0 => {
+                Some(since + (now.saturating_sub(since)).mul_f64(100.0 / f64::from(p)))
+            }
+            _ => self.expected_ready,
+        };
+    }
+
     fn fraction(&self) -> f32 {
         let done = |b: bool| if b { 1.0 } else { 0.0 };
         if self.presenter {
@@ -1083,6 +1120,10 @@ impl SlideProgress {
 }
 
 struct Tracker {
+    /// Time of the event being recorded, since the run began.
+    now: Duration,
+    /// Prepare/compose calls that may run at once under this policy.
+    parallel: f64,
     slides: Vec<SlideProgress>,
     /// Highest overall percentage sent so far.
     sent: f32,
@@ -1093,8 +1134,13 @@ struct Tracker {
 }
 
 impl Tracker {
-    fn new(plan: &Plan) -> Tracker {
+    fn new(plan: &Plan, schedule: Schedule, jobs: usize) -> Tracker {
         Tracker {
+            now: Duration::ZERO,
+            parallel: match schedule {
+                Schedule::Eager => jobs.max(1) as f64,
+                Schedule::Sequential | Schedule::InOrder => 1.0,
+            },
             slides: plan
                 .job_of
                 .iter()
@@ -1115,6 +1161,62 @@ impl Tracker {
             Some(s) => s,
             None => &mut self.spare,
         }
+    }
+
+    /// Apply `f` to every slide sharing `job`'s clip.
+    fn each(&mut self, job: &ClipJob, mut f: impl FnMut(&mut SlideProgress)) {
+        for &n in &job.members {
+            f(self.slide(n));
+        }
+    }
+
+    /// Mean length of the finished spans of `stage`.
+    fn mean(&self, stage: Stage) -> Option<Duration> {
+        let lengths: Vec<Duration> = self
+            .spans
+            .iter()
+            .filter(|s| s.stage == stage)
+            .map(|s| s.end.saturating_sub(s.start))
+            .collect();
+        let count = u32::try_from(lengths.len()).ok().filter(|n| *n > 0)?;
+        Some(lengths.iter().sum::<Duration>() / count)
+    }
+
+    /// Time left: the last expected render plus one compose, or the local
+    /// work left spread over the CPU slots, whichever is longer. Until there
+    /// is a vendor estimate for every pending render and a finished compose
+    /// to measure, a straight extrapolation of the overall percentage.
+    fn eta(&self, overall: f32) -> Option<Duration> {
+        if self.finished || overall >= 100.0 {
+            return None;
+        }
+        let linear = (overall >= 1.0).then(|| {
+            self.now
+                .mul_f64(f64::from(100.0 - overall) / f64::from(overall))
+        });
+        let mut render_wait = Duration::ZERO;
+        for s in self.slides.iter().filter(|s| s.presenter && !s.render_done) {
+            match s.expected_ready {
+                Some(at) => render_wait = render_wait.max(at.saturating_sub(self.now)),
+                None => return linear,
+            }
+        }
+        let compose_left = self.slides.iter().filter(|s| !s.composed).count();
+        let prep_left = self.slides.iter().filter(|s| !s.prepared).count();
+        let compose = match self.mean(Stage::Compose) {
+            Some(c) => c,
+            None if compose_left == 0 => Duration::ZERO,
+            None => return linear,
+        };
+        let prep = self.mean(Stage::Prepare).unwrap_or(Duration::ZERO);
+        let local = (prep.mul_f64(prep_left as f64) + compose.mul_f64(compose_left as f64))
+            .div_f64(self.parallel);
+        let after_renders = if render_wait.is_zero() {
+            Duration::ZERO
+        } else {
+            render_wait + compose
+        };
+        Some(after_renders.max(local))
     }
 
     /// Raise the render progress of every slide sharing `job`'s clip.

@@ -849,3 +849,30 @@ async fn runs_on_a_multi_threaded_runtime() {
         assert!(run.output().exists());
     }
 }
+
+/// Once the vendor has estimates for every render and a compose has been
+/// measured, the ETA is the real time left (the mocks are exact).
+#[tokio::test(start_paused = true)]
+async fn eta_converges_on_the_real_time_left() {
+    let scenario = Scenario::uniform(5, s(10), s(60), s(10), s(6), 1);
+    let (provider, composer) = scenario.mocks();
+    let run = Run::new(provider, composer, Schedule::Eager);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = run
+        .scheduler()
+        .events(tx)
+        .run(&scenario.deck(), &run.output())
+        .await
+        .unwrap();
+    assert_eq!(report.elapsed, s(100));
+    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let first_composed = events
+        .iter()
+        .position(|p| matches!(p.event, SlideEvent::Composed { .. }))
+        .unwrap();
+    for p in &events[first_composed..] {
+        if let Some(eta) = p.eta {
+            assert_eq!(p.at + eta, report.elapsed, "{p:?}");
+        }
+    }
+}
