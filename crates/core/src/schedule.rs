@@ -1102,7 +1102,7 @@ impl SlideProgress {
     fn expect_ready(&mut self, now: Duration, percent: Option<f32>, eta: Option<Duration>) {
         self.expected_ready = match (eta, percent, self.render_since) {
             (Some(eta), _, _) => Some(now + eta),
-            (None, Some(p), Some(since)) if p >= 1.0 && p <= 100.0 => {
+            (None, Some(p), Some(since)) if (1.0..=100.0).contains(&p) => {
                 Some(since + (now.saturating_sub(since)).mul_f64(100.0 / f64::from(p)))
             }
             _ => self.expected_ready,
