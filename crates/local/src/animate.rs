@@ -22,6 +22,9 @@ const BLINK_GAP: (f64, f64) = (2.8, 5.0);
 pub struct Animation {
     fps: f64,
     mouth: Vec<f32>,
+    round: Vec<f32>,
+    /// Glances: (start time, gaze offset), each held until the next.
+    glances: Vec<(f64, (f32, f32))>,
     brows: Vec<f32>,
     blinks: Vec<f64>,
     phases: [f32; 4],
@@ -56,6 +59,29 @@ pub fn mouth_envelope(samples: &[f32], sample_rate: u32, fps: u32, frames: usize
         } else {
             level
         });
+    }
+    out
+}
+
+/// How round the mouth is per frame, from the speech's brightness: dull,
+/// low-frequency sound (`oo`, `o`, `m`) reads as round, bright sound (`ee`,
+/// `s`) as spread. The ratio of the first difference's RMS to the signal's
+/// RMS rises with the frequency content; it is smoothed like the envelope.
+pub fn mouth_roundness(samples: &[f32], sample_rate: u32, fps: u32, frames: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(frames);
+    let mut level = 0.0f32;
+    for i in 0..frames {
+        let chunk = &samples[frame_window(samples.len(), sample_rate, fps, i)];
+        let energy: f32 = chunk.iter().map(|s| s * s).sum();
+        let target = if chunk.len() < 2 || energy < 1e-6 {
+            0.0
+        } else {
+            let diff: f32 = chunk.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+            let brightness = (diff / energy).sqrt();
+            ((0.4 - brightness) / 0.28).clamp(0.0, 1.0)
+        };
+        level += (target - level) * 0.5;
+        out.push(level);
     }
     out
 }
@@ -102,6 +128,7 @@ impl Animation {
         idle_motion: bool,
     ) -> Animation {
         let mouth = mouth_envelope(samples, sample_rate, fps, frames);
+        let round = mouth_roundness(samples, sample_rate, fps, frames);
         // The brows follow a much slower envelope: emphasis, not syllables.
         let mut brows = Vec::with_capacity(frames);
         let mut level = 0.0f32;
@@ -117,11 +144,27 @@ impl Animation {
             blinks.push(t);
             t += rng.uniform(BLINK_GAP.0, BLINK_GAP.1);
         }
+        // Mostly at the viewer, with a short glance aside every few seconds.
+        let mut glances = vec![(0.0, (0.0, 0.0))];
+        let mut t = rng.uniform(1.5, 4.0);
+        while t < duration {
+            let side = if rng.next() & 1 == 0 { -1.0 } else { 1.0 };
+            let aside = (
+                side * rng.uniform(0.4, 0.8) as f32,
+                rng.uniform(-0.25, 0.1) as f32,
+            );
+            glances.push((t, aside));
+            t += rng.uniform(0.5, 1.2);
+            glances.push((t, (0.0, 0.0)));
+            t += rng.uniform(2.5, 5.5);
+        }
         let mut phase = || rng.uniform(0.0, std::f64::consts::TAU) as f32;
         let phases = [phase(), phase(), phase(), phase()];
         Animation {
             fps: fps as f64,
             mouth,
+            round,
+            glances,
             brows,
             blinks,
             phases,
@@ -157,9 +200,16 @@ impl Animation {
             mouth_open,
             eye_open,
             brow_raise: emphasis * 0.9,
+            mouth_round: self.round.get(i).copied().unwrap_or(0.0),
             ..Pose::default()
         };
         if self.idle_motion {
+            pose.gaze = self
+                .glances
+                .iter()
+                .rev()
+                .find(|(start, _)| *start <= t)
+                .map_or((0.0, 0.0), |g| g.1);
             let tf = t as f32;
             let wave =
                 |period: f32, phase: f32| (std::f32::consts::TAU * tf / period + phase).sin();

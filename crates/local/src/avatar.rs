@@ -186,6 +186,10 @@ pub struct Pose {
     pub breath: f32,
     /// Eyebrow lift in design units (expression while speaking).
     pub brow_raise: f32,
+    /// 0 = a wide, spread mouth (`ee`, `s`), 1 = a round one (`oo`, `o`).
+    pub mouth_round: f32,
+    /// Where the eyes look, in design units from straight ahead.
+    pub gaze: (f32, f32),
 }
 
 impl Default for Pose {
@@ -197,6 +201,8 @@ impl Default for Pose {
             head_offset: (0.0, 0.0),
             breath: 0.0,
             brow_raise: 0.0,
+            mouth_round: 0.0,
+            gaze: (0.0, 0.0),
         }
     }
 }
@@ -738,8 +744,10 @@ fn draw_mouth(pixmap: &mut Pixmap, look: &Look, pose: &Pose, head: Transform) {
         stroke(pixmap, pb.finish(), &solid(lips, 0.55), 0.8, head);
         return;
     }
-    let half_width = 5.0 - 0.4 * open;
-    let height = 1.0 + 4.9 * open;
+    let round = pose.mouth_round.clamp(0.0, 1.0);
+    // Round vowels pull the corners in and the mouth a little taller.
+    let half_width = 5.0 - 0.4 * open - 1.6 * round * open;
+    let height = (1.0 + 4.9 * open) * (1.0 + 0.15 * round);
     let top_ctrl = y + 0.9 - 0.6 * open;
     let bottom_ctrl = y + 2.0 * height;
     let shape = |upper: f32, lower: f32| {
