@@ -25,6 +25,19 @@ use crate::timeline;
 pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
     let mut deck = load_deck(&args.deck)?;
     apply_provider(&mut deck, args.provider);
+    let out_dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !out_dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: the folder {} does not exist; create it first (mkdir -p {})",
+            args.output.display(),
+            out_dir.display(),
+            out_dir.display()
+        )));
+    }
     if args.output.extension().is_none() {
         return Err(CliError::Usage(format!(
             "{}: give the output a file name ending in .mp4",
@@ -119,24 +132,24 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         elai_key_file: args.elai.elai_key_file.clone(),
     };
     let names = provider_names(&deck);
-    let provider_name = match names.as_slice() {
+    let provider: Arc<dyn AvatarProvider> = match names.as_slice() {
         // A slide-only deck never calls its provider.
-        [] => ProviderChoice::Mock.name().to_string(),
-        [one] => one.clone(),
+        [] => providers::build(ProviderChoice::Mock.name(), &settings)?,
+        [one] => providers::build(one, &settings)?,
         many => {
-            return Err(CliError::Usage(format!(
-                "the deck mixes providers ({}); pass --provider to use one for every slide",
-                many.join(", ")
-            )))
+            let mut built = HashMap::new();
+            for name in many {
+                built.insert(name.clone(), providers::build(name, &settings)?);
+            }
+            Arc::new(providers::Router::new(built))
         }
     };
-    let provider = providers::build(&provider_name, &settings)?;
     let composer = build_composer(&deck, &work_dir)?;
 
     // Never pay twice: finished clips come from the cache, renders an
     // interrupted run started are resumed from its journal. Mock clips are
     // instant and their renders live only in one process, so they skip both.
-    let is_mock = provider_name == ProviderChoice::Mock.name();
+    let is_mock = names.iter().any(|n| n == ProviderChoice::Mock.name());
     let cache = if is_mock {
         None
     } else {

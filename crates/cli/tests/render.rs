@@ -208,3 +208,53 @@ fn invalid_deck_exits_2_before_any_work() {
         .stderr(predicate::str::contains("slide 1").and(predicate::str::contains("nope.png")));
     assert!(!dir.path().join("o.mp4").exists());
 }
+
+#[test]
+fn a_deck_mixing_providers_renders_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 3);
+    // Slide 3 switches to the offline presenter.
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "transition = \"fade\"\n",
+        "transition = \"fade\"\npresenter = { provider = \"local\" }\n",
+    );
+    std::fs::write(&deck, text).unwrap();
+    let out = dir.path().join("mixed.mp4");
+    let run = slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--progress", "json"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let providers: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"]["type"] == "initiated")
+        .map(|e| {
+            e["event"]["handle"]["provider"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(providers.len(), 2);
+    assert!(providers.contains(&"mock".to_string()) && providers.contains(&"local".to_string()));
+    assert!(probe_duration(&out) > 1.5);
+}
+
+#[test]
+fn missing_output_folder_is_a_usage_error_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 1);
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(dir.path().join("no/such/dir/o.mp4"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("mkdir -p"));
+}
