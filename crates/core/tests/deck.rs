@@ -442,3 +442,41 @@ duration = 2.5
         let _ = Deck::from_str_at(&text, &fx.dir.path().join("x.toml"));
     }
 }
+
+#[test]
+fn quality_and_placement_errors_say_what_is_accepted() {
+    let fx = Fixture::new();
+    let err = fx
+        .load("[output]\nquality = \"ultra\"\n[[slides]]\nimage = \"slides/a.png\"\nduration = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && err.contains("unknown quality `ultra`"),
+        "{err}"
+    );
+    assert!(err.contains("draft, standard, high"), "{err}");
+
+    let err = fx
+        .load("[presenter]\nplacement = { corner = \"middle\" }\n[[slides]]\nimage = \"slides/a.png\"\nduration = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("placement"), "{err}");
+    assert!(err.contains("middle"), "{err}");
+
+    let err = fx
+        .load("[presenter]\nplacement = { x = 1, y = 2 }\n[[slides]]\nimage = \"slides/a.png\"\nduration = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("width"), "{err}");
+
+    let deck = fx
+        .load("[output]\nquality = \"high\"\n[presenter]\nplacement = { x = 10, y = 20, width = 320, height = 180 }\n[[slides]]\nimage = \"slides/a.png\"\nscript = \"Hi.\"\n")
+        .unwrap();
+    assert_eq!(deck.output.quality.x264(), ("medium", 18));
+    assert_eq!(
+        deck.slides[0].presenter.as_ref().unwrap().layout,
+        Layout::PictureInPicture(Placement::Rect(slidecast_core::deck::Rect::new(
+            10, 20, 320, 180
+        )))
+    );
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Corner, DeckError, Quality, Rect};
+use super::{Corner, DeckError, Quality, QualityLevel, Rect};
 
 /// A deck file before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -30,6 +30,7 @@ pub struct OutputFile {
     pub height: Option<u32>,
     pub fps: Option<u32>,
     pub background: Option<String>,
+    #[serde(default, deserialize_with = "quality")]
     pub quality: Option<Quality>,
 }
 
@@ -44,6 +45,7 @@ pub struct PresenterFile {
     pub language: Option<String>,
     /// `picture-in-picture`, `side-by-side` or `split-screen`.
     pub layout: Option<String>,
+    #[serde(default, deserialize_with = "placement")]
     pub placement: Option<PlacementFile>,
     /// Slide share of the width in `split-screen` (default 0.7).
     pub split_ratio: Option<f32>,
@@ -125,4 +127,64 @@ fn toml_message(e: &toml::de::Error, text: &str) -> String {
         }
         None => msg.to_string(),
     }
+}
+
+/// `quality`, with a message that says what is accepted (serde's own for an
+/// untagged enum only says that nothing matched).
+fn quality<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Quality>, D::Error> {
+    use serde::de::Error;
+    let value = serde_json::Value::deserialize(d)?;
+    let hint = "use draft, standard, high or { preset = \"veryfast\", crf = 23 }";
+    match &value {
+        serde_json::Value::String(level) => match level.as_str() {
+            "draft" => Ok(Some(Quality::Level(QualityLevel::Draft))),
+            "standard" => Ok(Some(Quality::Level(QualityLevel::Standard))),
+            "high" => Ok(Some(Quality::Level(QualityLevel::High))),
+            other => Err(D::Error::custom(format!(
+                "unknown quality `{other}`; {hint}"
+            ))),
+        },
+        serde_json::Value::Object(_) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Custom {
+                preset: String,
+                crf: u8,
+            }
+            let c: Custom = serde_json::from_value(value)
+                .map_err(|e| D::Error::custom(format!("quality: {e}; {hint}")))?;
+            Ok(Some(Quality::Custom {
+                preset: c.preset,
+                crf: c.crf,
+            }))
+        }
+        _ => Err(D::Error::custom(format!("quality: {hint}"))),
+    }
+}
+
+/// `placement`, with a message that says what is accepted.
+fn placement<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PlacementFile>, D::Error> {
+    use serde::de::Error;
+    let value = serde_json::Value::deserialize(d)?;
+    let hint = "use { corner = \"bottom-right\", margin = 40, scale = 0.3 } or { x, y, width, height } in pixels";
+    let is_corner = value.get("corner").is_some();
+    let parsed = if is_corner {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct CornerFile {
+            corner: Corner,
+            margin: Option<u32>,
+            scale: Option<f32>,
+        }
+        serde_json::from_value::<CornerFile>(value).map(|c| PlacementFile::Corner {
+            corner: c.corner,
+            margin: c.margin,
+            scale: c.scale,
+        })
+    } else {
+        serde_json::from_value::<Rect>(value).map(PlacementFile::Rect)
+    };
+    parsed
+        .map(Some)
+        .map_err(|e| D::Error::custom(format!("placement: {e}; {hint}")))
 }
