@@ -10,7 +10,7 @@
 //! 2. Renders decks of mock-clip slides (prepare, verify, compose with
 //!    `--jobs` at once, finish) and prints wall time, output seconds per wall
 //!    second and peak RSS (VmHWM, reset between decks). `--threads N` sets
-//!    each segment encoder's x264 threads (default 0: x264 decides).
+//!    each segment encoder's x264 threads (default: sized by `--jobs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,11 +213,13 @@ async fn deck(
     clips: &[PathBuf],
 ) {
     let composer = Arc::new(
-        MediaComposer::builder(output())
-            .work_dir(work)
-            .encoder_threads(threads)
-            .build()
-            .expect("composer"),
+        match threads {
+            0 => MediaComposer::builder(output()).jobs(jobs),
+            n => MediaComposer::builder(output()).encoder_threads(n),
+        }
+        .work_dir(work)
+        .build()
+        .expect("composer"),
     );
     let deck: Vec<Slide> = (0..slides)
         .map(|i| slide(i + 1, &images[i % images.len()], Some(presenter())))
@@ -307,7 +309,7 @@ async fn main() {
         clips.push(clip);
     }
     println!(
-        "\n== 2. decks of mock-clip slides (1920x1080, veryfast CRF 23, {jobs} compose jobs, x264 threads {threads} (0 = auto)) ==\n(inputs generated in {:.1} s)",
+        "\n== 2. decks of mock-clip slides (1920x1080, veryfast CRF 23, {jobs} compose jobs, x264 threads {threads} (0 = sized by jobs)) ==\n(inputs generated in {:.1} s)",
         started.elapsed().as_secs_f64()
     );
     for n in decks {

@@ -28,7 +28,8 @@ impl VideoSettings {
     }
 }
 
-/// An H.264 stream being written to an output container.
+/// A video stream (H.264 unless made with [`H264Writer::add_with`]) being
+/// written to an output container.
 pub struct H264Writer {
     encoder: encoder::Video,
     stream_index: usize,
@@ -40,8 +41,25 @@ pub struct H264Writer {
 impl H264Writer {
     /// Add an H.264 stream to `octx` (before its header is written).
     pub fn add(octx: &mut format::context::Output, s: &VideoSettings) -> Result<Self, MediaError> {
-        let codec = encoder::find_by_name("libx264")
-            .ok_or_else(|| MediaError::msg("FFmpeg has no libx264 encoder"))?;
+        let mut opts = Dictionary::new();
+        opts.set("preset", &s.preset);
+        opts.set("crf", &s.crf.to_string());
+        if s.threads > 0 {
+            opts.set("threads", &s.threads.to_string());
+        }
+        Self::add_with(octx, s, "libx264", format::Pixel::YUV420P, opts)
+    }
+
+    /// Add a video stream encoded by `codec_name` from `pixel` frames.
+    pub fn add_with(
+        octx: &mut format::context::Output,
+        s: &VideoSettings,
+        codec_name: &str,
+        pixel: format::Pixel,
+        opts: Dictionary,
+    ) -> Result<Self, MediaError> {
+        let codec = encoder::find_by_name(codec_name)
+            .ok_or_else(|| MediaError::msg(format!("FFmpeg has no {codec_name} encoder")))?;
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
         let mut stream = octx
             .add_stream(codec)
@@ -56,7 +74,7 @@ impl H264Writer {
         let frame_time_base = Rational::new(1, s.fps as i32);
         enc.set_width(s.width);
         enc.set_height(s.height);
-        enc.set_format(format::Pixel::YUV420P);
+        enc.set_format(pixel);
         enc.set_time_base(frame_time_base);
         enc.set_frame_rate(Some(Rational::new(s.fps as i32, 1)));
         enc.set_gop(s.gop());
@@ -81,6 +99,12 @@ impl H264Writer {
         stream.set_time_base(frame_time_base);
         stream.set_avg_frame_rate(Rational::new(s.fps as i32, 1));
         stream.set_rate(Rational::new(s.fps as i32, 1));
+        if pixel == format::Pixel::YUVA420P {
+            // WebM readers find VP8/VP9 transparency by this track flag.
+            let mut meta = Dictionary::new();
+            meta.set("alpha_mode", "1");
+            stream.set_metadata(meta);
+        }
         Ok(H264Writer {
             encoder: enc,
             stream_index,

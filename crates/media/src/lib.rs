@@ -127,6 +127,20 @@ impl MediaComposerBuilder {
         self
     }
 
+    /// Size the encoders for `jobs` segments composed at once (the
+    /// scheduler's job count): each x264 gets its share of 1.5 threads per
+    /// core, so concurrent segments neither oversubscribe the cores nor
+    /// multiply x264's per-thread frame buffers. One job leaves x264 to choose.
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.encoder_threads = if jobs <= 1 {
+            0
+        } else {
+            (cores * 3).div_ceil(2 * jobs).max(1)
+        };
+        self
+    }
+
     /// Learn the slide transitions of `deck`: a slide followed by one that
     /// fades in fades out over the same time (a dip through black).
     pub fn transitions_of(mut self, deck: &Deck) -> Self {

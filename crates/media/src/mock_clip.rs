@@ -34,6 +34,10 @@ pub struct MockClip {
     pub sample_rate: u32,
     pub with_audio: bool,
     pub with_video: bool,
+    /// Write a VP9 WebM with an alpha channel (transparent around the
+    /// figure), as vendors that render transparency deliver. Used when the
+    /// path ends in `.webm`; such clips carry no audio.
+    pub transparent: bool,
 }
 
 /// Skin tone of the figure's head.
@@ -56,6 +60,7 @@ impl MockClip {
             sample_rate: 44_100,
             with_audio: true,
             with_video: true,
+            transparent: false,
         }
     }
 
@@ -66,14 +71,15 @@ impl MockClip {
     /// background colour.
     pub const BACKGROUND_POINT: (f64, f64) = (0.08, 0.1);
 
-    /// Write the clip to `path` (an `.mp4`), via a temporary file renamed on
+    /// Write the clip to `path` (an `.mp4`, or a `.webm` when
+    /// `transparent`), via a temporary file renamed on
     /// success. Blocking: run it off the async runtime.
     pub fn write(&self, path: &Path) -> Result<(), MediaError> {
         crate::init();
         if !self.with_audio && !self.with_video {
             return Err(MediaError::msg("a mock clip needs audio or video"));
         }
-        let tmp = path.with_extension("mp4.partial");
+        let tmp = path.with_extension("partial");
         let result = self.write_to(&tmp);
         match result {
             Ok(()) => std::fs::rename(&tmp, path).map_err(MediaError::io(path)),
@@ -88,7 +94,8 @@ impl MockClip {
         let secs = self.duration.as_secs_f64();
         let frames = (secs * f64::from(self.fps)).round() as u64;
         let samples = (secs * f64::from(self.sample_rate)).round() as u64;
-        let mut octx = format::output_as(tmp, "mp4")
+        let container = if self.transparent { "webm" } else { "mp4" };
+        let mut octx = format::output_as(tmp, container)
             .map_err(MediaError::ff(format!("create {}", tmp.display())))?;
         let settings = VideoSettings {
             width: self.width,
@@ -98,12 +105,30 @@ impl MockClip {
             crf: 26,
             threads: 0,
         };
-        let mut video = if self.with_video {
-            Some(H264Writer::add(&mut octx, &settings)?)
+        let pixel = if self.transparent {
+            format::Pixel::YUVA420P
         } else {
-            None
+            format::Pixel::YUV420P
         };
-        let mut audio = if self.with_audio {
+        let mut video = match (self.with_video, self.transparent) {
+            (false, _) => None,
+            (true, false) => Some(H264Writer::add(&mut octx, &settings)?),
+            (true, true) => {
+                let mut opts = Dictionary::new();
+                opts.set("deadline", "realtime");
+                opts.set("cpu-used", "8");
+                opts.set("crf", "30");
+                opts.set("b", "0");
+                Some(H264Writer::add_with(
+                    &mut octx,
+                    &settings,
+                    "libvpx-vp9",
+                    pixel,
+                    opts,
+                )?)
+            }
+        };
+        let mut audio = if self.with_audio && !self.transparent {
             Some(AudioWriter::add(
                 &mut octx,
                 "aac",
@@ -115,7 +140,9 @@ impl MockClip {
             None
         };
         let mut opts = Dictionary::new();
-        opts.set("movflags", "+faststart");
+        if !self.transparent {
+            opts.set("movflags", "+faststart");
+        }
         octx.write_header_with(opts)
             .map_err(MediaError::ff("write clip header"))?;
         if let Some(v) = video.as_mut() {
@@ -126,7 +153,8 @@ impl MockClip {
         }
 
         let base = self.draw_base();
-        let mut out = frame::Video::new(format::Pixel::YUV420P, self.width, self.height);
+        let alpha = self.transparent.then(|| self.figure_alpha());
+        let mut out = frame::Video::new(pixel, self.width, self.height);
         let chunk = audio.as_ref().map_or(1024, |a| a.frame_size().max(1)) as u64;
         let mut samples_done = 0u64;
         let mut pcm: Vec<i16> = Vec::with_capacity(chunk as usize);
@@ -134,6 +162,12 @@ impl MockClip {
             if let Some(v) = video.as_mut() {
                 compat::make_writable(&mut out).map_err(MediaError::ff("frame buffer"))?;
                 base.copy_into(&mut out);
+                if let Some(alpha) = &alpha {
+                    let (w, stride) = (self.width as usize, out.stride(3));
+                    for (y, row) in alpha.chunks_exact(w).enumerate() {
+                        out.data_mut(3)[y * stride..y * stride + w].copy_from_slice(row);
+                    }
+                }
                 self.draw_mouth(&mut out, i as f64 / f64::from(self.fps));
                 v.write(&mut octx, &mut out, i as i64)?;
             }
@@ -197,6 +231,27 @@ impl MockClip {
             );
         }
         pic
+    }
+
+    /// Opacity of the figure (shoulders and head) for transparent clips.
+    fn figure_alpha(&self) -> Vec<u8> {
+        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let shapes = [
+            ((0.5 * w, 1.1 * h), (0.34 * w, 0.42 * h)),
+            ((0.5 * w, 0.42 * h), (0.2 * h, 0.24 * h)),
+        ];
+        let mut alpha = Vec::with_capacity((self.width * self.height) as usize);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let (px, py) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
+                let inside = shapes.iter().any(|(c, r)| {
+                    let (dx, dy) = ((px - c.0) / r.0, (py - c.1) / r.1);
+                    dx * dx + dy * dy <= 1.0
+                });
+                alpha.push(if inside { 255 } else { 0 });
+            }
+        }
+        alpha
     }
 
     /// The mouth, opening and closing with the voice's syllables.

@@ -435,3 +435,40 @@ async fn b_frame_segments_join_by_stream_copy() {
     let last = frames_at(&out, &[p.video_frames as usize - 1]);
     assert_eq!(last[0].width, W);
 }
+
+#[tokio::test]
+async fn vp9_alpha_clips_show_the_slide_through_transparency() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let clip = dir.path().join("clip.webm");
+    MockClip {
+        transparent: true,
+        ..MockClip::new(Duration::from_millis(800), 192, 108)
+    }
+    .write(&clip)
+    .unwrap();
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let info = composer.verify_clip(&clip).await.unwrap();
+    assert!(!info.has_audio);
+    let out = dir.path().join("out.mp4");
+    let s = slide(1, &image, Some(presenter(pip(), Shape::Rectangle)));
+    render(&composer, &[(s, Some(clip))], &out).await;
+    let p = probe(&out);
+    assert_eq!(p.video_frames, 20);
+    assert!(
+        (p.audio_duration - 0.8).abs() < 1.0 / 25.0,
+        "silent track: {p:?}"
+    );
+    let frame = frame_at(&out, 10);
+    let rect = slidecast_media::picture::fit_rect(192, 108, pip().presenter_area(&output()));
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "opaque figure");
+    let (bx, by) = at(rect, MockClip::BACKGROUND_POINT);
+    assert_colour(
+        pixel(&frame, bx, by),
+        SLIDE_COLOUR,
+        16,
+        "transparent background",
+    );
+}
