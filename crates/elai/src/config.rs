@@ -92,11 +92,14 @@ pub struct ElaiConfig {
     pub burst: u32,
     /// Renders in flight at once; becomes `limits().max_in_flight`.
     pub max_in_flight: usize,
-    /// First poll interval of a render.
+    /// Poll backoff: the wait before the next status read is
+    /// `poll_growth` × the time the render has run so far, at least
+    /// `poll_initial` and at most `poll_max`. Polling stays quick while a
+    /// render is young (Elai renders take about a minute) and backs off
+    /// for a slow one; the ready clip is noticed at most `poll_growth` of
+    /// its render time late.
     pub poll_initial: Duration,
-    /// Each poll waits `poll_factor` times longer than the previous one...
-    pub poll_factor: f64,
-    /// ...up to this.
+    pub poll_growth: f64,
     pub poll_max: Duration,
     /// Render deadline: `deadline_base` + `deadline_per_speech_minute` for
     /// each (estimated) minute of speech, at most `deadline_cap`.
@@ -133,11 +136,11 @@ impl ElaiConfig {
         words / self.words_per_minute.max(1.0) * 60.0
     }
 
-    /// The wait before poll number `polls` (0-based) of one render.
-    pub fn poll_interval(&self, polls: u32) -> Duration {
-        let factor = self.poll_factor.max(1.0).powi(polls.min(64) as i32);
-        let secs = (self.poll_initial.as_secs_f64() * factor).min(self.poll_max.as_secs_f64());
-        Duration::from_secs_f64(secs.max(0.0))
+    /// The wait before the next status read of a render that has run for
+    /// `rendering`.
+    pub fn poll_interval(&self, rendering: Duration) -> Duration {
+        let wait = rendering.mul_f64(self.poll_growth.max(0.0));
+        wait.clamp(self.poll_initial, self.poll_max)
     }
 }
 
@@ -158,7 +161,7 @@ pub struct ElaiConfigBuilder {
     burst: u32,
     max_in_flight: usize,
     poll_initial: Duration,
-    poll_factor: f64,
+    poll_growth: f64,
     poll_max: Duration,
     deadline_base: Duration,
     deadline_per_speech_minute: Duration,
@@ -186,7 +189,7 @@ impl Default for ElaiConfigBuilder {
             burst: 5,
             max_in_flight: 5,
             poll_initial: Duration::from_secs(10),
-            poll_factor: 1.5,
+            poll_growth: 0.25,
             poll_max: Duration::from_secs(60),
             deadline_base: Duration::from_secs(10 * 60),
             deadline_per_speech_minute: Duration::from_secs(2 * 60),
@@ -263,10 +266,11 @@ impl ElaiConfigBuilder {
         self
     }
 
-    /// Poll backoff: `initial`, times `factor` each poll, at most `max`.
-    pub fn poll_backoff(mut self, initial: Duration, factor: f64, max: Duration) -> Self {
+    /// Poll backoff: wait `growth` × the render's age so far, at least
+    /// `initial` and at most `max` (default 10 s, 0.25, 60 s).
+    pub fn poll_backoff(mut self, initial: Duration, growth: f64, max: Duration) -> Self {
         self.poll_initial = initial;
-        self.poll_factor = factor;
+        self.poll_growth = growth;
         self.poll_max = max;
         self
     }
@@ -335,9 +339,12 @@ impl ElaiConfigBuilder {
                 "max_in_flight must be at least 1".into(),
             ));
         }
-        if self.poll_initial.is_zero() || self.poll_max < self.poll_initial {
+        if self.poll_initial.is_zero()
+            || self.poll_max < self.poll_initial
+            || !self.poll_growth.is_finite()
+        {
             return Err(ConfigError::Invalid(
-                "poll backoff needs 0 < initial <= max".into(),
+                "poll backoff needs 0 < initial <= max and a finite growth".into(),
             ));
         }
         Ok(ElaiConfig {
@@ -351,7 +358,7 @@ impl ElaiConfigBuilder {
             burst: self.burst.max(1),
             max_in_flight: self.max_in_flight,
             poll_initial: self.poll_initial,
-            poll_factor: self.poll_factor,
+            poll_growth: self.poll_growth,
             poll_max: self.poll_max,
             deadline_base: self.deadline_base,
             deadline_per_speech_minute: self.deadline_per_speech_minute,
@@ -482,8 +489,10 @@ mod tests {
     #[test]
     fn poll_interval_backs_off_to_the_max() {
         let cfg = ElaiConfig::builder().api_key(key()).build().unwrap();
-        assert_eq!(cfg.poll_interval(0), Duration::from_secs(10));
-        assert_eq!(cfg.poll_interval(1), Duration::from_secs(15));
-        assert_eq!(cfg.poll_interval(50), Duration::from_secs(60));
+        let s = Duration::from_secs;
+        assert_eq!(cfg.poll_interval(s(0)), s(10));
+        assert_eq!(cfg.poll_interval(s(40)), s(10));
+        assert_eq!(cfg.poll_interval(s(100)), s(25));
+        assert_eq!(cfg.poll_interval(s(3600)), s(60));
     }
 }

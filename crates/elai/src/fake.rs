@@ -276,7 +276,7 @@ impl FakeElai {
             .api_key(key)
             .read_env(false)
             .rate_limit(1000.0, 100)
-            .poll_backoff(Duration::from_millis(50), 1.5, Duration::from_millis(500))
+            .poll_backoff(Duration::from_millis(50), 0.25, Duration::from_millis(500))
     }
 
     /// Counters and timestamps so far.

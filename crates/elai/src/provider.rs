@@ -51,7 +51,6 @@ struct Track {
     /// Start of the deadline clock (tokio time, so paused clocks work).
     since: Instant,
     deadline: Duration,
-    polls: u32,
     /// Consecutive `error` reads.
     errors: u32,
     /// MP4 URL from the last status read.
@@ -347,7 +346,6 @@ impl AvatarProvider for ElaiProvider {
             Track {
                 since: Instant::now(),
                 deadline,
-                polls: 0,
                 errors: 0,
                 url: None,
             },
@@ -401,12 +399,10 @@ impl AvatarProvider for ElaiProvider {
         let track = renders.entry(id.to_string()).or_insert(Track {
             since: Instant::now(),
             deadline,
-            polls: 0,
             errors: 0,
             url: None,
         });
         track.since = Instant::now();
-        track.polls = 0;
         track.errors = 0;
         Ok(())
     }
@@ -438,7 +434,6 @@ impl AvatarProvider for ElaiProvider {
             Track {
                 since: now.checked_sub(age).unwrap_or(now),
                 deadline,
-                polls: 0,
                 errors: 0,
                 url: None,
             }
@@ -501,8 +496,7 @@ impl AvatarProvider for ElaiProvider {
         // with the backed-off poll interval as its estimate: the scheduler
         // polls at `eta` clamped to `limits().poll_interval` (the backoff's
         // maximum), and `Queued` carries no estimate.
-        let wait = self.config.poll_interval(track.polls);
-        track.polls = track.polls.saturating_add(1);
+        let wait = self.config.poll_interval(elapsed);
         Ok(RenderStatus::Rendering {
             progress: None,
             eta: Some(wait),

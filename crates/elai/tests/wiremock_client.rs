@@ -300,10 +300,50 @@ async fn every_status_value_maps_and_polling_backs_off() {
         }
     }
     assert_eq!(p.status(&h).await.unwrap(), RenderStatus::Ready);
-    assert_eq!(etas[0], Duration::from_secs(10));
-    assert!(etas.windows(2).all(|w| w[0] <= w[1]), "{etas:?}");
-    assert_eq!(*etas.last().unwrap(), Duration::from_secs(60));
+    // Read back to back, the render is young: the shortest interval.
+    assert!(
+        etas.iter().all(|e| *e == Duration::from_secs(10)),
+        "{etas:?}"
+    );
     assert_eq!(p.limits().poll_interval, Duration::from_secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn polling_backs_off_from_10_to_60_seconds_as_a_render_ages() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/videos/render/vid1"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/videos/vid1"))
+        .respond_with(status_body("rendering"))
+        .mount(&server)
+        .await;
+    let p = ElaiProvider::new(builder(&server).no_timeouts().build().unwrap()).unwrap();
+    let h = handle("vid1", 1);
+    p.start(&h).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    let mut etas = Vec::new();
+    while t0.elapsed() < Duration::from_secs(600) {
+        let RenderStatus::Rendering { eta: Some(eta), .. } = p.status(&h).await.unwrap() else {
+            panic!("still rendering")
+        };
+        etas.push((t0.elapsed(), eta));
+        tokio::time::sleep(eta).await;
+    }
+    assert_eq!(etas[0].1, Duration::from_secs(10));
+    assert!(etas.windows(2).all(|w| w[0].1 <= w[1].1), "{etas:?}");
+    assert_eq!(etas.last().unwrap().1, Duration::from_secs(60));
+    // Quick while young: a one-minute render is seen within 10 s of ending.
+    let first_minute = etas
+        .iter()
+        .filter(|(t, _)| *t < Duration::from_secs(60))
+        .count();
+    assert!(first_minute >= 5, "{etas:?}");
+    // Gentle when old: ten minutes take a few dozen reads, not sixty.
+    assert!(etas.len() < 25, "{} reads: {etas:?}", etas.len());
 }
 
 #[tokio::test]
