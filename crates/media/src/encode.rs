@@ -85,16 +85,9 @@ impl H264Writer {
         if global_header {
             enc.set_flags(codec::Flags::GLOBAL_HEADER);
         }
-        let mut opts = Dictionary::new();
-        opts.set("preset", &s.preset);
-        opts.set("crf", &s.crf.to_string());
-        if s.threads > 0 {
-            opts.set("threads", &s.threads.to_string());
-        }
-        let enc = enc.open_with(opts).map_err(MediaError::ff(format!(
-            "open libx264 (preset {})",
-            s.preset
-        )))?;
+        let enc = enc
+            .open_with(opts)
+            .map_err(MediaError::ff(format!("open the {codec_name} encoder")))?;
         stream.set_parameters(&enc);
         stream.set_time_base(frame_time_base);
         stream.set_avg_frame_rate(Rational::new(s.fps as i32, 1));
