@@ -271,13 +271,24 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     write_atomic(&srt, &captions::to_srt(&cues))?;
     write_atomic(&vtt, &captions::to_vtt(&cues))?;
     if let Some(path) = &args.timeline {
+        let video: f64 = report
+            .segments
+            .iter()
+            .map(|s| s.duration.as_secs_f64())
+            .sum();
         let subtitle = format!(
-            "{} schedule · {} slide(s) · {:.1} s",
+            "{} schedule · provider {} · {} slide(s) · {:.1} s of video rendered in {:.1} s",
             serde_json::to_value(options_schedule(&args))
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(" + ")
+            },
             deck.slides.len(),
+            video,
             report.elapsed.as_secs_f64()
         );
         write_atomic(path, &timeline::svg(&report.spans, &deck.title, &subtitle))?;
