@@ -8,7 +8,9 @@
 //! [scheduler](schedule) that drives them. It knows nothing about HTTP or
 //! FFmpeg: vendors and media live in their own crates and plug in through the
 //! traits. [`testing`] holds public test doubles (a scripted provider and
-//! composer) that every crate's tests and `slidecast simulate` use.
+//! composer) that every crate's tests and `slidecast simulate` use;
+//! [`simulate`] runs the real scheduler on them under a paused clock to
+//! compare the policies.
 
 pub mod composer;
 pub mod deck;
@@ -29,5 +31,5 @@ pub use provider::{
 };
 pub use schedule::{
     ClipSource, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions, Schedule,
-    Scheduler,
+    Scheduler, Span, Stage,
 };

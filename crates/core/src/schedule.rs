@@ -507,8 +507,11 @@ async fn run_sequential(
 
 /// What a task of a concurrent run hands back.
 enum Done {
+    /// A clip is on disk (its receivers have it).
     Clip,
-    Segment(SlideSegment),
+    /// The segment of the slide at this position in the deck.
+    Segment(usize, SlideSegment),
+    /// Every segment, in deck order.
     Segments(Vec<SlideSegment>),
 }
 
@@ -548,24 +551,20 @@ async fn run_concurrent(
         }
         _ => {
             for (i, slide) in plan.slides.iter().enumerate() {
-                set.spawn(eager_slide(shared.clone(), slide.clone(), clip_rx(i)));
+                set.spawn(eager_slide(shared.clone(), i, slide.clone(), clip_rx(i)));
             }
         }
     }
 
     let mut segments: Vec<Option<SlideSegment>> = vec![None; plan.slides.len()];
-    let mut store = |segment: SlideSegment| {
-        let index = segment.slide.wrapping_sub(1);
-        match segments.get_mut(index) {
-            Some(place) => {
-                *place = Some(segment);
-                Ok(())
-            }
-            None => Err(Error::Internal(format!(
-                "the composer returned a segment for slide {}, which the deck does not have",
-                segment.slide
-            ))),
+    let mut store = |(index, segment): (usize, SlideSegment)| match segments.get_mut(index) {
+        Some(place) => {
+            *place = Some(segment);
+            Ok(())
         }
+        None => Err(Error::Internal(format!(
+            "a segment for slide position {index}, which the deck does not have"
+        ))),
     };
     let outcome: Result<(), Error> = loop {
         if set.is_empty() && queue.is_empty() {
@@ -575,13 +574,13 @@ async fn run_concurrent(
             biased;
             joined = set.join_next(), if !set.is_empty() => match joined {
                 Some(Ok(Ok(Done::Clip))) | None => {}
-                Some(Ok(Ok(Done::Segment(s)))) => {
-                    if let Err(e) = store(s) {
+                Some(Ok(Ok(Done::Segment(index, s)))) => {
+                    if let Err(e) = store((index, s)) {
                         break Err(e);
                     }
                 }
                 Some(Ok(Ok(Done::Segments(list)))) => {
-                    if let Err(e) = list.into_iter().try_for_each(&mut store) {
+                    if let Err(e) = list.into_iter().enumerate().try_for_each(&mut store) {
                         break Err(e);
                     }
                 }
@@ -653,6 +652,7 @@ async fn in_order_pipeline(
 /// then compose as soon as the clip is ready (composes go first).
 async fn eager_slide(
     shared: Arc<Shared>,
+    index: usize,
     slide: Arc<Slide>,
     rx: Option<ClipReceiver>,
 ) -> Result<Done, Error> {
@@ -667,7 +667,7 @@ async fn eager_slide(
     let ticket = shared.compose_seq.fetch_add(1, Ordering::Relaxed);
     let _cpu = shared.cpu.acquire((0, ticket)).await;
     let segment = compose(&shared, &slide, prepared, clip.as_deref()).await?;
-    Ok(Done::Segment(segment))
+    Ok(Done::Segment(index, segment))
 }
 
 type ClipReceiver = watch::Receiver<Option<PathBuf>>;
