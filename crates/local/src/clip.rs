@@ -119,7 +119,7 @@ pub(crate) fn render_speech(
     audio.resize(audio.len() + seconds(options.tail), 0.0);
     // Whole video frames; the audio is padded with silence to the end of the
     // last one, so both streams last exactly `frames / fps`.
-    let frames = (audio.len() as u64 * fps as u64).div_ceil(AUDIO_RATE as u64) as usize;
+    let frames = ((audio.len() as u64 * fps as u64).div_ceil(AUDIO_RATE as u64) as usize).max(1);
     audio.resize(
         frame_window(usize::MAX, AUDIO_RATE, fps, frames - 1).end,
         0.0,
@@ -162,6 +162,12 @@ pub(crate) fn render_speech(
         progress(i + 1, frames);
     }
     writer.finish()?;
+    tracing::debug!(
+        clip = %out_path.display(),
+        frames,
+        seconds = frames as f64 / fps as f64,
+        "local clip rendered"
+    );
     temp.persist(out_path)
         .map_err(|e| LocalError::io(out_path, e.error))?;
 

@@ -60,6 +60,12 @@ pub fn rms(samples: &[f32]) -> f32 {
 
 /// Decode every video frame (as RGB24) and all audio of `path`.
 pub fn read_clip(path: &Path) -> Clip {
+    read_clip_keeping(path, |_| true)
+}
+
+/// Like [`read_clip`], keeping the pixels only of frames `keep` selects
+/// (the others are empty), so long videos fit in memory.
+pub fn read_clip_keeping(path: &Path, keep: impl Fn(usize) -> bool) -> Clip {
     ffmpeg::init().unwrap();
     let mut input = format::input(&path).unwrap();
     let video_stream = input
@@ -112,6 +118,10 @@ pub fn read_clip(path: &Path) -> Clip {
     let mut take_video = |decoder: &mut ffmpeg::decoder::Video, frames: &mut Vec<Vec<u8>>| {
         let mut decoded = frame::Video::empty();
         while decoder.receive_frame(&mut decoded).is_ok() {
+            if !keep(frames.len()) {
+                frames.push(Vec::new());
+                continue;
+            }
             let mut rgb = frame::Video::empty();
             scaler.run(&decoded, &mut rgb).unwrap();
             let stride = rgb.stride(0);
