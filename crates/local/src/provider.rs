@@ -70,6 +70,19 @@ struct Job {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+impl Job {
+    fn new(clip: PathBuf, state: JobState) -> Job {
+        Job {
+            clip,
+            state: Mutex::new(state),
+            frames_done: AtomicUsize::new(0),
+            frames_total: AtomicUsize::new(0),
+            cancel: Arc::new(AtomicBool::new(false)),
+            task: Mutex::new(None),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum JobState {
     /// Waiting for a CPU slot.
@@ -150,14 +163,7 @@ impl LocalProvider {
 
     /// Register a job for `request` under `id` and start its task.
     fn spawn_job(&self, id: &str, request: ClipRequest) -> Arc<Job> {
-        let job = Arc::new(Job {
-            clip: self.clip_path(id),
-            state: Mutex::new(JobState::Queued),
-            frames_done: AtomicUsize::new(0),
-            frames_total: AtomicUsize::new(0),
-            cancel: Arc::new(AtomicBool::new(false)),
-            task: Mutex::new(None),
-        });
+        let job = Arc::new(Job::new(self.clip_path(id), JobState::Queued));
         lock(&self.inner.jobs).insert(id.to_string(), job.clone());
         let task = tokio::spawn(run_job(
             self.inner.cpu.clone(),
@@ -210,14 +216,7 @@ impl LocalProvider {
         }
         let clip = self.clip_path(&handle.id);
         if clip.is_file() {
-            let job = Arc::new(Job {
-                clip,
-                state: Mutex::new(JobState::Ready),
-                frames_done: AtomicUsize::new(0),
-                frames_total: AtomicUsize::new(0),
-                cancel: Arc::new(AtomicBool::new(false)),
-                task: Mutex::new(None),
-            });
+            let job = Arc::new(Job::new(clip, JobState::Ready));
             lock(&self.inner.jobs).insert(handle.id.clone(), job.clone());
             return Ok(job);
         }

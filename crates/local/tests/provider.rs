@@ -208,3 +208,37 @@ async fn a_handle_from_an_earlier_run_renders_again_and_cancel_forgets_it() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_clip_in_a_kept_work_dir_is_ready_for_the_next_run() {
+    let work = tempfile::tempdir().unwrap();
+    let config = LocalConfig {
+        work_dir: Some(work.path().to_path_buf()),
+        ..LocalConfig::default()
+    };
+    let first_run = LocalProvider::new(config.clone()).unwrap();
+    assert_eq!(first_run.work_dir(), work.path());
+    let handle = first_run.initiate(&request("Keep me.")).await.unwrap();
+    assert_eq!(
+        wait_ready(&first_run, &handle).await.last(),
+        Some(&RenderStatus::Ready)
+    );
+    drop(first_run);
+
+    // The next run finds the clip at once; nothing renders again.
+    let next_run = LocalProvider::new(config).unwrap();
+    assert_eq!(next_run.status(&handle).await.unwrap(), RenderStatus::Ready);
+    let dest = tempfile::tempdir().unwrap();
+    next_run
+        .fetch(&handle, &dest.path().join("kept.mp4"))
+        .await
+        .unwrap();
+    assert!(read_clip(&dest.path().join("kept.mp4")).audio_seconds() > 0.5);
+    // No temporary files are left in the work dir.
+    let leftovers: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".mp4") || n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
