@@ -1,1 +1,122 @@
-//! Shared helpers for slidecast end-to-end tests.
+//! Shared helpers for slidecast's end-to-end tests: read outputs back at ffprobe level (streams, codecs,
+//! durations, frame counts), the way a user's player would see them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// What ffprobe reports about a media file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Probe {
+    pub streams: Vec<ProbeStream>,
+    pub format: ProbeFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeStream {
+    pub codec_type: String,
+    pub codec_name: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pix_fmt: Option<String>,
+    pub avg_frame_rate: Option<String>,
+    pub sample_rate: Option<String>,
+    pub channels: Option<u32>,
+    pub duration: Option<String>,
+    pub nb_frames: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeFormat {
+    pub format_name: String,
+    pub duration: Option<String>,
+    pub size: Option<String>,
+}
+
+impl Probe {
+    /// Probe `path` with ffprobe (panics with ffprobe's message on failure:
+    /// this is test support).
+    pub fn of(path: &Path) -> Probe {
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-print_format",
+                "json",
+                "-show_streams",
+                "-show_format",
+            ])
+            .arg(path)
+            .output()
+            .expect("ffprobe runs (apt-get install ffmpeg)");
+        assert!(
+            out.status.success(),
+            "ffprobe {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+    }
+
+    pub fn stream(&self, kind: &str) -> Option<&ProbeStream> {
+        self.streams.iter().find(|s| s.codec_type == kind)
+    }
+
+    pub fn video(&self) -> &ProbeStream {
+        self.stream("video").expect("a video stream")
+    }
+
+    pub fn audio(&self) -> &ProbeStream {
+        self.stream("audio").expect("an audio stream")
+    }
+
+    /// Container duration in seconds.
+    pub fn duration(&self) -> f64 {
+        parse_f64(self.format.duration.as_deref())
+    }
+}
+
+impl ProbeStream {
+    pub fn duration(&self) -> f64 {
+        parse_f64(self.duration.as_deref())
+    }
+
+    /// Frames per second from `avg_frame_rate` ("25/1").
+    pub fn fps(&self) -> f64 {
+        let rate = self.avg_frame_rate.as_deref().unwrap_or("0/1");
+        let (n, d) = rate.split_once('/').unwrap_or((rate, "1"));
+        parse_f64(Some(n)) / parse_f64(Some(d)).max(1e-9)
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.nb_frames
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn parse_f64(s: Option<&str>) -> f64 {
+    s.and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// Decode every frame of `path` with the ffmpeg CLI and return its complaints
+/// (empty when the file decodes cleanly, as a standard player would need).
+pub fn decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root")
+}
