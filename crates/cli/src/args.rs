@@ -162,8 +162,8 @@ pub struct RenderArgs {
     /// Also write the run's schedule as an SVG Gantt chart.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
-    /// Do not embed a subtitle track in the video. (The composer does not
-    /// embed one yet; OUT.srt and OUT.vtt are always written.)
+    /// Do not embed the captions as a subtitle track (OUT.srt and OUT.vtt
+    /// are written either way).
     #[arg(long)]
     pub no_captions: bool,
     /// On Ctrl-C, delete the renders already started at the vendor.

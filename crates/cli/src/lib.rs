@@ -12,6 +12,7 @@
 pub mod args;
 pub mod captions;
 pub mod deckgen;
+pub mod embed;
 pub mod exit;
 pub mod import;
 pub mod progress;

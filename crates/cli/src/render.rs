@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::args::{ProviderChoice, RenderArgs};
 use crate::captions;
 use crate::deckgen::write_atomic;
+use crate::embed;
 use crate::exit::CliError;
 use crate::progress::{self, LogSink, Mode};
 use crate::providers::{self, ProviderSettings};
@@ -270,6 +271,15 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     let vtt = args.output.with_extension("vtt");
     write_atomic(&srt, &captions::to_srt(&cues))?;
     write_atomic(&vtt, &captions::to_vtt(&cues))?;
+    if !args.no_captions && !cues.is_empty() {
+        let (video, lang) = (args.output.clone(), caption_language(&deck));
+        let cues = cues.clone();
+        tokio::task::spawn_blocking(move || embed::embed_captions(&video, &cues, lang))
+            .await
+            .map_err(|e| CliError::Run {
+                message: format!("caption task failed: {e}"),
+            })??;
+    }
     if let Some(path) = &args.timeline {
         let video: f64 = report
             .segments
@@ -310,6 +320,30 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         );
     }
     Ok(())
+}
+
+/// ISO 639-2 code of the narration language for the subtitle track
+/// (`und` when the deck's language is not one of the common ones).
+fn caption_language(deck: &Deck) -> &'static str {
+    let language = deck
+        .presenter_slides()
+        .find_map(|s| s.presenter.as_ref().and_then(|p| p.language.clone()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let code = language.split(['-', '_', ' ']).next().unwrap_or("");
+    match code {
+        "english" | "en" => "eng",
+        "german" | "deutsch" | "de" => "deu",
+        "french" | "fr" => "fra",
+        "spanish" | "es" => "spa",
+        "italian" | "it" => "ita",
+        "portuguese" | "pt" => "por",
+        "dutch" | "nl" => "nld",
+        "polish" | "pl" => "pol",
+        "japanese" | "ja" => "jpn",
+        "chinese" | "zh" => "zho",
+        _ => "und",
+    }
 }
 
 fn options_schedule(args: &RenderArgs) -> slidecast_core::Schedule {

@@ -9,7 +9,7 @@ use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use common::schema::{check_event, progress_schema};
-use common::{mock_deck, probe_duration, slidecast, srt_cues};
+use common::{embedded_srt, mock_deck, probe_codecs, probe_duration, slidecast, srt_cues};
 use predicates::prelude::*;
 
 #[test]
@@ -96,6 +96,18 @@ fn mock_render_writes_video_captions_timeline_and_schema_valid_events() {
     }
     assert_eq!(vtt.matches(" --> ").count(), cues.len());
 
+    // The same cues are embedded as a soft subtitle track.
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    let embedded = srt_cues(&embedded_srt(&out));
+    assert_eq!(embedded.len(), cues.len());
+    for ((a, b, text), (ea, eb, etext)) in cues.iter().zip(&embedded) {
+        assert!((a - ea).abs() < 0.002 && (b - eb).abs() < 0.002, "{text}");
+        assert!(
+            etext.contains(text.lines().next().unwrap()),
+            "{etext} vs {text}"
+        );
+    }
+
     let svg = std::fs::read_to_string(&svg).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     let rows = doc
@@ -135,6 +147,7 @@ fn plain_progress_off_a_terminal() {
         .arg(&deck)
         .arg("-o")
         .arg(dir.path().join("o.mp4"))
+        .arg("--no-captions")
         .assert()
         .success()
         .stderr(
@@ -143,6 +156,9 @@ fn plain_progress_off_a_terminal() {
                 .and(predicate::str::contains("slide 2: done"))
                 .and(predicate::str::contains("wrote")),
         );
+    // --no-captions: files beside the video, no track inside it.
+    assert_eq!(probe_codecs(&dir.path().join("o.mp4")), ["h264", "aac"]);
+    assert!(dir.path().join("o.srt").exists() && dir.path().join("o.vtt").exists());
 }
 
 #[test]

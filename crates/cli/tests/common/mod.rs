@@ -201,3 +201,35 @@ pub fn srt_cues(text: &str) -> Vec<(f64, f64, String)> {
         })
         .collect()
 }
+
+/// `codec_name` of every stream of a media file, from ffprobe.
+pub fn probe_codecs(path: &Path) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The embedded subtitle track as SRT text, read back with the ffmpeg CLI.
+pub fn embedded_srt(path: &Path) -> String {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:s:0", "-f", "srt", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
