@@ -24,6 +24,7 @@ pub struct PreparedSlide {
 }
 
 impl PreparedSlide {
+    /// Wrap a composer-private payload for `slide`.
     pub fn new<T: Any + Send + Sync>(slide: usize, payload: T) -> Self {
         PreparedSlide {
             slide,
@@ -89,6 +90,7 @@ pub enum ComposeError {
 }
 
 impl ComposeError {
+    /// A slide input at `path` is unusable, for `message`.
     pub fn bad_input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         ComposeError::BadInput {
             path: path.into(),
@@ -96,6 +98,7 @@ impl ComposeError {
         }
     }
 
+    /// Reading or writing `path` failed.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ComposeError::Io {
             path: path.into(),

@@ -58,9 +58,12 @@ pub struct Rgb {
 }
 
 impl Rgb {
+    /// `#000000`, the default letterboxing colour.
     pub const BLACK: Rgb = Rgb { r: 0, g: 0, b: 0 };
+    /// `#00FF00`, the default colour behind the avatar.
     pub const GREEN: Rgb = Rgb { r: 0, g: 255, b: 0 };
 
+    /// A colour from its red, green and blue bytes.
     pub const fn new(r: u8, g: u8, b: u8) -> Self {
         Rgb { r, g, b }
     }
@@ -134,6 +137,7 @@ pub enum Quality {
     Custom { preset: String, crf: u8 },
 }
 
+/// A named quality level (see [`Quality`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum QualityLevel {
@@ -302,6 +306,7 @@ impl Placement {
     }
 }
 
+/// A corner of the frame, for picture-in-picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Corner {
@@ -321,6 +326,7 @@ pub struct Rect {
 }
 
 impl Rect {
+    /// A rectangle at (`x`, `y`) of `width` x `height` pixels.
     pub const fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
         Rect {
             x,

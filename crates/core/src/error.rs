@@ -6,6 +6,7 @@ use crate::composer::ComposeError;
 use crate::deck::DeckError;
 use crate::provider::ProviderError;
 
+/// Why a run failed: the slide (where there is one) and the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]

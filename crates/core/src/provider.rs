@@ -67,6 +67,7 @@ pub struct RenderHandle {
 }
 
 impl RenderHandle {
+    /// A handle with no provider-private data.
     pub fn new(provider: impl Into<String>, id: impl Into<String>) -> Self {
         RenderHandle {
             provider: provider.into(),
@@ -137,12 +138,14 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A transient error (retried with backoff).
     pub fn transient(message: impl Into<String>) -> Self {
         ProviderError::Transient {
             message: message.into(),
         }
     }
 
+    /// A permanent error of `kind` (never retried).
     pub fn permanent(kind: PermanentKind, message: impl Into<String>) -> Self {
         ProviderError::Permanent {
             kind,

@@ -41,6 +41,7 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// Every policy, in the order `simulate` reports them.
     pub const ALL: [Schedule; 3] = [Schedule::Sequential, Schedule::InOrder, Schedule::Eager];
 }
 
@@ -239,6 +240,7 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler with default options, no journal, every slide rendered and no progress events.
     pub fn new(provider: Arc<dyn AvatarProvider>, composer: Arc<dyn Composer>) -> Self {
         Scheduler {
             provider,
@@ -250,11 +252,13 @@ impl Scheduler {
         }
     }
 
+    /// Options of the run.
     pub fn options(mut self, options: RunOptions) -> Self {
         self.options = options;
         self
     }
 
+    /// Where handles are persisted (default: nowhere).
     pub fn journal(mut self, journal: Arc<dyn RenderJournal>) -> Self {
         self.journal = journal;
         self

@@ -148,11 +148,13 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Renders in flight the provider reports it can bear.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.limits.max_in_flight = n;
         self
     }
 
+    /// Poll interval the provider suggests.
     pub fn poll_interval(mut self, d: Duration) -> Self {
         self.limits.poll_interval = d;
         self
@@ -213,6 +215,7 @@ impl MockProviderBuilder {
         self
     }
 
+    /// The provider.
     pub fn build(self) -> MockProvider {
         MockProvider {
             state: Mutex::new(ProviderState {
@@ -294,6 +297,7 @@ impl MockProvider {
         MockProviderBuilder::default().build()
     }
 
+    /// A builder with the defaults of [`MockProvider::new`].
     pub fn builder() -> MockProviderBuilder {
         MockProviderBuilder::default()
     }
@@ -564,6 +568,7 @@ impl MockComposerBuilder {
         self
     }
 
+    /// Time of `prepare` for one slide.
     pub fn prep_latency_for(mut self, slide: usize, d: Duration) -> Self {
         self.prep_for.insert(slide, d);
         self
@@ -575,6 +580,7 @@ impl MockComposerBuilder {
         self
     }
 
+    /// Time of `compose` for one slide.
     pub fn compose_latency_for(mut self, slide: usize, d: Duration) -> Self {
         self.compose_for.insert(slide, d);
         self
@@ -598,6 +604,7 @@ impl MockComposerBuilder {
         self
     }
 
+    /// The composer.
     pub fn build(self) -> MockComposer {
         MockComposer {
             config: self,
@@ -675,6 +682,7 @@ impl MockComposer {
         MockComposerBuilder::default().build()
     }
 
+    /// A builder with no latency and no failures.
     pub fn builder() -> MockComposerBuilder {
         MockComposerBuilder::default()
     }

@@ -23,6 +23,7 @@ pub struct DeckFile {
     pub slides: Vec<SlideFile>,
 }
 
+/// The `[output]` table before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputFile {
@@ -71,6 +72,7 @@ pub enum PlacementFile {
     Rect(Rect),
 }
 
+/// One `[[slides]]` entry before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlideFile {
