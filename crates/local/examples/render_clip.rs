@@ -1,7 +1,8 @@
 //! Render one presenter clip from the command line:
 //! `cargo run -p slidecast-local --example render_clip -- out.mp4 "Script text" [WIDTHxHEIGHT] [avatar] [frame.png]`
 //!
-//! With a fifth argument, also writes the clip's loudest frame as a PNG.
+//! With a fifth argument, also writes a typical speaking frame as a PNG
+//! (how `docs/local-avatar.png` was made).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use slidecast_core::deck::Rgb;
 use slidecast_core::ClipRequest;
 use slidecast_local::animate::Animation;
 use slidecast_local::avatar::{draw_avatar, Look};
+use slidecast_local::speech::synthesize_blocking;
 use slidecast_local::{render_clip, RenderOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,18 +58,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.video_duration.as_secs_f64() / wall,
     );
     if let Some(png) = args.get(4) {
-        // A frame in mid-speech, drawn the same way the clip's frames are.
-        let samples: Vec<f32> = (0..48_000).map(|i| 0.2 * (i as f32 * 0.03).sin()).collect();
-        let anim = Animation::new(&samples, 48_000, 25, 25, 1, true);
+        // A typical speaking frame of this script: the animation of its real
+        // speech, at the frame where the mouth is half open and not rounded.
+        let voice = slidecast_local::voice_for_request(&request);
+        let speech = synthesize_blocking(&RenderOptions::default().espeak, &script, &voice)?;
+        let samples: Vec<f32> = speech.samples.iter().map(|&s| s as f32 / 32768.0).collect();
+        let frames = samples.len() * 25 / speech.sample_rate as usize;
+        let anim = Animation::new(&samples, speech.sample_rate, 25, frames, 1, true);
+        let pick = (0..frames)
+            .filter(|&i| anim.pose(i).mouth_round < 0.3 && anim.pose(i).eye_open == 1.0)
+            .min_by_key(|&i| ((anim.pose(i).mouth_open - 0.55).abs() * 1000.0) as i32)
+            .unwrap_or(frames / 2);
         let mut pixmap = tiny_skia::Pixmap::new(w, h).ok_or("size")?;
         draw_avatar(
             &mut pixmap,
             &Look::for_code(&avatar),
-            &anim.pose(12),
+            &anim.pose(pick),
             request.avatar_background,
         );
         pixmap.save_png(png)?;
-        println!("wrote {png}");
+        println!("wrote {png} (frame {pick})");
     }
     Ok(())
 }

@@ -593,12 +593,12 @@ fn draw_front_hair(pixmap: &mut Pixmap, look: &Look, head: Transform) {
     if look.hair_style == HairStyle::Curly {
         // Curls along the crown and the hairline.
         let curl = solid(hair, 1.0);
-        let highlight = solid(lighter(hair, 0.18), 1.0);
+        let highlight = solid(lighter(hair, 0.15), 0.5);
         for i in 0..11 {
             let a = std::f32::consts::PI * (1.08 + 0.84 * i as f32 / 10.0);
             let (x, y) = (17.0 * a.cos(), -7.0 + 16.0 * a.sin());
             fill(pixmap, oval(x, y, 4.2, 4.2), &curl, head);
-            fill(pixmap, oval(x - 1.2, y - 1.3, 1.3, 1.0), &highlight, head);
+            fill(pixmap, oval(x - 1.1, y - 1.4, 1.1, 0.7), &highlight, head);
         }
         for i in 0..5 {
             let x = -8.0 + 4.0 * i as f32;
