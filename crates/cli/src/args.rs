@@ -146,6 +146,7 @@ pub struct RenderArgs {
     /// Provider for every presenter slide (default: what the deck says).
     #[arg(long, value_enum)]
     pub provider: Option<ProviderChoice>,
+    /// Scheduling policy (eager is the fast one; the others are for comparison).
     #[arg(long, value_enum, default_value = "eager")]
     pub schedule: ScheduleChoice,
     /// Prepare/compose tasks at once (default: number of CPUs).
@@ -157,6 +158,7 @@ pub struct RenderArgs {
     /// Where clips and segments are written (default: a temporary folder).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// How progress is shown.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressChoice,
     /// Also write the run's schedule as an SVG Gantt chart.
@@ -315,6 +317,7 @@ pub struct SimulateArgs {
     /// Seed for `--render MIN..MAX`.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Output: a table, or JSON with the keys sequential, in_order, eager, lower_bound.
     #[arg(long, value_enum, default_value = "table")]
     pub format: SimulateFormat,
     /// Write the eager schedule as an SVG Gantt chart.

@@ -57,7 +57,7 @@ pub enum CliError {
     #[error("`{program}` is not installed or not on PATH. {hint}")]
     MissingTool { program: String, hint: String },
     /// Ctrl-C.
-    #[error("interrupted; no output was written (rerun the same command to start again)")]
+    #[error("interrupted; no output was written (rerun the same command: renders already started are resumed, not paid again)")]
     Interrupted,
 }
 
