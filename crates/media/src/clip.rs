@@ -80,7 +80,7 @@ impl<'p> Clip<'p> {
     }
 
     fn read(&mut self, packet: &mut Packet) -> Result<bool, MediaError> {
-        match packet.read(&mut self.ictx) {
+        match crate::read_packet(&mut self.ictx, packet) {
             Ok(()) => {
                 if packet.is_corrupt() {
                     return Err(MediaError::bad_input(

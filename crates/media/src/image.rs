@@ -31,7 +31,7 @@ pub fn decode_rgb(path: &Path, matte: Rgb) -> Result<frame::Video, MediaError> {
     let mut got = false;
     let mut packet = Packet::empty();
     loop {
-        match packet.read(&mut ictx) {
+        match crate::read_packet(&mut ictx, &mut packet) {
             Ok(()) if packet.stream() == index => {
                 decoder
                     .send_packet(&packet)

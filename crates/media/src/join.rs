@@ -79,7 +79,7 @@ fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
     let mut packet = Packet::empty();
     let (mut k, mut zero, mut delay) = (0i64, None, 0i64);
     loop {
-        match packet.read(&mut ictx) {
+        match crate::read_packet(&mut ictx, &mut packet) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,
             Err(e) => {
@@ -174,7 +174,7 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
         let mut segment_samples: u64 = 0;
         let mut segment_fifo_start = fifo.len();
         loop {
-            match packet.read(&mut ictx) {
+            match crate::read_packet(&mut ictx, &mut packet) {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => break,
                 Err(e) => {

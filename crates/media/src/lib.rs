@@ -72,6 +72,18 @@ fn release_memory() {
     }
 }
 
+/// Read the next packet into `packet`. `av_read_frame` overwrites the
+/// packet without releasing what it held, so the previous packet is dropped
+/// (unreferenced) first; reusing a packet without this leaks every packet's
+/// data.
+pub(crate) fn read_packet(
+    ictx: &mut ffmpeg::format::context::Input,
+    packet: &mut ffmpeg::Packet,
+) -> Result<(), ffmpeg::Error> {
+    *packet = ffmpeg::Packet::empty();
+    packet.read(ictx)
+}
+
 /// Write `bytes` to a temporary file beside `path`, then rename it there.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
     let tmp = path.with_extension("partial");
