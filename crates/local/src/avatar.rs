@@ -29,12 +29,19 @@ pub enum HairStyle {
 /// The presenter's colours and hair: what an avatar code picks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Look {
+    /// Skin tone (shading is derived from it).
     pub skin: Rgb,
+    /// Hair and eyebrow colour.
     pub hair: Rgb,
+    /// Hair cut.
     pub hair_style: HairStyle,
+    /// Eye colour.
     pub iris: Rgb,
+    /// Jacket colour.
     pub jacket: Rgb,
+    /// Shirt and collar colour.
     pub shirt: Rgb,
+    /// Lip colour (also the blush).
     pub lips: Rgb,
     /// The espeak-ng voice variant that suits the look (`f3`, `m3`, ...),
     /// used unless the deck names an espeak voice itself.

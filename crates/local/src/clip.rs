@@ -49,8 +49,11 @@ impl Default for RenderOptions {
 /// What a finished clip holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipStats {
+    /// Frame width in pixels.
     pub width: u32,
+    /// Frame height in pixels.
     pub height: u32,
+    /// Frames per second.
     pub fps: u32,
     /// Video frames written.
     pub frames: usize,

@@ -15,15 +15,28 @@ pub enum LocalError {
          provider at the binary",
         program.display()
     )]
-    EspeakMissing { program: PathBuf },
+    EspeakMissing {
+        /// The program looked for.
+        program: PathBuf,
+    },
     /// espeak-ng does not know the voice the deck asked for.
     #[error(
         "espeak-ng has no voice `{voice}` (list the voices with `espeak-ng --voices`): {stderr}"
     )]
-    UnknownVoice { voice: String, stderr: String },
+    UnknownVoice {
+        /// The espeak-ng voice asked for.
+        voice: String,
+        /// What espeak-ng said.
+        stderr: String,
+    },
     /// espeak-ng ran but failed.
     #[error("espeak-ng failed ({status}): {stderr}")]
-    EspeakFailed { status: String, stderr: String },
+    EspeakFailed {
+        /// The exit status.
+        status: String,
+        /// What espeak-ng said.
+        stderr: String,
+    },
     /// Talking to the espeak-ng process failed.
     #[error("running espeak-ng: {0}")]
     EspeakIo(#[source] std::io::Error),
@@ -40,17 +53,29 @@ pub enum LocalError {
     #[error(
         "clip size {width}x{height} is invalid: width and height must be even and at least 16"
     )]
-    BadCanvas { width: u32, height: u32 },
+    BadCanvas {
+        /// Requested width.
+        width: u32,
+        /// Requested height.
+        height: u32,
+    },
     /// A file of the render could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// FFmpeg refused to encode or write the clip.
     #[error("encoding {}: {message}", path.display())]
-    Encode { path: PathBuf, message: String },
+    Encode {
+        /// The clip being written (or the step, for speech resampling).
+        path: PathBuf,
+        /// FFmpeg's complaint.
+        message: String,
+    },
     /// The render was cancelled.
     #[error("render cancelled")]
     Cancelled,

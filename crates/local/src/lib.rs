@@ -19,6 +19,8 @@
 //! `fetch` and `cancel` behave the same. [`render_clip`] makes one clip
 //! directly, for tools and tests.
 
+#![warn(missing_docs)]
+
 pub mod animate;
 pub mod avatar;
 mod clip;

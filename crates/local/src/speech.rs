@@ -83,7 +83,9 @@ impl EspeakConfig {
 /// Mono 16-bit speech as espeak-ng produced it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speech {
+    /// Samples per second (espeak-ng: 22050).
     pub sample_rate: u32,
+    /// Mono 16-bit samples.
     pub samples: Vec<i16>,
 }
 
