@@ -426,8 +426,18 @@ impl Deck {
     /// Parse and validate deck text as if read from `path` (whose extension
     /// picks the format and whose folder resolves relative image paths).
     pub fn from_str_at(text: &str, path: &Path) -> Result<Deck, DeckError> {
-        let file = DeckFile::parse(text, path)?;
-        validate::validate(file, path)
+        // Misspelt fields are collected with the other problems; a file with
+        // none takes the direct path, whose type errors carry a position.
+        let unknown = file::unknown_fields(text, path)?;
+        if unknown.is_empty() {
+            return validate::validate(DeckFile::parse(text, path)?, path, Vec::new());
+        }
+        match file::parse_known(text, path) {
+            Some(file) => validate::validate(file, path, unknown),
+            None => Err(DeckFile::parse(text, path)
+                .err()
+                .unwrap_or(DeckError::Invalid(unknown))),
+        }
     }
 
     /// Slides that need an avatar clip.

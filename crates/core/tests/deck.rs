@@ -373,9 +373,59 @@ fn toml_syntax_error_shows_line_and_column() {
     };
     assert_eq!(path, &fx.dir.path().join("deck.toml"));
     assert!(message.starts_with("line 3, column "), "{message}");
-    // Unknown fields are syntax-level problems too, with a position.
-    let err = fx.load("[[slides]]\nimgae = \"a.png\"\n").unwrap_err();
-    assert!(err.to_string().contains("line 2"), "{err}");
+    // A wrong type is reported with its position.
+    let err = fx
+        .load("[[slides]]\nimage = \"slides/a.png\"\nduration = \"long\"\n")
+        .unwrap_err();
+    assert!(matches!(err, DeckError::Syntax { .. }), "{err}");
+    assert!(err.to_string().contains("line 3"), "{err}");
+}
+
+#[test]
+fn misspelt_fields_are_reported_with_the_rest() {
+    let fx = Fixture::new();
+    let p = problems(
+        fx.load(
+            r#"
+            titel = "x"
+            [output]
+            widht = 1280
+            [presenter]
+            avatr = "gia"
+            [[slides]]
+            imgae = "slides/a.png"
+            script = "Hi."
+            [[slides]]
+            image = "slides/a.png"
+            duration = 2
+            [slides.presenter]
+            lyout = "side-by-side"
+            zzzzzz = 1
+            [[slides]]
+            image = "slides/nope.png"
+            duration = 1
+            "#,
+        )
+        .unwrap_err(),
+    );
+    let find = |slide: Option<usize>, field: &str| {
+        p.iter()
+            .find(|x| x.slide == slide && x.field == field)
+            .unwrap_or_else(|| panic!("no {slide:?} {field} in {p:#?}"))
+    };
+    assert!(find(None, "titel").message.contains("did you mean `title`"));
+    assert!(find(None, "output.widht").message.contains("`width`"));
+    assert!(find(None, "presenter.avatr").message.contains("`avatar`"));
+    assert!(find(Some(1), "imgae").message.contains("`image`"));
+    assert!(find(Some(2), "presenter.lyout")
+        .message
+        .contains("`layout`"));
+    assert!(find(Some(2), "presenter.zzzzzz")
+        .message
+        .contains("expected one of"));
+    // And the ordinary problems in the same report.
+    find(Some(1), "image");
+    find(Some(3), "image");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Corner, DeckError, Quality, QualityLevel, Rect};
+use super::{Corner, DeckError, DeckProblem, Quality, QualityLevel, Rect};
 
 /// A deck file before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -113,6 +113,144 @@ impl DeckFile {
             toml::from_str(text).map_err(|e| syntax(toml_message(&e, text)))
         }
     }
+}
+
+const TOP_FIELDS: &[&str] = &["title", "slide_only", "output", "presenter", "slides"];
+const OUTPUT_FIELDS: &[&str] = &["width", "height", "fps", "background", "quality"];
+const PRESENTER_FIELDS: &[&str] = &[
+    "provider",
+    "avatar",
+    "voice",
+    "voice_provider",
+    "language",
+    "layout",
+    "placement",
+    "split_ratio",
+    "shape",
+    "key_color",
+    "key_similarity",
+    "key_blend",
+    "avatar_background",
+];
+const SLIDE_FIELDS: &[&str] = &[
+    "image",
+    "script",
+    "duration",
+    "transition",
+    "slide_only",
+    "presenter",
+];
+
+/// The deck text as a generic tree (syntax errors carry line and column).
+fn tree(text: &str, path: &Path) -> Result<serde_json::Value, DeckError> {
+    let syntax = |message: String| DeckError::Syntax {
+        path: path.to_path_buf(),
+        message,
+    };
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        serde_json::from_str(text).map_err(|e| syntax(e.to_string()))
+    } else {
+        toml::from_str(text).map_err(|e| syntax(toml_message(&e, text)))
+    }
+}
+
+/// Every misspelt or unknown field of the deck, each naming its slide, with
+/// the nearest known name when there is one. Tables nested deeper
+/// (placement, quality, transition) are checked when they are parsed.
+pub(super) fn unknown_fields(text: &str, path: &Path) -> Result<Vec<DeckProblem>, DeckError> {
+    let root = tree(text, path)?;
+    let mut found = Vec::new();
+    let mut check =
+        |value: &serde_json::Value, known: &[&str], prefix: &str, slide: Option<usize>| {
+            let Some(table) = value.as_object() else {
+                return;
+            };
+            for key in table.keys().filter(|k| !known.contains(&k.as_str())) {
+                let message = match nearest(key, known) {
+                    Some(near) => format!("unknown field; did you mean `{near}`?"),
+                    None => format!("unknown field; expected one of {}", known.join(", ")),
+                };
+                found.push(DeckProblem {
+                    file: path.to_path_buf(),
+                    slide,
+                    field: format!("{prefix}{key}"),
+                    message,
+                });
+            }
+        };
+    check(&root, TOP_FIELDS, "", None);
+    check(&root["output"], OUTPUT_FIELDS, "output.", None);
+    check(&root["presenter"], PRESENTER_FIELDS, "presenter.", None);
+    if let Some(slides) = root["slides"].as_array() {
+        for (i, slide) in slides.iter().enumerate() {
+            check(slide, SLIDE_FIELDS, "", Some(i + 1));
+            check(
+                &slide["presenter"],
+                PRESENTER_FIELDS,
+                "presenter.",
+                Some(i + 1),
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// The deck with unknown fields left out, or `None` when it still does not
+/// fit the deck format (a wrong type somewhere).
+pub(super) fn parse_known(text: &str, path: &Path) -> Option<DeckFile> {
+    let mut root = tree(text, path).ok()?;
+    let keep = |value: &mut serde_json::Value, known: &[&str]| {
+        if let Some(table) = value.as_object_mut() {
+            table.retain(|k, _| known.contains(&k.as_str()));
+        }
+    };
+    keep(&mut root, TOP_FIELDS);
+    if let Some(table) = root.as_object_mut() {
+        for (key, value) in table.iter_mut() {
+            match key.as_str() {
+                "output" => keep(value, OUTPUT_FIELDS),
+                "presenter" => keep(value, PRESENTER_FIELDS),
+                "slides" => {
+                    for slide in value.as_array_mut().into_iter().flatten() {
+                        keep(slide, SLIDE_FIELDS);
+                        if let Some(p) = slide.get_mut("presenter") {
+                            keep(p, PRESENTER_FIELDS);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    serde_json::from_value(root).ok()
+}
+
+/// The known name closest to `key` (at most two edits away).
+fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// `line L, column C: message`, from a TOML error's byte span.

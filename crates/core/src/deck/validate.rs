@@ -96,10 +96,16 @@ enum ShapeName {
     ChromaKey,
 }
 
-pub(super) fn validate(file: DeckFile, path: &Path) -> Result<Deck, DeckError> {
+/// Validate `file` (read from `path`); `earlier` are problems already found
+/// (unknown fields), reported first.
+pub(super) fn validate(
+    file: DeckFile,
+    path: &Path,
+    earlier: Vec<DeckProblem>,
+) -> Result<Deck, DeckError> {
     let mut problems = Problems {
         file: path.to_path_buf(),
-        list: Vec::new(),
+        list: earlier,
     };
     let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
 
