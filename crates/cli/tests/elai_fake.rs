@@ -1,0 +1,84 @@
+//! `slidecast render --provider elai` end to end against the fake Elai on
+//! 127.0.0.1: every render is created before the first is ready, each slide
+//! is created exactly once despite injected 5xx and a 429 burst, and a rerun
+//! of the same command pays for nothing (clip cache).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{mock_deck, probe_codecs, probe_duration, slidecast};
+use slidecast_elai::fake::{FakeElai, FakeElaiConfig, Faults, RateLimitBurst};
+
+#[test]
+fn render_through_the_fake_elai_creates_each_slide_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real clip for the fake to serve.
+    let clip = dir.path().join("vendor.mp4");
+    slidecast_media::mock_clip::write(&clip, Duration::from_millis(1500), 320, 180, 25).unwrap();
+    let deck = mock_deck(dir.path(), 6);
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "provider = \"mock\"",
+        "provider = \"elai\"\navatar = \"gia.casual\"",
+    );
+    std::fs::write(&deck, text).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = runtime
+        .block_on(FakeElai::start(
+            FakeElaiConfig::from_mp4_file(&clip)
+                .unwrap()
+                .render_delay(Duration::from_millis(1500))
+                .faults(Faults {
+                    server_error_rate: 0.1,
+                    seed: 7,
+                    rate_limit_burst: Some(RateLimitBurst {
+                        after: 3,
+                        count: 3,
+                        retry_after_secs: 1,
+                    }),
+                    ..Faults::default()
+                }),
+        ))
+        .unwrap();
+
+    let out = dir.path().join("talk.mp4");
+    let render = || {
+        slidecast()
+            .arg("render")
+            .arg(&deck)
+            .arg("-o")
+            .arg(&out)
+            .args(["--provider", "elai", "--progress", "plain"])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("ELAI_BASE_URL", fake.base_url())
+            .env("ELAI_API_KEY", fake.api_key())
+            .assert()
+            .success()
+    };
+    render();
+    let stats = fake.stats();
+    // Slides 1, 3, 4, 5 and 6 are narrated; slide 2 is slide-only.
+    assert_eq!(stats.creates, 5, "{stats:?}");
+    assert!(
+        stats.creates_by_slide.values().all(|n| *n == 1),
+        "{stats:?}"
+    );
+    assert!(
+        stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
+        "every render initiated before the first was ready"
+    );
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    assert!(probe_duration(&out) > 6.0);
+
+    // The same command again: every clip comes from the cache.
+    std::fs::remove_file(&out).unwrap();
+    render();
+    assert_eq!(fake.stats().creates, 5, "a rerun must not pay again");
+    assert!(out.exists());
+}
