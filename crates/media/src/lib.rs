@@ -57,7 +57,22 @@ pub(crate) fn init() {
     INIT.call_once(|| {
         let _ = ffmpeg::init();
         ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        tune_allocator();
     });
+}
+
+/// Serve frame-sized allocations (128 KiB and up) from their own mappings,
+/// returned to the OS when freed. glibc otherwise raises this threshold
+/// after the first large free and carves later frames out of its arenas,
+/// where concurrent encoders fragment them: peak RSS then creeps up with
+/// deck length. With it, peak RSS is flat from 10 to 50 slides. Process-wide
+/// and idempotent; glibc only.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 /// Hand memory freed by a finished segment back to the OS. x264 and the
