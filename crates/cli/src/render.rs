@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use slidecast_core::{
-    AvatarProvider, ClipSource, Composer, Deck, DeckError, Progress, RenderHandle, RunOptions,
-    Scheduler, SlideEvent,
+    AvatarProvider, ClipSource, Composer, Deck, DeckError, Progress, RenderHandle, RenderJournal,
+    RunOptions, Scheduler, SlideEvent,
 };
 use slidecast_store::Journal;
 use tokio::sync::mpsc;
@@ -212,13 +212,13 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     let (tx, mut rx) = mpsc::unbounded_channel::<Progress>();
     let (show_tx, show_rx) = mpsc::unbounded_channel::<Progress>();
     // Remember every vendor handle, so `--cleanup-remote` can cancel them.
-    let handles: Arc<Mutex<Vec<RenderHandle>>> = Arc::default();
+    let handles: Arc<Mutex<Vec<(usize, RenderHandle)>>> = Arc::default();
     let tee_handles = handles.clone();
     let tee = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            if let SlideEvent::Initiated { handle, .. } = &p.event {
+            if let SlideEvent::Initiated { slide, handle } = &p.event {
                 if let Ok(mut h) = tee_handles.lock() {
-                    h.push(handle.clone());
+                    h.push((*slide, handle.clone()));
                 }
             }
             if show_tx.send(p).is_err() {
@@ -234,8 +234,9 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         .clip_sources(sources)
         .events(tx);
     let journal_kept = journal.is_some();
-    if let Some(j) = journal {
-        scheduler = scheduler.journal(Arc::new(j));
+    let journal = journal.map(Arc::new);
+    if let Some(j) = &journal {
+        scheduler = scheduler.journal(j.clone());
     }
     let outcome = tokio::select! {
         r = scheduler.run(&deck, &args.output) => Some(r),
@@ -249,7 +250,7 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     let report = match outcome {
         None => {
             if args.cleanup_remote {
-                cancel_remote(provider.as_ref(), &handles).await;
+                cancel_remote(provider.as_ref(), &handles, &deck, journal.as_deref()).await;
             }
             return Err(CliError::Interrupted);
         }
@@ -350,13 +351,32 @@ fn options_schedule(args: &RenderArgs) -> slidecast_core::Schedule {
     args.schedule.into()
 }
 
-/// Cancel every render this run started (only on `--cleanup-remote`).
-async fn cancel_remote(provider: &dyn AvatarProvider, handles: &Mutex<Vec<RenderHandle>>) {
-    let handles: Vec<RenderHandle> = handles.lock().map(|h| h.clone()).unwrap_or_default();
-    for h in handles {
+/// Cancel every render this run started (only on `--cleanup-remote`), and
+/// make the journal forget each one cancelled so a rerun renders anew
+/// instead of resuming a deleted render.
+async fn cancel_remote(
+    provider: &dyn AvatarProvider,
+    handles: &Mutex<Vec<(usize, RenderHandle)>>,
+    deck: &Deck,
+    journal: Option<&Journal>,
+) {
+    let handles = handles.lock().map(|h| h.clone()).unwrap_or_default();
+    for (slide, h) in handles {
         let cancel = provider.cancel(&h);
         match tokio::time::timeout(std::time::Duration::from_secs(10), cancel).await {
-            Ok(Ok(())) => eprintln!("cancelled remote render {}", h.id),
+            Ok(Ok(())) => {
+                eprintln!("cancelled remote render {} (slide {slide})", h.id);
+                let request = deck
+                    .slides
+                    .iter()
+                    .find(|s| s.number == slide)
+                    .and_then(|s| s.clip_request(deck));
+                if let (Some(j), Some(request)) = (journal, request) {
+                    if let Err(e) = j.discarded(&request, &h) {
+                        tracing::warn!("journal: cannot forget render {}: {e}", h.id);
+                    }
+                }
+            }
             Ok(Err(e)) => eprintln!("could not cancel remote render {}: {e}", h.id),
             Err(_) => eprintln!("timed out cancelling remote render {}", h.id),
         }

@@ -82,3 +82,77 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
     assert_eq!(fake.stats().creates, 5, "a rerun must not pay again");
     assert!(out.exists());
 }
+
+#[test]
+fn ctrl_c_with_cleanup_remote_deletes_the_started_renders() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("vendor.mp4");
+    slidecast_media::mock_clip::write(&clip, Duration::from_millis(1000), 320, 180, 25).unwrap();
+    let deck = mock_deck(dir.path(), 4);
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "provider = \"mock\"",
+        "provider = \"elai\"\navatar = \"gia.casual\"",
+    );
+    std::fs::write(&deck, text).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Renders that never finish: the run can only end by Ctrl-C.
+    let fake = runtime
+        .block_on(FakeElai::start(
+            FakeElaiConfig::from_mp4_file(&clip)
+                .unwrap()
+                .faults(Faults {
+                    never_finish: [1, 3, 4].into_iter().collect(),
+                    ..Faults::default()
+                }),
+        ))
+        .unwrap();
+    let out = dir.path().join("o.mp4");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args([
+            "--provider",
+            "elai",
+            "--progress",
+            "json",
+            "--cleanup-remote",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env("ELAI_BASE_URL", fake.base_url())
+        .env("ELAI_API_KEY", fake.api_key())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut initiated = 0;
+    while initiated < 3 {
+        let line = lines.next().expect("events").unwrap();
+        initiated += usize::from(line.contains("\"initiated\""));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    for _ in lines {}
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("cancelled remote render").count(),
+        3,
+        "{stderr}"
+    );
+    assert_eq!(fake.stats().deletes, 3);
+    assert!(!out.exists());
+}
