@@ -206,6 +206,11 @@ impl Journal {
 
     /// Open the journal of `output` in `state_dir` (created if needed),
     /// waiting while another process has it open.
+    ///
+    /// The wait blocks the calling thread. In async code, open the journal
+    /// before the run's tasks start (or in `spawn_blocking`); and a process
+    /// that drops a run to reopen its journal must first let the run's
+    /// aborted tasks drop their `Arc` of it, or it waits on itself.
     pub fn open(state_dir: &Path, output: &Path) -> Result<Journal, StoreError> {
         Self::open_inner(state_dir, output, true)
     }
