@@ -19,6 +19,27 @@
 //!   encodes the deck's audio once to AAC, into an MP4 with faststart written
 //!   to a temporary file and renamed.
 //!
+//! Layouts come from the deck: picture-in-picture draws the presenter over
+//! the full-frame slide; side-by-side and split-screen fit the slide and the
+//! presenter each into their part of the frame, letterboxed.
+//!
+//! ```no_run
+//! # async fn run(deck: slidecast_core::Deck) -> Result<(), slidecast_core::ComposeError> {
+//! use slidecast_core::Composer;
+//! use slidecast_media::MediaComposer;
+//!
+//! let composer = MediaComposer::builder(deck.output.clone())
+//!     .work_dir("/tmp")
+//!     .transitions_of(&deck) // fade-outs before slides that fade in
+//!     .jobs(2) // segments composed at once: sizes the x264 threads
+//!     .build()?;
+//! let slide = &deck.slides[0];
+//! let prepared = composer.prepare(slide).await?;
+//! let segment = composer.compose(slide, prepared, None).await?;
+//! composer.finish(&[segment], "out.mp4".as_ref()).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! [`mock_clip`] generates real presenter clips for `--provider mock` and
 //! tests; [`image::write_image`] writes PNG/JPEG pictures.
 

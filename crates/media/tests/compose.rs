@@ -472,3 +472,32 @@ async fn vp9_alpha_clips_show_the_slide_through_transparency() {
         "transparent background",
     );
 }
+
+#[tokio::test]
+async fn split_screen_gives_the_slide_its_share_of_the_width() {
+    let layout = Layout::SplitScreen { ratio: 0.7 };
+    let (frame, rect) = one_frame(layout, Shape::Circle, (224, 180)).await;
+    // 224x180 fits the 224-wide slide area exactly in width: no side bars
+    // inside it, the presenter column starts at x = 224.
+    assert_eq!(rect.x.max(224), rect.x);
+    assert_colour(
+        pixel(&frame, 4, 90),
+        SLIDE_COLOUR,
+        12,
+        "slide at the left edge",
+    );
+    assert_colour(
+        pixel(&frame, 220, 90),
+        SLIDE_COLOUR,
+        12,
+        "slide up to its share",
+    );
+    assert_colour(
+        pixel(&frame, 228, 5),
+        LETTERBOX,
+        12,
+        "presenter column background",
+    );
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "figure");
+}
