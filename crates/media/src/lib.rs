@@ -241,6 +241,16 @@ impl MediaComposerBuilder {
     }
 }
 
+impl std::fmt::Debug for MediaComposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaComposer")
+            .field("output", &self.inner.output)
+            .field("work_dir", &self.inner.work.path())
+            .field("encoder", &self.inner.settings)
+            .finish()
+    }
+}
+
 /// The payload of a [`PreparedSlide`] made by this composer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedPicture {

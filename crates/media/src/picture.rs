@@ -441,3 +441,85 @@ pub fn fade(frame: &mut frame::Video, level: u32) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bt709_conversion_round_trips_and_hits_the_reference_points() {
+        assert_eq!(
+            rgb_to_yuv709(Rgb::BLACK),
+            Yuv {
+                y: 16,
+                u: 128,
+                v: 128
+            }
+        );
+        assert_eq!(
+            rgb_to_yuv709(Rgb::new(255, 255, 255)),
+            Yuv {
+                y: 235,
+                u: 128,
+                v: 128
+            }
+        );
+        // BT.709 green is Y 173 (BT.601 would give 145).
+        assert_eq!(rgb_to_yuv709(Rgb::GREEN).y, 173);
+        for c in [
+            Rgb::new(200, 40, 60),
+            Rgb::new(0x10, 0x18, 0x60),
+            Rgb::new(240, 240, 224),
+        ] {
+            let back = yuv709_to_rgb(rgb_to_yuv709(c));
+            assert!(
+                back.r.abs_diff(c.r) <= 2 && back.g.abs_diff(c.g) <= 2 && back.b.abs_diff(c.b) <= 2,
+                "{c} -> {back}"
+            );
+        }
+    }
+
+    #[test]
+    fn fitted_rectangles_are_even_centred_and_inside() {
+        let area = Rect::new(0, 0, 1920, 1080);
+        assert_eq!(fit_rect(1024, 768, area), Rect::new(240, 0, 1440, 1080));
+        assert_eq!(fit_rect(3840, 2160, area), area);
+        let odd = fit_rect(333, 777, Rect::new(11, 7, 301, 199));
+        assert_eq!(
+            (odd.x % 2, odd.y % 2, odd.width % 2, odd.height % 2),
+            (0, 0, 0, 0)
+        );
+        assert!(
+            odd.x >= 10 && odd.x + odd.width <= 312 && odd.y + odd.height <= 206,
+            "{odd:?}"
+        );
+    }
+
+    #[test]
+    fn chroma_key_follows_ffmpeg_similarity_and_blend() {
+        let green = rgb_to_yuv709(Rgb::GREEN);
+        let key = ChromaKey {
+            u: green.u,
+            v: green.v,
+            similarity: 0.1,
+            blend: 0.0,
+        };
+        assert_eq!(key.alpha(green.u, green.v), 0);
+        let skin = rgb_to_yuv709(Rgb::new(0xF1, 0xC2, 0x7D));
+        assert_eq!(key.alpha(skin.u, skin.v), 255);
+        let soft = ChromaKey { blend: 0.5, ..key };
+        let a = soft.alpha(green.u.saturating_add(40), green.v.saturating_add(40));
+        assert!(a > 0 && a < 255, "{a}");
+    }
+
+    #[test]
+    fn circle_mask_is_clear_in_the_corners_and_solid_in_the_middle() {
+        let (luma, chroma) = circle_mask(64, 36);
+        assert_eq!(luma[0], 0);
+        assert_eq!(luma[63], 0);
+        assert_eq!(luma[18 * 64 + 32], 255);
+        assert_eq!(chroma.len(), 32 * 18);
+        // Soft edge: some partial values along the rim.
+        assert!(luma.iter().any(|&a| a > 0 && a < 255));
+    }
+}
