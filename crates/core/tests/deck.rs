@@ -530,3 +530,113 @@ fn quality_and_placement_errors_say_what_is_accepted() {
         )))
     );
 }
+
+/// Structured decks with every field set to odd values never panic, and a
+/// deck that loads always has consistent slides.
+#[test]
+fn odd_values_in_every_field_never_panic() {
+    let fx = Fixture::new();
+    let values = [
+        "0",
+        "-1",
+        "1",
+        "2",
+        "3",
+        "7.5",
+        "0.05",
+        "0.5",
+        "0.95",
+        "1e12",
+        "-0.0",
+        "nan",
+        "inf",
+        "true",
+        "\"\"",
+        "\" \"",
+        "\"#00FF00\"",
+        "\"#12345G\"",
+        "\"slides/a.png\"",
+        "\"../..\"",
+        "\"fade\"",
+        "\"cut\"",
+        "\"circle\"",
+        "\"chroma-key\"",
+        "\"split-screen\"",
+        "\"side-by-side\"",
+        "\"elai\"",
+        "\"mock\"",
+        "\"local\"",
+        "\"standard\"",
+        "[]",
+        "{}",
+        "{ kind = \"fade\", duration = 0.2 }",
+        "{ corner = \"top-left\", margin = 0, scale = 1.0 }",
+        "{ x = 0, y = 0, width = 64, height = 36 }",
+        "{ preset = \"fast\", crf = 51 }",
+    ];
+    let output = ["width", "height", "fps", "background", "quality"];
+    let presenter = [
+        "provider",
+        "avatar",
+        "layout",
+        "placement",
+        "split_ratio",
+        "shape",
+        "key_color",
+        "key_similarity",
+        "key_blend",
+        "avatar_background",
+    ];
+    let slide = ["image", "script", "duration", "transition", "slide_only"];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut loaded = 0;
+    for _ in 0..3000 {
+        // Each field: absent, an odd value, or (for image and script) a
+        // good one, so that some decks are valid.
+        let pick = |rng: &mut rand::rngs::StdRng, fields: &[&str], text: &mut String, odd: f64| {
+            for f in fields {
+                let good = match *f {
+                    "image" => Some("\"slides/a.png\""),
+                    "script" => Some("\"Hello there.\""),
+                    _ => None,
+                };
+                if rng.gen_bool(odd) {
+                    let v = values[rng.gen_range(0..values.len())];
+                    text.push_str(&format!("{f} = {v}\n"));
+                } else if let Some(v) = good {
+                    text.push_str(&format!("{f} = {v}\n"));
+                }
+            }
+        };
+        let mut text = String::new();
+        if rng.gen_bool(0.2) {
+            text.push_str("slide_only = true\n");
+        }
+        text.push_str("[output]\n");
+        pick(&mut rng, &output, &mut text, 0.15);
+        text.push_str("[presenter]\n");
+        pick(&mut rng, &presenter, &mut text, 0.15);
+        let slides = rng.gen_range(0..4);
+        for _ in 0..slides {
+            text.push_str("[[slides]]\n");
+            pick(&mut rng, &slide, &mut text, 0.15);
+            text.push_str("[slides.presenter]\n");
+            pick(&mut rng, &presenter, &mut text, 0.1);
+        }
+        if let Ok(deck) = Deck::from_str_at(&text, &fx.dir.path().join("f.toml")) {
+            loaded += 1;
+            assert!(!deck.slides.is_empty());
+            for s in &deck.slides {
+                assert!(s.presenter.is_some() || s.duration.is_some(), "{text}");
+                if let Some(r) = s.clip_request(&deck) {
+                    assert!(r.canvas.0 >= 2 && r.canvas.1 >= 2);
+                    assert!(!r.script.is_empty());
+                }
+            }
+        }
+    }
+    assert!(
+        loaded > 0,
+        "no random deck was valid; the generator is too harsh"
+    );
+}
