@@ -129,15 +129,11 @@ impl<'p> Clip<'p> {
                 "the clip has no video frames",
             ));
         }
-        let (width, height) = {
-            let st = self
-                .ictx
-                .stream(self.video)
-                .ok_or_else(|| MediaError::bad_input(self.path, "video stream vanished"))?;
-            let p = st.parameters();
-            // SAFETY: reading two ints of the stream's live parameters.
-            unsafe { ((*p.as_ptr()).width as u32, (*p.as_ptr()).height as u32) }
-        };
+        let (width, height) = self
+            .ictx
+            .stream(self.video)
+            .map(|st| crate::compat::video_size(&st))
+            .ok_or_else(|| MediaError::bad_input(self.path, "video stream vanished"))?;
         let timing = ClipTiming {
             start,
             video_end,
@@ -286,6 +282,6 @@ impl Clip<'_> {
     /// The duration the container declares, if any.
     pub fn declared_duration(&self) -> Option<f64> {
         let d = self.ictx.duration();
-        (d > 0).then(|| d as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
+        (d > 0).then(|| d as f64 / f64::from(crate::compat::TIME_BASE))
     }
 }

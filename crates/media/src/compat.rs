@@ -186,3 +186,15 @@ pub fn make_writable(frame: &mut frame::Video) -> Result<(), ffmpeg::Error> {
 pub fn has_alpha_tag(stream: &ffmpeg::format::stream::Stream) -> bool {
     stream.metadata().get("alpha_mode") == Some("1")
 }
+
+/// FFmpeg's internal time unit (per second), used by container durations.
+pub const TIME_BASE: i32 = ffi::AV_TIME_BASE;
+
+/// Width and height of a video stream as its codec parameters declare them.
+pub fn video_size(stream: &ffmpeg::format::stream::Stream) -> (u32, u32) {
+    // SAFETY: reading two ints of the stream's live codec parameters.
+    unsafe {
+        let par = stream.parameters().as_ptr();
+        ((*par).width.max(0) as u32, (*par).height.max(0) as u32)
+    }
+}
