@@ -208,12 +208,16 @@ pub fn check_overwrite(deck_path: &Path, force: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Read scripts from a notes file, if one is given or `default` exists.
-pub fn read_notes(explicit: Option<&Path>, default: &Path) -> Result<Option<Notes>, CliError> {
-    let path = match explicit {
-        Some(p) => p,
-        None if default.is_file() => default,
-        None => return Ok(None),
+/// Read scripts from a notes file: `explicit` if given, else `default` if
+/// that file exists.
+pub fn read_notes(
+    explicit: Option<&Path>,
+    default: Option<&Path>,
+) -> Result<Option<Notes>, CliError> {
+    let path = match (explicit, default) {
+        (Some(p), _) => p,
+        (None, Some(d)) if d.is_file() => d,
+        _ => return Ok(None),
     };
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
     Ok(Some(parse_notes(&text)))
@@ -263,7 +267,7 @@ pub fn init(folder: &Path, notes: Option<&Path>, force: bool) -> Result<PathBuf,
             ),
         ));
     }
-    let notes = read_notes(notes, &folder.join("notes.md"))?.unwrap_or_default();
+    let notes = read_notes(notes, Some(&folder.join("notes.md")))?.unwrap_or_default();
     let names: Vec<String> = images.iter().map(|p| file_name(p)).collect();
     let slides = pair_scripts(names, &notes.scripts, "notes.md");
     let title = notes.title.clone().unwrap_or_else(|| folder_title(folder));

@@ -84,7 +84,7 @@ fn stem_title(file: &Path) -> String {
 
 fn import_pdf(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
     let images = render_pdf(&opts.file, slides_dir, opts.width)?;
-    let notes = deckgen::read_notes(opts.notes.as_deref(), Path::new("\0no-default"))?;
+    let notes = deckgen::read_notes(opts.notes.as_deref(), None)?;
     let scripts = notes
         .as_ref()
         .map(|n| n.scripts.clone())
@@ -172,7 +172,7 @@ fn missing_or_io(program: &str, hint: &str, input: &Path, e: std::io::Error) -> 
 fn import_pptx(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
     let pptx = read_pptx(&opts.file)?;
     let mut scripts: Vec<String> = pptx.slides.iter().map(|s| s.notes.clone()).collect();
-    if let Some(notes) = deckgen::read_notes(opts.notes.as_deref(), Path::new("\0no-default"))? {
+    if let Some(notes) = deckgen::read_notes(opts.notes.as_deref(), None)? {
         scripts = notes.scripts;
     }
     let title = pptx.title.clone().unwrap_or_else(|| stem_title(&opts.file));
