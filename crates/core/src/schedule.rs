@@ -8,6 +8,22 @@
 //!   the provider's limit), prepare every slide and compose slide-only slides
 //!   while the vendor renders, compose each slide as soon as its clip is ready
 //!   with at most `jobs` compose tasks at once, and join in deck order.
+//!
+//! In-order and eager share the render side: renders are initiated in deck
+//! order as render slots free, and each is polled by its own task, so a clip
+//! is ready at the same moment under both. They differ only in the local
+//! work. Eager's CPU slots go to a waiting compose before a waiting prepare;
+//! with that rule eager never finishes after in-order (with one job: at the
+//! last moment eager's CPU idles, every prepare is done and every ready clip
+//! composed, so what remains is the composes of clips not yet ready, which
+//! in-order must also do after the first of them arrives).
+//!
+//! Progress: each narrated slide counts 60% for its clip (initiated, vendor
+//! percentage, ready, fetched), 15% for preparing and 25% for composing; a
+//! slide-only slide 40% and 60%. The slides make up 95% of `overall`, the
+//! join the rest, and `overall` never goes down. The ETA is the later of the
+//! last vendor estimate plus one compose and the local work left over the CPU
+//! slots, once both are known; before that, a straight extrapolation.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
