@@ -194,6 +194,29 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
     }
 }
 
+/// Length of the ramps at both ends of a segment's audio (5 ms): a clip cut
+/// mid-waveform would click at the join.
+const DECLICK_SAMPLES: u64 = 240;
+
+/// Ramp interleaved stereo `chunk`, which starts at sample `from` of a
+/// segment of `total` samples, in over the segment's first and out over its
+/// last [`DECLICK_SAMPLES`].
+fn declick(chunk: &mut [i16], from: u64, total: u64) {
+    let fade_out_from = total.saturating_sub(DECLICK_SAMPLES);
+    if from >= DECLICK_SAMPLES && from + (chunk.len() / DECK_CHANNELS) as u64 <= fade_out_from {
+        return;
+    }
+    for (i, frame) in chunk.chunks_exact_mut(DECK_CHANNELS).enumerate() {
+        let pos = from + i as u64;
+        let gain = (pos.min(total - 1 - pos.min(total - 1)) as f32 + 0.5) / DECLICK_SAMPLES as f32;
+        if gain < 1.0 {
+            for s in frame {
+                *s = (f32::from(*s) * gain) as i16;
+            }
+        }
+    }
+}
+
 struct SegmentState<'a> {
     octx: format::context::Output,
     video: H264Writer,
@@ -320,7 +343,9 @@ impl SegmentState<'_> {
         let available = (self.pending.len() - start) / DECK_CHANNELS;
         let take = (available as u64).min(self.samples - self.written) as usize;
         if take > 0 {
-            let chunk = &self.pending[start..start + take * DECK_CHANNELS];
+            let chunk = &mut self.pending[start..start + take * DECK_CHANNELS];
+            declick(chunk, self.written, self.samples);
+            let chunk = &*chunk;
             self.audio.write_interleaved_i16(&mut self.octx, chunk)?;
             self.written += take as u64;
         }
@@ -379,5 +404,39 @@ impl SegmentState<'_> {
             self.pad_audio(upto)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_ramps_in_and_out_at_the_segment_ends_only() {
+        let total = 2000;
+        let mut all = vec![10_000i16; total as usize * DECK_CHANNELS];
+        // Written in uneven chunks, as the resampler hands them out.
+        let mut from = 0;
+        for chunk in all.chunks_mut(2 * 333) {
+            declick(chunk, from, total);
+            from += (chunk.len() / DECK_CHANNELS) as u64;
+        }
+        let at = |i: usize| all[i * DECK_CHANNELS];
+        assert!(at(0) < 100, "{}", at(0));
+        assert!(at(120) > 4000 && at(120) < 6000, "{}", at(120));
+        assert_eq!(at(1000), 10_000);
+        assert!(at(1999) < 100, "{}", at(1999));
+        assert_eq!(all[1000 * DECK_CHANNELS + 1], 10_000, "both channels");
+    }
+
+    #[test]
+    fn frame_and_sample_counts_cover_the_clip() {
+        assert_eq!(frames_for(1.5, 25), 38);
+        assert_eq!(frames_for(1.52, 25), 38, "an exact multiple adds no frame");
+        assert_eq!(frames_for(1.5201, 25), 39, "never cut the clip short");
+        assert_eq!(frames_for(0.0, 25), 1);
+        assert_eq!(samples_for_frames(25, 25), 48_000);
+        assert_eq!(samples_for_frames(1, 30), 1600);
+        assert_eq!(samples_for_frames(3, 7), 20_571);
     }
 }
