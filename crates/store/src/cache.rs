@@ -34,7 +34,9 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Metadata stored beside each cached clip as `<key>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipMeta {
+    /// The clip's key (also its file name).
     pub key: ClipKey,
+    /// The provider that made the clip.
     pub provider: String,
     /// The provider's clip format version when the clip was made.
     pub format_version: u32,
@@ -45,6 +47,7 @@ pub struct ClipMeta {
     /// are those of that deck; they do not take part in the key).
     pub request: ClipRequest,
     #[serde(with = "fsutil::serde_unix_secs")]
+    /// When the clip was stored.
     pub created: SystemTime,
     /// When a render last used the clip; `prune` goes by this.
     #[serde(with = "fsutil::serde_unix_secs")]
@@ -56,17 +59,24 @@ pub struct ClipMeta {
 /// Where a clip handed to [`ClipCache::put`] came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipOrigin {
+    /// The request the clip answers.
     pub request: ClipRequest,
+    /// The vendor's render id, when known.
     pub vendor_id: Option<String>,
 }
 
 /// One clip in the cache, as listed by [`ClipCache::list`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheEntry {
+    /// The clip's key.
     pub key: ClipKey,
+    /// The clip file.
     pub clip: PathBuf,
+    /// Clip size in bytes.
     pub size: u64,
+    /// When the clip was stored.
     pub created: SystemTime,
+    /// When a render last used the clip.
     pub last_used: SystemTime,
     /// `None` when the metadata file is missing or unreadable (the times are
     /// then the clip file's modification time).
@@ -76,8 +86,11 @@ pub struct CacheEntry {
 /// What [`ClipCache::prune`] removed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PruneReport {
+    /// Keys of the clips removed.
     pub removed: Vec<ClipKey>,
+    /// Bytes freed by removing them.
     pub freed_bytes: u64,
+    /// Clips left in the cache.
     pub kept: usize,
     /// Stale temporary files and metadata files without a clip.
     pub leftovers_removed: usize,
@@ -119,6 +132,7 @@ impl ClipCache {
         }
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -392,7 +406,9 @@ pub fn format_age(t: SystemTime, now: SystemTime) -> String {
 
 /// A table of cache entries for `slidecast cache list`.
 pub struct CacheListing<'a> {
+    /// The entries, as [`ClipCache::list`] returns them.
     pub entries: &'a [CacheEntry],
+    /// The time ages are counted from.
     pub now: SystemTime,
 }
 

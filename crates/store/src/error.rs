@@ -8,8 +8,11 @@ pub enum StoreError {
     /// A file-system operation failed; `action` says what was being done.
     #[error("{action} {}: {source}", path.display())]
     Io {
+        /// What was being done (`writing`, `locking`, ...).
         action: &'static str,
+        /// The file or directory it was done to.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -22,7 +25,12 @@ pub enum StoreError {
          aside to start afresh (renders it recorded may then be created again)",
         path.display()
     )]
-    CorruptJournal { path: PathBuf, message: String },
+    CorruptJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
     /// The journal was written by a newer slidecast with a format this one
     /// does not know.
     #[error(
@@ -31,8 +39,11 @@ pub enum StoreError {
         path.display()
     )]
     JournalFormat {
+        /// The journal file.
         path: PathBuf,
+        /// The format it is written in.
         found: u32,
+        /// The newest format this build reads.
         supported: u32,
     },
     /// Another process holds the journal of the same output.
@@ -42,7 +53,12 @@ pub enum StoreError {
         output.display(),
         lock.display()
     )]
-    Busy { output: PathBuf, lock: PathBuf },
+    Busy {
+        /// The output being rendered.
+        output: PathBuf,
+        /// The lock file held by the other run.
+        lock: PathBuf,
+    },
     /// No default cache directory could be determined.
     #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set; pass --cache-dir")]
     NoCacheDir,
@@ -51,7 +67,12 @@ pub enum StoreError {
     BadKey(String),
     /// A `--older-than` value that is not a duration.
     #[error("`{input}` is not a duration ({message}); write it like 7d, 12h, 90min or 2weeks")]
-    BadDuration { input: String, message: String },
+    BadDuration {
+        /// What was given.
+        input: String,
+        /// Why it is not a duration.
+        message: String,
+    },
 }
 
 impl StoreError {

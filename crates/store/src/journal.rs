@@ -53,7 +53,9 @@ pub struct JournalEntry {
     /// The slide that last asked for this clip (for messages; the entry
     /// serves every slide with the same key).
     pub slide: usize,
+    /// The clip's key (also the entry's key in the journal).
     pub key: ClipKey,
+    /// The provider that issued the handle.
     pub provider: String,
     /// The vendor's handle of the render.
     pub handle: RenderHandle,
@@ -63,15 +65,18 @@ pub struct JournalEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<PathBuf>,
     #[serde(with = "fsutil::serde_unix_secs")]
+    /// When the entry last changed.
     pub updated: SystemTime,
 }
 
 /// The contents of a journal file, as read without taking its lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalSnapshot {
+    /// File format version ([`JOURNAL_FORMAT`]).
     pub format: u32,
     /// The output the journal belongs to, as given when it was opened.
     pub output: PathBuf,
+    /// What the journal knows, by clip key.
     pub entries: BTreeMap<ClipKey, JournalEntry>,
 }
 
@@ -337,6 +342,7 @@ impl Journal {
         &self.path
     }
 
+    /// The output the journal belongs to.
     pub fn output(&self) -> &Path {
         &self.output
     }

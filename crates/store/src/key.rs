@@ -58,6 +58,7 @@ impl ClipKey {
         ClipKey(hex)
     }
 
+    /// The key as 64 lowercase hex digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -47,6 +47,8 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod cache;
 mod error;
 mod fsutil;

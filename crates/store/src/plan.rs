@@ -28,6 +28,7 @@ use crate::ClipKey;
 /// How minutes are estimated and billed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rates {
+    /// Speaking rate the scripts are read at.
     pub words_per_minute: f64,
     /// Each clip's estimated length is rounded up to a multiple of this.
     pub billing_step: Duration,
@@ -74,11 +75,17 @@ pub enum SlideStatus {
     Cached,
     /// A render an earlier run initiated; `started` says whether it was
     /// started (and so already billed).
-    InFlight { started: bool },
+    InFlight {
+        /// Whether the render was started (and so already billed).
+        started: bool,
+    },
     /// A new vendor render.
     ToRender,
     /// The same clip as an earlier slide of this deck, rendered once.
-    SameAs { slide: usize },
+    SameAs {
+        /// The earlier slide that renders the clip.
+        slide: usize,
+    },
     /// No presenter.
     SlideOnly,
 }
@@ -99,11 +106,15 @@ impl fmt::Display for SlideStatus {
 /// One slide of a [`Plan`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlidePlan {
+    /// 1-based slide number.
     pub slide: usize,
+    /// Where the slide's clip comes from.
     pub status: SlideStatus,
     /// `None` for a slide-only slide.
     pub provider: Option<String>,
+    /// The clip key; `None` for a slide-only slide.
     pub key: Option<ClipKey>,
+    /// Words in the script.
     pub words: usize,
     /// Estimated clip length (zero for a slide-only slide).
     pub speech: Duration,
@@ -114,7 +125,9 @@ pub struct SlidePlan {
 /// What a render of a deck will do, slide by slide, and its vendor cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Every slide of the deck, in order.
     pub slides: Vec<SlidePlan>,
+    /// The rates the estimate used.
     pub rates: Rates,
 }
 
@@ -127,7 +140,9 @@ pub struct Plan {
     max = fmt_minutes(*max)
 )]
 pub struct BudgetError {
+    /// Vendor minutes the render would be billed.
     pub needed: f64,
+    /// The budget, in minutes.
     pub max: f64,
     /// Clips that would be billed.
     pub clips: usize,
