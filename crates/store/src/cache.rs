@@ -31,6 +31,9 @@ use crate::{ClipKey, StoreError};
 /// takes seconds), so `prune` removes them.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// A use is recorded at most this often per clip (see [`ClipCache::get`]).
+const TOUCH_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Metadata stored beside each cached clip as `<key>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipMeta {
@@ -167,7 +170,18 @@ impl ClipCache {
     /// The clip is not verified here (the store knows no media): a caller
     /// that finds it undecodable calls [`ClipCache::remove`].
     pub fn get(&self, key: &ClipKey) -> Option<PathBuf> {
-        self.peek(key)?;
+        let path = self.peek(key)?;
+        // Ages are for `prune`, which counts in hours and days: a use
+        // recorded within the last hour is recent enough, and skipping the
+        // locked, fsynced rewrite keeps a rerun of a long deck fast.
+        let recent = read_meta(&self.meta_path(key)).is_some_and(|m| {
+            SystemTime::now()
+                .duration_since(m.last_used)
+                .is_ok_and(|age| age < TOUCH_INTERVAL)
+        });
+        if recent {
+            return Some(path);
+        }
         let lock = match self.lock() {
             Ok(l) => l,
             Err(e) => {
