@@ -175,7 +175,15 @@ impl Plan {
                 &empty
             }
         };
-        let sources = journal.sources(deck, cache);
+        Plan::for_sources(deck, &journal.sources(deck, cache), rates)
+    }
+
+    /// Plan a render of `deck` whose clip sources are already decided (for
+    /// example by [`Journal::verified_sources`](crate::Journal::verified_sources),
+    /// so a cached clip that failed verification is priced as what replaces
+    /// it). This is the plan to check `--max-minutes` against just before
+    /// the run. Presenter slides missing from `sources` are to be rendered.
+    pub fn for_sources(deck: &Deck, sources: &HashMap<usize, ClipSource>, rates: Rates) -> Plan {
         let keys: HashMap<usize, ClipKey> = presenter_keys(deck).collect();
         let mut first_of_key: HashMap<ClipKey, usize> = HashMap::new();
         let mut slides = Vec::with_capacity(deck.slides.len());

@@ -192,3 +192,41 @@ fn local_providers_cost_nothing() {
     assert_eq!(p.total_minutes(), 0.0);
     assert!(p.check_budget(0.0).is_ok());
 }
+
+#[test]
+fn a_plan_from_decided_sources_prices_what_replaces_a_bad_clip() {
+    use slidecast_core::ClipSource;
+    use std::collections::HashMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let deck = deck(
+        dir.path(),
+        "elai",
+        &[Some("One."), Some("Two."), Some("Three.")],
+    );
+    let sources: HashMap<usize, ClipSource> = [
+        (1, ClipSource::Cached(dir.path().join("ok.mp4"))),
+        (
+            2,
+            ClipSource::Resume {
+                handle: RenderHandle::new("elai", "v2"),
+                started: true,
+            },
+        ),
+        // Slide 3 is not named: rendered.
+    ]
+    .into_iter()
+    .collect();
+    let p = Plan::for_sources(&deck, &sources, Rates::default());
+    let statuses: Vec<SlideStatus> = p.slides.iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            SlideStatus::Cached,
+            SlideStatus::InFlight { started: true },
+            SlideStatus::ToRender
+        ]
+    );
+    assert_eq!(p.total_minutes(), 1.0);
+    assert!(p.check_budget(0.5).is_err());
+}
