@@ -1,19 +1,4 @@
-//! The content-addressed clip cache.
-//!
-//! Layout of the cache directory:
-//!
-//! ```text
-//! <dir>/<key>.mp4     the clip, stored once per key
-//! <dir>/<key>.json    its metadata (ClipMeta)
-//! <dir>/.lock         advisory lock serialising changes across processes
-//! <dir>/.tmp-*        copies in progress (swept by prune once stale)
-//! ```
-//!
-//! Clips are copied in, never hard-linked: a hard link would share its inode
-//! with the scheduler's work file, and a provider fetching again into that
-//! path (truncating it in place) would corrupt the cached clip with it.
-//! Copies are staged without the lock, then renamed into place under it, so
-//! concurrent processes never see half a clip and never block on a copy.
+//! The content-addressed clip cache (see [`ClipCache`]).
 
 use std::fmt;
 use std::fs;
@@ -104,6 +89,21 @@ pub struct PruneReport {
 /// Cheap to clone (it is a path). Safe to share between threads and
 /// processes: changes take an exclusive lock on `<dir>/.lock`, files are
 /// replaced atomically.
+///
+/// Layout of the cache directory:
+///
+/// ```text
+/// <dir>/<key>.mp4     the clip, stored once per key
+/// <dir>/<key>.json    its metadata (ClipMeta)
+/// <dir>/.lock         advisory lock serialising changes across processes
+/// <dir>/.tmp-*        copies in progress (swept by prune once stale)
+/// ```
+///
+/// Clips are copied in, never hard-linked: a hard link would share its inode
+/// with the scheduler's work file, and a provider fetching again into that
+/// path (truncating it in place) would corrupt the cached clip with it.
+/// Copies are staged without the lock, then renamed into place under it, so
+/// concurrent processes never see half a clip and never block on a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipCache {
     pub(crate) dir: PathBuf,

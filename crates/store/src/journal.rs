@@ -1,30 +1,4 @@
-//! The resume journal: a durable record of every render a job initiated.
-//!
-//! One JSON file per render job (per output file), in a state directory:
-//! by default `.slidecast/` in the output's folder, so `talks/q3.mp4` keeps
-//! its journal in `talks/.slidecast/q3.mp4.journal.json` (`--state-dir DIR`
-//! puts it in `DIR/q3.mp4.journal.json` instead). Entries are keyed by
-//! [`ClipKey`], not by slide number, so a journal written for one version of
-//! a deck is reused, after an edit, by every slide whose clip is unchanged.
-//!
-//! The file is rewritten atomically (temp file, fsync, rename) on every
-//! [`RenderJournal`] call, before the call returns: the scheduler calls
-//! `initiated` before it starts a render, so the vendor's id is on disk
-//! before anything is paid for.
-//!
-//! Concurrency: [`Journal::open`] takes an exclusive lock on
-//! `<name>.lock` beside the journal for as long as the `Journal` lives. A
-//! second run of the same output *waits* for the first to finish (and then
-//! resumes from what the first recorded, so it pays for nothing the first
-//! did); [`Journal::try_open`] fails with [`StoreError::Busy`] instead. The
-//! lock is an `flock`, released by the kernel when a process dies, so a
-//! `kill -9` never leaves a stale lock. Readers (`slidecast plan`) use
-//! [`Journal::read`], which takes no lock: atomic writes mean it always sees
-//! a whole journal.
-//!
-//! A journal file that cannot be parsed is an error
-//! ([`StoreError::CorruptJournal`]), never silently replaced: it may be the
-//! only record of renders already paid for.
+//! The resume journal (see [`Journal`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -164,7 +138,33 @@ pub(crate) fn presenter_keys(deck: &Deck) -> impl Iterator<Item = (usize, ClipKe
 /// The journal of one render job: a [`RenderJournal`] for the scheduler and
 /// the planner of each slide's [`ClipSource`] for a rerun.
 ///
-/// Holds the job's lock until dropped (see the [module docs](self)).
+/// Holds the job's lock until dropped.
+///
+/// One JSON file per render job (per output file), in a state directory:
+/// by default `.slidecast/` in the output's folder, so `talks/q3.mp4` keeps
+/// its journal in `talks/.slidecast/q3.mp4.journal.json` (`--state-dir DIR`
+/// puts it in `DIR/q3.mp4.journal.json` instead). Entries are keyed by
+/// [`ClipKey`], not by slide number, so a journal written for one version of
+/// a deck is reused, after an edit, by every slide whose clip is unchanged.
+///
+/// The file is rewritten atomically (temp file, fsync, rename) on every
+/// [`RenderJournal`] call, before the call returns: the scheduler calls
+/// `initiated` before it starts a render, so the vendor's id is on disk
+/// before anything is paid for.
+///
+/// Concurrency: [`Journal::open`] takes an exclusive lock on
+/// `<name>.lock` beside the journal for as long as the `Journal` lives. A
+/// second run of the same output *waits* for the first to finish (and then
+/// resumes from what the first recorded, so it pays for nothing the first
+/// did); [`Journal::try_open`] fails with [`StoreError::Busy`] instead. The
+/// lock is an `flock`, released by the kernel when a process dies, so a
+/// `kill -9` never leaves a stale lock. Readers (`slidecast plan`) use
+/// [`Journal::read`], which takes no lock: atomic writes mean it always sees
+/// a whole journal.
+///
+/// A journal file that cannot be parsed is an error
+/// ([`StoreError::CorruptJournal`]), never silently replaced: it may be the
+/// only record of renders already paid for.
 pub struct Journal {
     path: PathBuf,
     state_dir: PathBuf,

@@ -1,12 +1,4 @@
-//! Content-addressed clip keys.
-//!
-//! A [`ClipKey`] is the hex SHA-256 of a canonical, versioned serialization
-//! of everything that changes a clip: the provider's name and clip format
-//! version, and every field of [`ClipRequest::cache_fields`] (script, avatar,
-//! voice, voice provider, language, avatar background colour and canvas
-//! size). The slide number and the deck title do not change the clip, so two
-//! slides (of one deck or of two decks) that ask for the same clip share one
-//! key and one cached file.
+//! Content-addressed clip keys (see [`ClipKey`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,6 +30,16 @@ pub fn provider_format_version(provider: &str) -> u32 {
 }
 
 /// The content address of one clip: 64 lowercase hex digits.
+///
+/// The hex SHA-256 of a canonical, versioned serialization of everything
+/// that changes a clip: the provider's name and clip format version
+/// ([`PROVIDER_FORMAT_VERSIONS`]), and every field of
+/// [`ClipRequest::cache_fields`] (script, avatar, voice, voice provider,
+/// language, avatar background colour and canvas size), one
+/// `name=length:value` line each, so no script can forge a field boundary
+/// and an absent option differs from an empty one. The slide number and the
+/// deck title do not change the clip, so two slides (of one deck or of two
+/// decks) that ask for the same clip share one key and one cached file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClipKey(String);

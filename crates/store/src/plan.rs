@@ -1,19 +1,4 @@
-//! The cost plan: what a render of a deck will do and what it will cost.
-//!
-//! Vendor minutes are estimated from the script: words (split on white
-//! space) at [`Rates::words_per_minute`] (default 150, a common narration
-//! pace), at least one second per clip, then rounded **up per clip** to
-//! [`Rates::billing_step`] (default one whole minute). Elai does not publish
-//! its rounding, and each slide is its own vendor video, so the default errs
-//! high: a budget check should never let a render through that the plan
-//! said fits and the vendor then refuses. Providers in
-//! [`Rates::free_providers`] (`local`, `mock`) render on this machine and
-//! cost nothing.
-//!
-//! What counts: a clip to render, and a render the journal has initiated but
-//! not started (a vendor bills when the render starts). A render already
-//! started, a cached clip, a slide whose identical request an earlier slide
-//! renders, and a slide-only slide cost nothing more.
+//! The cost plan (see [`Plan`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -123,6 +108,21 @@ pub struct SlidePlan {
 }
 
 /// What a render of a deck will do, slide by slide, and its vendor cost.
+///
+/// Vendor minutes are estimated from the script: words (split on white
+/// space) at [`Rates::words_per_minute`] (default 150, a common narration
+/// pace), at least one second per clip, then rounded **up per clip** to
+/// [`Rates::billing_step`] (default one whole minute). Elai does not publish
+/// its rounding, and each slide is its own vendor video, so the default errs
+/// high: a budget check should never let a render through that the plan
+/// said fits and the vendor then refuses. Providers in
+/// [`Rates::free_providers`] (`local`, `mock`) render on this machine and
+/// cost nothing.
+///
+/// What counts: a clip to render, and a render the journal has initiated but
+/// not started (a vendor bills when the render starts). A render already
+/// started, a cached clip, a slide whose identical request an earlier slide
+/// renders, and a slide-only slide cost nothing more.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// Every slide of the deck, in order.
