@@ -274,3 +274,27 @@ fn missing_output_folder_is_a_usage_error_with_a_hint() {
         .code(2)
         .stderr(predicate::str::contains("mkdir -p"));
 }
+
+#[test]
+fn every_schedule_renders_the_same_video_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 3);
+    let mut lengths = Vec::new();
+    for schedule in ["sequential", "in-order", "eager"] {
+        let out = dir.path().join(format!("{schedule}.mp4"));
+        slidecast()
+            .arg("render")
+            .arg(&deck)
+            .arg("-o")
+            .arg(&out)
+            .args(["--schedule", schedule, "--progress", "plain", "--jobs", "1"])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(format!("schedule {schedule}")));
+        lengths.push(probe_duration(&out));
+    }
+    assert!(
+        lengths.windows(2).all(|w| (w[0] - w[1]).abs() < 0.05),
+        "{lengths:?}"
+    );
+}
