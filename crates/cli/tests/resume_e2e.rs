@@ -1,0 +1,361 @@
+//! Issue 6 end to end: the `slidecast` binary against the fake Elai on
+//! 127.0.0.1, with real child processes where a crash is involved.
+//!
+//! 1. An edit to one script creates exactly one new render.
+//! 2. `kill -9` after every render is initiated: the rerun creates nothing
+//!    and writes a valid video.
+//! 3. A truncated cached clip is detected and fetched again (from the
+//!    existing render, so still no new create).
+//! 4. Two renders of the same deck at once: both succeed, nothing is paid
+//!    twice, cache and journal stay whole.
+//!
+//! Self-contained (no `mod common`), so it runs as an integration test of
+//! the CLI crate as it is.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use slidecast_elai::fake::{FakeElai, FakeElaiConfig};
+
+/// Narrated slides in the test deck (plus one slide-only slide).
+const NARRATED: u32 = 3;
+
+/// The binary under test: Cargo's own path inside the CLI package, else the
+/// workspace's debug build (`cargo test --workspace` builds it first).
+fn slidecast_bin() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_slidecast") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .find(|d| d.join("Cargo.lock").exists())
+                .expect("inside the workspace")
+                .join("target")
+        });
+    let bin = target.join("debug").join("slidecast");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the CLI first (cargo build -p slidecast-cli)",
+        bin.display()
+    );
+    bin
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+    fake: FakeElai,
+}
+
+impl World {
+    fn new(render_delay: Duration) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("vendor.mp4");
+        slidecast_media::mock_clip::write(&clip, Duration::from_millis(1200), 320, 180, 25)
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fake = runtime
+            .block_on(FakeElai::start(
+                FakeElaiConfig::from_mp4_file(&clip)
+                    .unwrap()
+                    .render_delay(render_delay),
+            ))
+            .unwrap();
+        let world = World {
+            dir,
+            _runtime: runtime,
+            fake,
+        };
+        world.write_deck(&[]);
+        world
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The deck: slides 1, 3 and 4 narrated, slide 2 slide-only;
+    /// `edits` replaces the script of the given slides.
+    fn write_deck(&self, edits: &[(usize, &str)]) {
+        let mut text = String::from(
+            "title = \"Resume test\"\n[output]\nwidth = 320\nheight = 180\nfps = 25\n\
+             quality = \"draft\"\n[presenter]\nprovider = \"elai\"\navatar = \"gia.casual\"\n",
+        );
+        for n in 1..=4usize {
+            png(
+                &self.path(&format!("{n}.png")),
+                64,
+                36,
+                [40 * n as u8, 90, 160],
+            );
+            text.push_str(&format!("\n[[slides]]\nimage = \"{n}.png\"\n"));
+            if n == 2 {
+                text.push_str("duration = 1.0\nslide_only = true\n");
+            } else {
+                let script = edits.iter().find(|(s, _)| *s == n).map_or_else(
+                    || format!("This is slide number {n}."),
+                    |(_, t)| t.to_string(),
+                );
+                text.push_str(&format!("script = {script:?}\n"));
+            }
+        }
+        std::fs::write(self.path("deck.toml"), text).unwrap();
+    }
+
+    fn command(&self, progress: &str) -> Command {
+        let mut cmd = Command::new(slidecast_bin());
+        cmd.arg("render")
+            .arg(self.path("deck.toml"))
+            .arg("-o")
+            .arg(self.path("talk.mp4"))
+            .args([
+                "--provider",
+                "elai",
+                "--progress",
+                progress,
+                "--no-captions",
+            ])
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .env("ELAI_BASE_URL", self.fake.base_url())
+            .env("ELAI_API_KEY", self.fake.api_key())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn render(&self) -> Output {
+        let out = self.command("plain").output().unwrap();
+        assert_success(&out);
+        out
+    }
+
+    fn spawn(&self) -> Child {
+        self.command("json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn creates(&self) -> u32 {
+        self.fake.stats().creates
+    }
+
+    /// The cached clips (`<key>.mp4` in the cache folder).
+    fn cached_clips(&self) -> Vec<PathBuf> {
+        let mut clips: Vec<PathBuf> = std::fs::read_dir(self.path("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+            .collect();
+        clips.sort();
+        clips
+    }
+}
+
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "slidecast failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The output is a whole, decodable video of the right length: four slides
+/// (three 1.2 s clips and a 1 s slide-only slide).
+fn assert_valid_video(path: &Path) {
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+        ])
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        probe.status.success(),
+        "ffprobe failed on {}",
+        path.display()
+    );
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert!(text.contains("h264") && text.contains("aac"), "{text}");
+    let duration: f64 = text.lines().last().unwrap().trim().parse().unwrap();
+    assert!((4.0..6.5).contains(&duration), "duration {duration}");
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "decode errors: {}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
+#[test]
+fn editing_one_script_creates_exactly_one_new_render() {
+    let w = World::new(Duration::from_millis(800));
+    w.render();
+    assert_eq!(w.creates(), NARRATED);
+    assert_valid_video(&w.path("talk.mp4"));
+
+    w.write_deck(&[(3, "Slide three now says something else.")]);
+    w.render();
+    let stats = w.fake.stats();
+    assert_eq!(stats.creates, NARRATED + 1, "{stats:?}");
+    assert_eq!(stats.creates_by_slide.get(&3), Some(&2), "{stats:?}");
+    assert_valid_video(&w.path("talk.mp4"));
+    assert_eq!(w.cached_clips().len(), NARRATED as usize + 1);
+}
+
+#[test]
+fn kill_9_after_every_render_is_initiated_resumes_without_new_creates() {
+    // Renders take long enough that the kill lands before any is ready.
+    let w = World::new(Duration::from_secs(4));
+    let mut child = w.spawn();
+    let stdout = child.stdout.take().unwrap();
+    let mut initiated = 0;
+    for line in BufReader::new(stdout).lines() {
+        initiated += u32::from(line.unwrap().contains("\"initiated\""));
+        if initiated == NARRATED {
+            break;
+        }
+    }
+    assert_eq!(
+        initiated, NARRATED,
+        "the run ended before initiating every render"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(w.creates(), NARRATED);
+    assert!(!w.path("talk.mp4").exists(), "no output from a killed run");
+
+    w.render();
+    assert_eq!(w.creates(), NARRATED, "the rerun created a render again");
+    assert_valid_video(&w.path("talk.mp4"));
+}
+
+#[test]
+fn a_truncated_cached_clip_is_fetched_again_and_never_composed() {
+    let w = World::new(Duration::from_millis(800));
+    w.render();
+    let clips = w.cached_clips();
+    assert_eq!(clips.len(), NARRATED as usize);
+    let full = std::fs::metadata(&clips[0]).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&clips[0])
+        .unwrap()
+        .set_len(full / 2)
+        .unwrap();
+    let downloads = w.fake.stats().downloads;
+    std::fs::remove_file(w.path("talk.mp4")).unwrap();
+
+    w.render();
+    let stats = w.fake.stats();
+    assert_eq!(stats.creates, NARRATED, "fetched again, not rendered again");
+    assert_eq!(stats.downloads, downloads + 1, "{stats:?}");
+    assert_eq!(
+        std::fs::metadata(&clips[0]).unwrap().len(),
+        full,
+        "cache healed"
+    );
+    assert_valid_video(&w.path("talk.mp4"));
+}
+
+#[test]
+fn two_renders_of_the_same_deck_at_once_pay_once_and_corrupt_nothing() {
+    let w = World::new(Duration::from_millis(1500));
+    let a = w.spawn();
+    let b = w.spawn();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_success(&a);
+    assert_success(&b);
+    // The second run waited for the first's journal, then found every clip
+    // in the cache.
+    assert_eq!(w.creates(), NARRATED);
+    assert_valid_video(&w.path("talk.mp4"));
+
+    let cache = slidecast_store::ClipCache::open(w.path("cache")).unwrap();
+    let entries = cache.list().unwrap();
+    assert_eq!(entries.len(), NARRATED as usize);
+    assert!(entries
+        .iter()
+        .all(|e| e.meta.as_ref().is_some_and(|m| m.size == e.size)));
+    let journal = slidecast_store::Journal::read(
+        &slidecast_store::Journal::default_state_dir(&w.path("talk.mp4")),
+        &w.path("talk.mp4"),
+    )
+    .unwrap();
+    assert_eq!(journal.entries.len(), NARRATED as usize);
+    assert!(journal.entries.values().all(|e| e.clip.is_some()));
+}
+
+/// A `width` x `height` PNG in one colour (stored deflate blocks: no
+/// compressor needed).
+fn png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
+    let mut row = vec![0u8];
+    row.extend(rgb.iter().copied().cycle().take(3 * width as usize));
+    let raw = row.repeat(height as usize);
+    let mut z = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        z.push(u8::from(i + 1 == chunks.len()));
+        z.extend_from_slice(&(c.len() as u16).to_le_bytes());
+        z.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
+        z.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in &raw {
+        a = (a + u32::from(x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &z);
+    chunk(b"IEND", &[]);
+    std::fs::write(path, out).unwrap();
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
