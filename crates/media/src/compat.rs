@@ -198,3 +198,37 @@ pub fn video_size(stream: &ffmpeg::format::stream::Stream) -> (u32, u32) {
         ((*par).width.max(0) as u32, (*par).height.max(0) as u32)
     }
 }
+
+/// Make a freshly added output stream a `mov_text` (3GPP timed text)
+/// subtitle stream whose sample description is `sample_entry` (the `tx3g`
+/// box body after its header). ffmpeg-next has no setter for a stream's
+/// codec type, id or extradata, so this writes the codec parameters
+/// directly.
+pub fn set_mov_text_parameters(
+    stream: &mut ffmpeg::format::stream::StreamMut,
+    sample_entry: &[u8],
+) -> Result<(), ffmpeg::Error> {
+    let size = i32::try_from(sample_entry.len()).map_err(|_| ffmpeg::Error::InvalidData)?;
+    // SAFETY: the parameters belong to the live output stream. The
+    // extradata is allocated with av_mallocz (zeroed padding included, as
+    // FFmpeg requires) and from here on owned by the parameters, which free
+    // it; any earlier extradata is freed first so it does not leak.
+    unsafe {
+        let par = stream.parameters().as_mut_ptr();
+        (*par).codec_type = ffi::AVMediaType::AVMEDIA_TYPE_SUBTITLE;
+        (*par).codec_id = ffi::AVCodecID::AV_CODEC_ID_MOV_TEXT;
+        (*par).codec_tag = 0;
+        let pad = ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+        let data = ffi::av_mallocz(sample_entry.len() + pad) as *mut u8;
+        if data.is_null() {
+            return Err(ffmpeg::Error::Other {
+                errno: ffmpeg::util::error::ENOMEM,
+            });
+        }
+        ptr::copy_nonoverlapping(sample_entry.as_ptr(), data, sample_entry.len());
+        ffi::av_freep(&mut (*par).extradata as *mut *mut u8 as *mut std::ffi::c_void);
+        (*par).extradata = data;
+        (*par).extradata_size = size;
+    }
+    Ok(())
+}

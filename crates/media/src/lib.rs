@@ -41,7 +41,9 @@
 //! ```
 //!
 //! [`mock_clip`] generates real presenter clips for `--provider mock` and
-//! tests; [`image::write_image`] writes PNG/JPEG pictures.
+//! tests; [`image::write_image`] writes PNG/JPEG pictures;
+//! [`subtitles::embed_mov_text`] adds a soft subtitle track to a finished
+//! video.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +66,7 @@ mod join;
 pub mod mock_clip;
 pub mod picture;
 mod segment;
+pub mod subtitles;
 
 pub use error::MediaError;
 pub use join::AUDIO_BIT_RATE;
