@@ -25,7 +25,7 @@ pub const ELAI_URL_ENV: &str = "ELAI_BASE_URL";
 pub struct ProviderSettings {
     /// Where providers keep their clips.
     pub work_dir: PathBuf,
-    /// Frame rate of the deck (mock clips are made at it).
+    /// Frame rate of the deck (mock and local clips are made at it).
     pub fps: u32,
     /// Elai API root override.
     pub elai_url: Option<String>,
@@ -37,7 +37,15 @@ pub struct ProviderSettings {
 pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn AvatarProvider>, CliError> {
     match name {
         "local" => {
+            // Clips at the deck's frame rate: the composer then copies
+            // frames one for one instead of dropping or repeating them.
+            // (No frame rate given: the local default.)
+            let mut render = slidecast_local::RenderOptions::default();
+            if settings.fps > 0 {
+                render.fps = settings.fps;
+            }
             let provider = slidecast_local::LocalProvider::new(slidecast_local::LocalConfig {
+                render,
                 work_dir: Some(settings.work_dir.join("local")),
                 ..Default::default()
             })

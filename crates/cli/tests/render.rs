@@ -298,3 +298,56 @@ fn every_schedule_renders_the_same_video_length() {
         "{lengths:?}"
     );
 }
+
+/// `r_frame_rate` of a file's first video stream, from ffprobe.
+fn probe_frame_rate(path: &std::path::Path) -> String {
+    let out = StdCommand::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=r_frame_rate",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn local_clips_are_made_at_the_decks_frame_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 1);
+    let text = std::fs::read_to_string(&deck)
+        .unwrap()
+        .replace("fps = 25", "fps = 30")
+        .replace("provider = \"mock\"", "provider = \"local\"");
+    std::fs::write(&deck, text).unwrap();
+    let (out, cache) = (dir.path().join("local.mp4"), dir.path().join("cache"));
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .assert()
+        .success();
+    assert_eq!(probe_frame_rate(&out), "30/1");
+    // The presenter clip itself (kept in the cache) is 30 fps, not the
+    // local provider's default 25.
+    let clips: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    assert_eq!(clips.len(), 1, "{clips:?}");
+    assert_eq!(probe_frame_rate(&clips[0]), "30/1");
+}
