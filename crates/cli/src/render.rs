@@ -166,14 +166,6 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
             None => j,
         })
     };
-    if let Some(max) = args.max_minutes {
-        let snapshot = journal.as_ref().map(|j| j.snapshot());
-        slidecast_store::plan(&deck, cache.as_ref(), snapshot.as_ref())
-            .check_budget(max)
-            .map_err(|e| CliError::Run {
-                message: e.to_string(),
-            })?;
-    }
     let sources = match &journal {
         Some(j) => {
             let verifier = composer.clone();
@@ -185,6 +177,15 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
         }
         None => HashMap::new(),
     };
+    // Priced after verification: a cached or fetched clip that failed it is
+    // rendered again, and that render is billed.
+    if let Some(max) = args.max_minutes {
+        slidecast_store::Plan::for_sources(&deck, &sources, slidecast_store::Rates::default())
+            .check_budget(max)
+            .map_err(|e| CliError::Run {
+                message: e.to_string(),
+            })?;
+    }
     let reused = sources
         .values()
         .filter(|s| !matches!(s, ClipSource::Render))

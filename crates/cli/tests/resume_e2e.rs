@@ -8,6 +8,8 @@
 //!    existing render, so still no new create).
 //! 4. Two renders of the same deck at once: both succeed, nothing is paid
 //!    twice, cache and journal stay whole.
+//! 5. `--max-minutes` prices a cached clip that fails verification as the
+//!    render that replaces it.
 //!
 //! Self-contained (no `mod common`), so it runs as an integration test of
 //! the CLI crate as it is.
@@ -112,11 +114,16 @@ impl World {
     }
 
     fn command(&self, progress: &str) -> Command {
+        self.command_to(progress, "talk.mp4")
+    }
+
+    /// A render of the deck to `output` (its own journal, the shared cache).
+    fn command_to(&self, progress: &str, output: &str) -> Command {
         let mut cmd = Command::new(slidecast_bin());
         cmd.arg("render")
             .arg(self.path("deck.toml"))
             .arg("-o")
-            .arg(self.path("talk.mp4"))
+            .arg(self.path(output))
             .args([
                 "--provider",
                 "elai",
@@ -277,6 +284,40 @@ fn a_truncated_cached_clip_is_fetched_again_and_never_composed() {
         "cache healed"
     );
     assert_valid_video(&w.path("talk.mp4"));
+}
+
+#[test]
+fn the_budget_prices_a_cached_clip_that_fails_verification() {
+    let w = World::new(Duration::from_millis(800));
+    w.render();
+    let budget_zero = |output: &str| {
+        w.command_to("plain", output)
+            .args(["--max-minutes", "0"])
+            .output()
+            .unwrap()
+    };
+    // Every clip cached and whole: a render to another output (no journal
+    // of its own) is billed nothing.
+    assert_success(&budget_zero("copy.mp4"));
+    let clips = w.cached_clips();
+    let full = std::fs::metadata(&clips[0]).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&clips[0])
+        .unwrap()
+        .set_len(full / 2)
+        .unwrap();
+    // The truncated clip must be rendered again, so the budget stops the
+    // run before anything is created.
+    let out = budget_zero("again.mp4");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("budget") && stderr.contains("1 clip(s)"),
+        "{stderr}"
+    );
+    assert_eq!(w.creates(), NARRATED, "nothing rendered over the budget");
+    assert!(!w.path("again.mp4").exists());
 }
 
 #[test]
