@@ -32,7 +32,12 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
         .block_on(FakeElai::start(
             FakeElaiConfig::from_mp4_file(&clip)
                 .unwrap()
-                .render_delay(Duration::from_millis(1500))
+                // Longer than the worst retry chain of one create (the 429
+                // burst's 1 s Retry-After, then 5xx backoffs of 1, 2 and 4 s),
+                // so "every render initiated before the first is ready" does
+                // not depend on which request the faults hit. At 1.5 s, and
+                // even 3 s, a create behind a 429 and two 5xx came after.
+                .render_delay(Duration::from_millis(8000))
                 .faults(Faults {
                     server_error_rate: 0.1,
                     seed: 7,
@@ -71,7 +76,11 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
     );
     assert!(
         stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
-        "every render initiated before the first was ready"
+        "every render initiated before the first was ready: last create {:?} after it; {stats:?}",
+        stats
+            .last_create_at
+            .unwrap()
+            .saturating_duration_since(stats.first_ready_at.unwrap())
     );
     assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
     assert!(probe_duration(&out) > 6.0);
