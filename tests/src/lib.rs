@@ -110,7 +110,11 @@ pub fn decode_errors(path: &Path) -> String {
         .args(["-f", "null", "-"])
         .output()
         .expect("ffmpeg runs (apt-get install ffmpeg)");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let mut errors = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        errors.push_str(&format!("ffmpeg exited with {}", out.status));
+    }
+    errors
 }
 
 /// The workspace root.

@@ -10,9 +10,6 @@
 //!    twice, cache and journal stay whole.
 //! 5. `--max-minutes` prices a cached clip that fails verification as the
 //!    render that replaces it.
-//!
-//! Self-contained (no `mod common`), so it runs as an integration test of
-//! the CLI crate as it is.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,33 +17,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use slidecast_elai::fake::{FakeElai, FakeElaiConfig};
+use slidecast_tests::{decode_errors, Probe};
+
+mod common;
+use common::png_sized;
 
 /// Narrated slides in the test deck (plus one slide-only slide).
 const NARRATED: u32 = 3;
-
-/// The binary under test: Cargo's own path inside the CLI package, else the
-/// workspace's debug build (`cargo test --workspace` builds it first).
-fn slidecast_bin() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_slidecast") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .find(|d| d.join("Cargo.lock").exists())
-                .expect("inside the workspace")
-                .join("target")
-        });
-    let bin = target.join("debug").join("slidecast");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the CLI first (cargo build -p slidecast-cli)",
-        bin.display()
-    );
-    bin
-}
 
 struct World {
     dir: tempfile::TempDir,
@@ -93,7 +70,7 @@ impl World {
              quality = \"draft\"\n[presenter]\nprovider = \"elai\"\navatar = \"gia.casual\"\n",
         );
         for n in 1..=4usize {
-            png(
+            png_sized(
                 &self.path(&format!("{n}.png")),
                 64,
                 36,
@@ -119,7 +96,7 @@ impl World {
 
     /// A render of the deck to `output` (its own journal, the shared cache).
     fn command_to(&self, progress: &str, output: &str) -> Command {
-        let mut cmd = Command::new(slidecast_bin());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slidecast"));
         cmd.arg("render")
             .arg(self.path("deck.toml"))
             .arg("-o")
@@ -182,37 +159,13 @@ fn assert_success(out: &Output) {
 /// The output is a whole, decodable video of the right length: four slides
 /// (three 1.2 s clips and a 1 s slide-only slide).
 fn assert_valid_video(path: &Path) {
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_name",
-        ])
-        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(
-        probe.status.success(),
-        "ffprobe failed on {}",
-        path.display()
-    );
-    let text = String::from_utf8_lossy(&probe.stdout);
-    assert!(text.contains("h264") && text.contains("aac"), "{text}");
-    let duration: f64 = text.lines().last().unwrap().trim().parse().unwrap();
+    let probe = Probe::of(path);
+    assert_eq!(probe.video().codec_name.as_deref(), Some("h264"));
+    assert_eq!(probe.audio().codec_name.as_deref(), Some("aac"));
+    let duration = probe.duration();
     assert!((4.0..6.5).contains(&duration), "duration {duration}");
-    let decode = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        decode.status.success() && decode.stderr.is_empty(),
-        "decode errors: {}",
-        String::from_utf8_lossy(&decode.stderr)
-    );
+    let errors = decode_errors(path);
+    assert!(errors.is_empty(), "decode errors: {errors}");
 }
 
 #[test]
@@ -346,57 +299,4 @@ fn two_renders_of_the_same_deck_at_once_pay_once_and_corrupt_nothing() {
     .unwrap();
     assert_eq!(journal.entries.len(), NARRATED as usize);
     assert!(journal.entries.values().all(|e| e.clip.is_some()));
-}
-
-/// A `width` x `height` PNG in one colour (stored deflate blocks: no
-/// compressor needed).
-fn png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
-    let mut row = vec![0u8];
-    row.extend(rgb.iter().copied().cycle().take(3 * width as usize));
-    let raw = row.repeat(height as usize);
-    let mut z = vec![0x78, 0x01];
-    let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
-    for (i, c) in chunks.iter().enumerate() {
-        z.push(u8::from(i + 1 == chunks.len()));
-        z.extend_from_slice(&(c.len() as u16).to_le_bytes());
-        z.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
-        z.extend_from_slice(c);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + u32::from(x)) % 65521;
-        b = (b + a) % 65521;
-    }
-    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(b"IHDR", &ihdr);
-    chunk(b"IDAT", &z);
-    chunk(b"IEND", &[]);
-    std::fs::write(path, out).unwrap();
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -75,56 +75,13 @@ pub mod schema;
 /// A PNG of `width` x `height` in one colour (stored, uncompressed deflate
 /// blocks so no compressor is needed).
 pub fn png_sized(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
-    // Each row: filter byte 0, then the pixels.
-    let mut row = vec![0u8];
-    row.extend(rgb.iter().copied().cycle().take(3 * width as usize));
-    let raw = row.repeat(height as usize);
-    // zlib stream with stored blocks.
-    let mut z = vec![0x78, 0x01];
-    let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
-    for (i, c) in chunks.iter().enumerate() {
-        z.push(u8::from(i + 1 == chunks.len()));
-        z.extend_from_slice(&(c.len() as u16).to_le_bytes());
-        z.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
-        z.extend_from_slice(c);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + x as u32) % 65521;
-        b = (b + a) % 65521;
-    }
-    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(b"IHDR", &ihdr);
-    chunk(b"IDAT", &z);
-    chunk(b"IEND", &[]);
-    std::fs::write(path, out).unwrap();
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc ^= byte as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    let pixels: Vec<u8> = rgb
+        .iter()
+        .copied()
+        .cycle()
+        .take((3 * width * height) as usize)
+        .collect();
+    slidecast_media::image::write_image(path, width, height, &pixels).unwrap();
 }
 
 /// A small deck for render tests: 320x180 draft, mock presenter, `slides`
@@ -166,23 +123,7 @@ pub fn mock_deck(dir: &Path, slides: usize) -> std::path::PathBuf {
 
 /// Duration of a media file's container, from ffprobe.
 pub fn probe_duration(path: &Path) -> f64 {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("a duration")
+    slidecast_tests::Probe::of(path).duration()
 }
 
 /// `(start, end)` seconds of every cue of an SRT file.
@@ -204,22 +145,10 @@ pub fn srt_cues(text: &str) -> Vec<(f64, f64, String)> {
 
 /// `codec_name` of every stream of a media file, from ffprobe.
 pub fn probe_codecs(path: &Path) -> Vec<String> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+    slidecast_tests::Probe::of(path)
+        .streams
+        .into_iter()
+        .filter_map(|s| s.codec_name)
         .collect()
 }
 
