@@ -79,15 +79,8 @@ fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
     let mut packet = Packet::empty();
     let (mut k, mut zero, mut delay) = (0i64, None, 0i64);
     loop {
-        match crate::read_packet(&mut ictx, &mut packet) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(e) => {
-                return Err(MediaError::Ffmpeg {
-                    context: format!("read segment {}", path.display()),
-                    source: e,
-                })
-            }
+        if !read_segment_packet(&mut ictx, &mut packet, path)? {
+            break;
         }
         if packet.stream() != vi {
             continue;
@@ -174,15 +167,8 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
         let mut segment_samples: u64 = 0;
         let mut segment_fifo_start = fifo.len();
         loop {
-            match crate::read_packet(&mut ictx, &mut packet) {
-                Ok(()) => {}
-                Err(ffmpeg::Error::Eof) => break,
-                Err(e) => {
-                    return Err(MediaError::Ffmpeg {
-                        context: format!("read segment {}", path.display()),
-                        source: e,
-                    })
-                }
+            if !read_segment_packet(&mut ictx, &mut packet, path)? {
+                break;
             }
             if packet.stream() == vi {
                 let zero = *base.get_or_insert(packet.pts().unwrap_or(0));
@@ -244,4 +230,20 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
         frames: frames_before,
         samples: samples_before,
     })
+}
+
+/// Read the next packet of a segment; `false` at its end.
+fn read_segment_packet(
+    ictx: &mut ffmpeg::format::context::Input,
+    packet: &mut Packet,
+    path: &Path,
+) -> Result<bool, MediaError> {
+    match crate::read_packet(ictx, packet) {
+        Ok(()) => Ok(true),
+        Err(ffmpeg::Error::Eof) => Ok(false),
+        Err(e) => Err(MediaError::Ffmpeg {
+            context: format!("read segment {}", path.display()),
+            source: e,
+        }),
+    }
 }
