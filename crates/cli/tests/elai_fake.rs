@@ -7,49 +7,33 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mock_deck, probe_codecs, probe_duration, slidecast};
-use slidecast_elai::fake::{FakeElai, FakeElaiConfig, Faults, RateLimitBurst};
+use common::{elai_deck, probe_codecs, probe_duration, slidecast, start_fake_elai};
+use slidecast_elai::fake::{Faults, RateLimitBurst};
+
+/// The fake's render time: longer than the worst retry chain of one create
+/// (the 429 burst's 1 s Retry-After, then 5xx backoffs of 1, 2 and 4 s), so
+/// "every render initiated before the first is ready" does not depend on
+/// which request the faults hit. At 1.5 s, and even 3 s, a create behind a
+/// 429 and two 5xx came after.
+const RENDER_DELAY_MS: u64 = 8000;
 
 #[test]
 fn render_through_the_fake_elai_creates_each_slide_once() {
     let dir = tempfile::tempdir().unwrap();
-    // A real clip for the fake to serve.
-    let clip = dir.path().join("vendor.mp4");
-    slidecast_media::mock_clip::write(&clip, Duration::from_millis(1500), 320, 180, 25).unwrap();
-    let deck = mock_deck(dir.path(), 6);
-    let text = std::fs::read_to_string(&deck).unwrap().replace(
-        "provider = \"mock\"",
-        "provider = \"elai\"\navatar = \"gia.casual\"",
-    );
-    std::fs::write(&deck, text).unwrap();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = runtime
-        .block_on(FakeElai::start(
-            FakeElaiConfig::from_mp4_file(&clip)
-                .unwrap()
-                // Longer than the worst retry chain of one create (the 429
-                // burst's 1 s Retry-After, then 5xx backoffs of 1, 2 and 4 s),
-                // so "every render initiated before the first is ready" does
-                // not depend on which request the faults hit. At 1.5 s, and
-                // even 3 s, a create behind a 429 and two 5xx came after.
-                .render_delay(Duration::from_millis(8000))
-                .faults(Faults {
-                    server_error_rate: 0.1,
-                    seed: 7,
-                    rate_limit_burst: Some(RateLimitBurst {
-                        after: 3,
-                        count: 3,
-                        retry_after_secs: 1,
-                    }),
-                    ..Faults::default()
+    let deck = elai_deck(dir.path(), 6);
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
+        c.render_delay(Duration::from_millis(RENDER_DELAY_MS))
+            .faults(Faults {
+                server_error_rate: 0.1,
+                seed: 7,
+                rate_limit_burst: Some(RateLimitBurst {
+                    after: 3,
+                    count: 3,
+                    retry_after_secs: 1,
                 }),
-        ))
-        .unwrap();
+                ..Faults::default()
+            })
+    });
 
     let out = dir.path().join("talk.mp4");
     let render = || {
@@ -98,30 +82,14 @@ fn ctrl_c_with_cleanup_remote_deletes_the_started_renders() {
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("vendor.mp4");
-    slidecast_media::mock_clip::write(&clip, Duration::from_millis(1000), 320, 180, 25).unwrap();
-    let deck = mock_deck(dir.path(), 4);
-    let text = std::fs::read_to_string(&deck).unwrap().replace(
-        "provider = \"mock\"",
-        "provider = \"elai\"\navatar = \"gia.casual\"",
-    );
-    std::fs::write(&deck, text).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let deck = elai_deck(dir.path(), 4);
     // Renders that never finish: the run can only end by Ctrl-C.
-    let fake = runtime
-        .block_on(FakeElai::start(
-            FakeElaiConfig::from_mp4_file(&clip)
-                .unwrap()
-                .faults(Faults {
-                    never_finish: [1, 3, 4].into_iter().collect(),
-                    ..Faults::default()
-                }),
-        ))
-        .unwrap();
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
+        c.faults(Faults {
+            never_finish: [1, 3, 4].into_iter().collect(),
+            ..Faults::default()
+        })
+    });
     let out = dir.path().join("o.mp4");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
         .arg("render")

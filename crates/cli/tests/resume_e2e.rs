@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use slidecast_elai::fake::{FakeElai, FakeElaiConfig};
+use slidecast_elai::fake::FakeElai;
 use slidecast_tests::{decode_errors, Probe};
 
 mod common;
-use common::png_sized;
+use common::{png_sized, start_fake_elai};
 
 /// Narrated slides in the test deck (plus one slide-only slide).
 const NARRATED: u32 = 3;
@@ -34,21 +34,9 @@ struct World {
 impl World {
     fn new(render_delay: Duration) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("vendor.mp4");
-        slidecast_media::mock_clip::write(&clip, Duration::from_millis(1200), 320, 180, 25)
-            .unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let fake = runtime
-            .block_on(FakeElai::start(
-                FakeElaiConfig::from_mp4_file(&clip)
-                    .unwrap()
-                    .render_delay(render_delay),
-            ))
-            .unwrap();
+        let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1200), |c| {
+            c.render_delay(render_delay)
+        });
         let world = World {
             dir,
             _runtime: runtime,

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use slidecast_elai::fake::{FakeElai, FakeElaiConfig};
 
 /// The `slidecast` binary under test, with a clean environment for logging.
 pub fn slidecast() -> Command {
@@ -161,4 +162,35 @@ pub fn embedded_srt(path: &Path) -> String {
         .output()
         .expect("ffmpeg runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fake Elai on 127.0.0.1 that serves a generated 320x180 clip of
+/// `clip_length`, set up by `configure`. Keep the runtime alive as long as
+/// the fake is used.
+pub fn start_fake_elai(
+    dir: &Path,
+    clip_length: std::time::Duration,
+    configure: impl FnOnce(FakeElaiConfig) -> FakeElaiConfig,
+) -> (tokio::runtime::Runtime, FakeElai) {
+    let clip = dir.join("vendor.mp4");
+    slidecast_media::mock_clip::write(&clip, clip_length, 320, 180, 25).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = configure(FakeElaiConfig::from_mp4_file(&clip).unwrap());
+    let fake = runtime.block_on(FakeElai::start(config)).unwrap();
+    (runtime, fake)
+}
+
+/// [`mock_deck`] with every narrated slide presented by Elai.
+pub fn elai_deck(dir: &Path, slides: usize) -> std::path::PathBuf {
+    let deck = mock_deck(dir, slides);
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "provider = \"mock\"",
+        "provider = \"elai\"\navatar = \"gia.casual\"",
+    );
+    std::fs::write(&deck, text).unwrap();
+    deck
 }
