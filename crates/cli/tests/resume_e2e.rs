@@ -205,13 +205,7 @@ fn a_truncated_cached_clip_is_fetched_again_and_never_composed() {
     w.render();
     let clips = w.cached_clips();
     assert_eq!(clips.len(), NARRATED as usize);
-    let full = std::fs::metadata(&clips[0]).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&clips[0])
-        .unwrap()
-        .set_len(full / 2)
-        .unwrap();
+    let full = truncate_to_half(&clips[0]);
     let downloads = w.fake.stats().downloads;
     std::fs::remove_file(w.path("talk.mp4")).unwrap();
 
@@ -241,13 +235,7 @@ fn the_budget_prices_a_cached_clip_that_fails_verification() {
     // of its own) is billed nothing.
     assert_success(&budget_zero("copy.mp4"));
     let clips = w.cached_clips();
-    let full = std::fs::metadata(&clips[0]).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&clips[0])
-        .unwrap()
-        .set_len(full / 2)
-        .unwrap();
+    truncate_to_half(&clips[0]);
     // The truncated clip must be rendered again, so the budget stops the
     // run before anything is created.
     let out = budget_zero("again.mp4");
@@ -287,4 +275,17 @@ fn two_renders_of_the_same_deck_at_once_pay_once_and_corrupt_nothing() {
     .unwrap();
     assert_eq!(journal.entries.len(), NARRATED as usize);
     assert!(journal.entries.values().all(|e| e.clip.is_some()));
+}
+
+/// Cut `clip` to half its length, as an interrupted download would; returns
+/// its whole length.
+fn truncate_to_half(clip: &Path) -> u64 {
+    let full = std::fs::metadata(clip).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(clip)
+        .unwrap()
+        .set_len(full / 2)
+        .unwrap();
+    full
 }
