@@ -12,7 +12,7 @@ Examples:
   slidecast import talk.pdf                   # or talk.pptx: images + speaker notes
   slidecast validate talk/deck.toml           # list every problem in a deck
   slidecast render talk/deck.toml -o talk.mp4 # render with the offline presenter
-  slidecast simulate --slides 20 --render 40..90 --timeline plan.svg";
+  slidecast plan talk/deck.toml --provider elai # vendor minutes before paying";
 
 /// Turn a slide deck with a narration script per slide into one video with an
 /// avatar presenter.
@@ -42,9 +42,6 @@ pub enum Command {
     /// Check a deck and list every problem (file, slide, field).
     #[command(after_help = format!("{VALIDATE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Validate(ValidateArgs),
-    /// Compare the schedules on a simulated deck, instantly (virtual clock).
-    #[command(after_help = format!("{SIMULATE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
-    Simulate(SimulateArgs),
     /// Write a deck.toml for a folder of slide images (scripts from notes.md).
     #[command(after_help = format!("{INIT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Init(InitArgs),
@@ -57,17 +54,17 @@ pub enum Command {
     /// Inspect or prune the clip cache.
     #[command(
         subcommand,
-        after_help = "Examples:\n  slidecast cache list\n  slidecast cache prune --older-than 30d"
+        after_help = format!("Examples:\n  slidecast cache list\n  slidecast cache prune --older-than 30d\n\n{EXIT_CODES_HELP}")
     )]
     Cache(CacheCommand),
     /// Elai account look-ups (needs ELAI_API_KEY).
     #[command(
         subcommand,
-        after_help = "Examples:\n  ELAI_API_KEY=... slidecast elai avatars\n  ELAI_API_KEY=... slidecast elai voices"
+        after_help = format!("Examples:\n  ELAI_API_KEY=... slidecast elai avatars\n  ELAI_API_KEY=... slidecast elai voices\n\n{EXIT_CODES_HELP}")
     )]
     Elai(ElaiCommand),
     /// Print a shell completion script.
-    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    #[command(after_help = format!("{COMPLETIONS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Completions(CompletionsArgs),
 }
 
@@ -210,7 +207,7 @@ Examples:
   slidecast plan deck.toml                      # what `render -o deck.mp4` would do
   slidecast plan deck.toml -o talk.mp4 --provider elai --max-minutes 20
 
-Minutes are estimated at 150 words a minute, each clip rounded up to a whole
+Minutes are estimated at 130 words a minute (a measured vendor voice), each clip rounded up to a whole
 minute; local and mock renders cost nothing.";
 
 #[derive(Debug, Args)]
@@ -228,6 +225,8 @@ pub struct PlanArgs {
     /// Exit with 1 if the render would cost more vendor minutes.
     #[arg(long, value_name = "MINUTES")]
     pub max_minutes: Option<f64>,
+    #[command(flatten)]
+    pub elai: ElaiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,59 +269,6 @@ Examples:
 pub struct ValidateArgs {
     /// The deck file (deck.toml or deck.json).
     pub deck: PathBuf,
-}
-
-const SIMULATE_EXAMPLES: &str = "\
-Examples:
-  slidecast simulate --slides 5 --init 0 --render 60 --prep 10 --compose 6 --jobs 1
-  slidecast simulate --slides 5 --init 10 --render 60 --prep 10 --compose 6 --jobs 1 --format json
-  slidecast simulate --slides 30 --render 40..120 --seed 7 --max-renders 8 --timeline eager.svg
-
-Times are seconds. --render takes one value, a comma list (one per slide,
-repeated) or MIN..MAX (uniform, reproducible with --seed).
-The lower bound is the best any schedule could do: every render starts at
-once (within --max-renders) and only the work that must follow the last
-clip remains (see docs/cli.md).";
-
-/// Output format of `simulate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SimulateFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    /// Slides in the simulated deck (all narrated).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub slides: u32,
-    /// Seconds per create+start request to the vendor.
-    #[arg(long, default_value_t = 2.0, value_name = "S")]
-    pub init: f64,
-    /// Vendor render seconds: `60`, `50,60,70` or `40..90`.
-    #[arg(long, default_value = "60", value_name = "SPEC")]
-    pub render: String,
-    /// Seconds to prepare one slide (decode + scale the background).
-    #[arg(long, default_value_t = 5.0, value_name = "S")]
-    pub prep: f64,
-    /// Seconds to compose one slide's segment.
-    #[arg(long, default_value_t = 6.0, value_name = "S")]
-    pub compose: f64,
-    /// Prepare/compose tasks at once.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub jobs: u32,
-    /// Renders in flight at the vendor at once (default: all slides).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_renders: Option<u32>,
-    /// Seed for `--render MIN..MAX`.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Output: a table, or JSON with the keys sequential, in_order, eager, lower_bound.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: SimulateFormat,
-    /// Write the eager schedule as an SVG Gantt chart.
-    #[arg(long, value_name = "FILE.svg")]
-    pub timeline: Option<PathBuf>,
 }
 
 const INIT_EXAMPLES: &str = "\

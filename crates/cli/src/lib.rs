@@ -1,26 +1,20 @@
-//! `slidecast-cli`: the `slidecast` command, the only crate that wires the
-//! others together.
+//! `slidecast-cli`: the `slidecast` command, a front end of the render
+//! library (`slidecast-render`).
 //!
 //! - [`args`]: the command line (clap derive) with examples in every help.
 //! - [`exit`]: the top-level error and the documented exit codes.
-//! - [`validate`], [`simulate`], [`render`]: the main subcommands.
+//! - [`validate`], [`render`]: the main subcommands; `render` turns flags
+//!   into a `slidecast_render::RenderJob`, which does the work.
 //! - [`progress`]: live bars, plain log lines or JSON events for a run.
-//! - [`timeline`]: the run's schedule as an SVG Gantt chart.
-//! - [`captions`]: `.srt`/`.vtt` captions from the scripts and segment times.
 //! - [`deckgen`], [`import`]: `slidecast init` and `slidecast import`.
 
 pub mod args;
-pub mod captions;
 pub mod deckgen;
-pub mod embed;
 pub mod exit;
 pub mod import;
 pub mod progress;
-pub mod providers;
 pub mod render;
-pub mod simulate;
 pub mod store_cmds;
-pub mod timeline;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -52,7 +46,6 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
     match cli.command {
         Command::Validate(a) => validate::run(&a.deck),
-        Command::Simulate(a) => simulate::run(&a),
         Command::Render(a) => render::run(a, sink),
         Command::Init(a) => deckgen::init(&a.folder, a.notes.as_deref(), a.force).map(|_| ()),
         Command::Import(a) => import::import(&import::ImportOptions {

@@ -120,11 +120,10 @@ struct Json;
 
 impl Display for Json {
     fn show(&mut self, p: &Progress) {
-        if let Ok(line) = serde_json::to_string(p) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
+        let line = slidecast_render::events::to_json_line(p);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
 }
 
@@ -157,7 +156,7 @@ fn stage_text(event: &SlideEvent) -> Option<String> {
             attempt, reason, ..
         } => format!("render failed, resubmitted ({attempt}): {}", short(reason)),
         Failed { reason, .. } => format!("failed: {}", short(reason)),
-        Started { .. } | Joining | Finished { .. } => return None,
+        _ => return None,
     })
 }
 
@@ -196,10 +195,7 @@ impl Display for Plain {
                 schedule,
             } => format!(
                 "{head} started: {slides} slide(s), {renders} render(s), schedule {}",
-                serde_json::to_value(schedule)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default()
+                slidecast_render::schedule_name(*schedule)
             ),
             SlideEvent::Rendering { slide, percent } => {
                 let quarter = percent.map_or(0, |p| (p / 25.0).floor() as u32);

@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use slidecast_store::{ClipCache, Journal};
+use slidecast_render::{ProviderContext, StorePolicy};
 
-use crate::args::{CacheCommand, ElaiArgs, ElaiCommand, PlanArgs, StoreArgs};
+use crate::args::{CacheCommand, ElaiArgs, ElaiCommand, PlanArgs};
 use crate::exit::CliError;
-use crate::providers;
-use crate::render::{apply_provider, load_deck};
+use crate::render::{job, load_deck, render_error};
 
 /// A store error as a CLI error (exit 1) with the store's own message.
 pub fn store_error(e: slidecast_store::StoreError) -> CliError {
@@ -18,14 +17,16 @@ pub fn store_error(e: slidecast_store::StoreError) -> CliError {
     }
 }
 
-/// Open the clip cache the arguments name (`None` with `--no-cache`).
-pub fn open_cache(store: &StoreArgs) -> Result<Option<ClipCache>, CliError> {
-    if store.no_cache {
-        return Ok(None);
+/// The clip cache in `dir`, or the default one.
+fn open_cache(dir: Option<&Path>) -> Result<slidecast_store::ClipCache, CliError> {
+    let policy = match dir {
+        Some(dir) => StorePolicy::default().cache_dir(dir),
+        None => StorePolicy::default(),
+    };
+    match policy.open_cache().map_err(render_error)? {
+        Some(cache) => Ok(cache),
+        None => Err(CliError::Usage("the clip cache is turned off".into())),
     }
-    ClipCache::open_or_default(store.cache_dir.as_deref())
-        .map(Some)
-        .map_err(store_error)
 }
 
 /// The output a deck renders to by default: the deck's name with `.mp4`.
@@ -40,20 +41,13 @@ fn print_block(text: &str) {
 
 /// `slidecast plan`.
 pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
-    let mut deck = load_deck(&args.deck)?;
-    apply_provider(&mut deck, args.provider);
+    let deck = load_deck(&args.deck)?;
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.deck));
-    let cache = open_cache(&args.store)?;
-    let state_dir = args
-        .store
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| Journal::default_state_dir(&output));
-    let snapshot = Journal::read(&state_dir, &output).map_err(store_error)?;
-    let plan = slidecast_store::plan(&deck, cache.as_ref(), Some(&snapshot));
+    let job = job(deck, &output, args.provider, &args.store, &args.elai);
+    let plan = job.plan().map_err(render_error)?;
     print_block(&plan.to_string());
     if let Some(max) = args.max_minutes {
         plan.check_budget(max).map_err(|e| CliError::Run {
@@ -67,7 +61,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
 pub fn cache(cmd: &CacheCommand) -> Result<(), CliError> {
     match cmd {
         CacheCommand::List { cache_dir } => {
-            let cache = ClipCache::open_or_default(cache_dir.as_deref()).map_err(store_error)?;
+            let cache = open_cache(cache_dir.as_deref())?;
             let entries = cache.list().map_err(store_error)?;
             if entries.is_empty() {
                 println!("the clip cache at {} is empty", cache.dir().display());
@@ -88,7 +82,7 @@ pub fn cache(cmd: &CacheCommand) -> Result<(), CliError> {
         } => {
             let age = slidecast_store::parse_age(older_than)
                 .map_err(|e| CliError::Usage(format!("--older-than: {e}")))?;
-            let cache = ClipCache::open_or_default(cache_dir.as_deref()).map_err(store_error)?;
+            let cache = open_cache(cache_dir.as_deref())?;
             let report = cache.prune(age).map_err(store_error)?;
             println!("{report}");
             Ok(())
@@ -123,13 +117,20 @@ pub fn elai(cmd: &ElaiCommand) -> Result<(), CliError> {
 }
 
 fn elai_provider(args: &ElaiArgs) -> Result<slidecast_elai::ElaiProvider, CliError> {
-    let mut config = slidecast_elai::ElaiConfig::builder();
-    if let Some(url) = providers::elai_url(args.elai_url.as_deref()) {
-        config = config.base_url(url);
+    let mut ctx = ProviderContext::new(std::env::temp_dir(), 25);
+    if let Some(url) = &args.elai_url {
+        ctx.settings.insert("elai.url".into(), url.clone());
     }
     if let Some(file) = &args.elai_key_file {
-        config = config.api_key_file(file);
+        ctx.settings
+            .insert("elai.key_file".into(), file.display().to_string());
     }
-    let config = config.build().map_err(providers::elai_config_error)?;
-    slidecast_elai::ElaiProvider::new(config).map_err(providers::elai_config_error)
+    let config = slidecast_render::elai_config(&ctx).map_err(render_error)?;
+    slidecast_elai::ElaiProvider::new(config).map_err(|e| {
+        render_error(slidecast_render::RenderError::Credentials {
+            provider: "elai".into(),
+            message: e.to_string(),
+            env: slidecast_elai::API_KEY_ENV.to_string(),
+        })
+    })
 }

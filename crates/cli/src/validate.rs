@@ -4,36 +4,28 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use slidecast_core::{Deck, DeckError};
+use slidecast_core::{Deck, DeckError, SpeechRate};
 
 use crate::exit::CliError;
 
-/// Speaking rate used to estimate narration length: 150 words per minute,
-/// a typical presenter pace (vendors and espeak-ng land near it).
-pub const WORDS_PER_MINUTE: f64 = 150.0;
-
-/// Estimated time to speak `script`.
-pub fn speaking_time(script: &str) -> Duration {
-    let words = script.split_whitespace().count() as f64;
-    Duration::from_secs_f64(words * 60.0 / WORDS_PER_MINUTE)
-}
-
-/// Estimated length of the whole video: narration at [`WORDS_PER_MINUTE`]
-/// for presenter slides, the fixed duration for slide-only slides.
+/// Estimated length of the whole video: narration at the default
+/// [`SpeechRate`] for presenter slides, the fixed duration for slide-only
+/// slides.
 pub fn estimated_length(deck: &Deck) -> Duration {
     deck.slides
         .iter()
         .map(|s| match (&s.presenter, s.duration) {
             (None, Some(d)) => d,
             (None, None) => Duration::ZERO,
-            (Some(_), _) => speaking_time(&s.script),
+            (Some(_), _) => SpeechRate::default().duration(&s.script),
         })
         .sum()
 }
 
 /// Load the deck; print its problems (exit 2) or a summary.
 pub fn run(path: &Path) -> Result<(), CliError> {
-    let deck = match Deck::load(path) {
+    let options = slidecast_render::ProviderRegistry::builtin().load_options();
+    let deck = match Deck::load_with(path, &options) {
         Ok(deck) => deck,
         Err(DeckError::Invalid(problems)) => {
             for p in &problems {
@@ -84,6 +76,6 @@ pub fn summary(deck: &Deck) -> String {
         providers,
         length / 60,
         length % 60,
-        WORDS_PER_MINUTE,
+        SpeechRate::default().words_per_minute(),
     )
 }

@@ -84,8 +84,12 @@ fn every_event_kind_follows_the_documented_schema() {
             eta: (i % 2 == 0).then(|| Duration::from_secs(30)),
             event,
         };
-        let line = serde_json::to_string(&progress).unwrap();
+        let line = slidecast_render::events::to_json_line(&progress);
         assert!(!line.contains('\n'), "one event per line");
+        assert!(
+            !line.contains("script_chars"),
+            "provider-private handle data leaked: {line}"
+        );
         check_event(&schema, &line).unwrap_or_else(|e| panic!("{e}"));
     }
 }

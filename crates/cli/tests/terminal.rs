@@ -9,10 +9,12 @@ use common::mock_deck;
 
 #[test]
 fn bars_on_a_terminal_show_every_slide_and_the_overall_bar() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    // scripts/install-deps installs `script`; without it this test fails
+    // rather than passing untested.
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (Debian package bsdutils) is needed to drive a pseudo-terminal; run scripts/install-deps"
+    );
     let dir = tempfile::tempdir().unwrap();
     let deck = mock_deck(dir.path(), 3);
     let out = dir.path().join("o.mp4");

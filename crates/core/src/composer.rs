@@ -65,22 +65,34 @@ pub struct SlideSegment {
 /// A clip that passed [`Composer::verify_clip`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipInfo {
+    /// Length of the clip (its longest stream).
     pub duration: Duration,
+    /// Picture width in pixels.
     pub width: u32,
+    /// Picture height in pixels.
     pub height: u32,
+    /// True when the clip has an audio stream (the narration).
     pub has_audio: bool,
 }
 
 /// Why a composer step failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ComposeError {
     /// A slide's input (background image or clip) is unusable; names the file.
     #[error("{path}: {message}")]
-    BadInput { path: PathBuf, message: String },
+    BadInput {
+        /// The unusable file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The cause.
         #[source]
         source: std::io::Error,
     },

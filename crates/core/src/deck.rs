@@ -17,7 +17,7 @@
 //! quality = "standard"            # draft | standard | high | { preset = "veryfast", crf = 23 }
 //!
 //! [presenter]
-//! provider = "local"              # local | elai | mock
+//! provider = "local"              # local | elai | mock | any registered provider
 //! avatar = "gia.casual"
 //! voice = "en-US-AriaNeural"
 //! language = "English"
@@ -46,14 +46,17 @@ use serde::{Deserialize, Serialize};
 mod file;
 mod validate;
 
-pub use file::{DeckFile, OutputFile, PresenterFile, SlideFile};
+use file::DeckFile;
 
 /// An sRGB colour, written `#RRGGBB` in deck files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Rgb {
+    /// Red, 0..=255.
     pub r: u8,
+    /// Green, 0..=255.
     pub g: u8,
+    /// Blue, 0..=255.
     pub b: u8,
 }
 
@@ -107,19 +110,26 @@ impl fmt::Display for Rgb {
 pub struct Deck {
     /// The file it was loaded from.
     pub source: PathBuf,
+    /// The deck's title (vendor-side names, timelines).
     pub title: String,
+    /// Output video settings.
     pub output: Output,
+    /// The slides, in order; `slides[i].number == i + 1`.
     pub slides: Vec<Slide>,
 }
 
 /// Output video settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// Frame width in pixels (even).
     pub width: u32,
+    /// Frame height in pixels (even).
     pub height: u32,
+    /// Frames per second.
     pub fps: u32,
     /// Letterboxing colour.
     pub background: Rgb,
+    /// Encoder quality.
     pub quality: Quality,
 }
 
@@ -133,16 +143,26 @@ pub struct Output {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Quality {
+    /// A named level.
     Level(QualityLevel),
-    Custom { preset: String, crf: u8 },
+    /// An explicit x264 preset and CRF.
+    Custom {
+        /// x264 preset (`ultrafast` .. `veryslow`).
+        preset: String,
+        /// Constant rate factor, 0..=51 (lower is better).
+        crf: u8,
+    },
 }
 
 /// A named quality level (see [`Quality`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum QualityLevel {
+    /// Fast and rough: `ultrafast`, CRF 28.
     Draft,
+    /// The default: `veryfast`, CRF 23.
     Standard,
+    /// Slow and sharp: `medium`, CRF 18.
     High,
 }
 
@@ -204,13 +224,19 @@ impl Slide {
 /// Resolved presenter settings for one slide.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presenter {
-    /// Provider name: `local`, `elai` or `mock`.
+    /// Provider name (`local`, `elai`, `mock` or any registered provider).
     pub provider: String,
+    /// The provider's avatar code (Elai: `{avatar}.{variant}`).
     pub avatar: String,
+    /// The provider's voice id, when not the avatar's default.
     pub voice: Option<String>,
+    /// Who supplies the voice (Elai: `azure`, `elevenlabs`, ...).
     pub voice_provider: Option<String>,
+    /// Language of the narration, as the provider names it.
     pub language: Option<String>,
+    /// Where the presenter goes on the frame.
     pub layout: Layout,
+    /// How the avatar is cut out of its clip.
     pub shape: Shape,
     /// The flat colour the vendor renders behind the avatar.
     pub avatar_background: Rgb,
@@ -227,9 +253,6 @@ impl Presenter {
     }
 }
 
-/// The providers a deck may name.
-pub const PROVIDERS: &[&str] = &["local", "elai", "mock"];
-
 /// Where the presenter goes on the frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layout {
@@ -238,7 +261,10 @@ pub enum Layout {
     /// Slide and presenter each in half the frame.
     SideBySide,
     /// Slide left at `ratio` of the width, presenter right.
-    SplitScreen { ratio: f32 },
+    SplitScreen {
+        /// Share of the width for the slide, in 0..1.
+        ratio: f32,
+    },
 }
 
 impl Layout {
@@ -272,8 +298,11 @@ pub enum Placement {
     /// In a corner, `margin` pixels from the edges, `scale` of the frame width,
     /// 16:9.
     Corner {
+        /// Which corner.
         corner: Corner,
+        /// Distance from both edges, in pixels.
         margin: u32,
+        /// Width as a share of the frame width.
         scale: f32,
     },
     /// An explicit rectangle in output pixels.
@@ -310,18 +339,26 @@ impl Placement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Corner {
+    /// Top left.
     TopLeft,
+    /// Top right.
     TopRight,
+    /// Bottom left.
     BottomLeft,
+    /// Bottom right.
     BottomRight,
 }
 
 /// A rectangle in output pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rect {
+    /// Left edge.
     pub x: u32,
+    /// Top edge.
     pub y: u32,
+    /// Width.
     pub width: u32,
+    /// Height.
     pub height: u32,
 }
 
@@ -355,8 +392,11 @@ pub enum Shape {
     /// Pixels close to `key` become transparent. `similarity` and `blend` are
     /// in 0..=1 as in FFmpeg's `chromakey` filter.
     ChromaKey {
+        /// The key colour (the vendor's flat background).
         key: Rgb,
+        /// How close to `key` a pixel must be to vanish.
         similarity: f32,
+        /// How soft the edge between kept and keyed pixels is.
         blend: f32,
     },
 }
@@ -364,9 +404,11 @@ pub enum Shape {
 /// How a slide begins.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
+    /// Straight in.
     Cut,
     /// Fade in from black over `duration` (and the previous slide fades out).
     Fade {
+        /// Length of the fade.
         duration: Duration,
     },
 }
@@ -374,11 +416,13 @@ pub enum Transition {
 /// One problem found in a deck: the file, the slide (if any) and the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeckProblem {
+    /// The deck file.
     pub file: PathBuf,
     /// 1-based slide number, `None` for deck-level fields.
     pub slide: Option<usize>,
     /// Dotted field path, e.g. `presenter.placement.scale`.
     pub field: String,
+    /// What is wrong and what is accepted.
     pub message: String,
 }
 
@@ -398,42 +442,96 @@ impl fmt::Display for DeckProblem {
 /// A deck that could not be loaded: every problem found, or why the file
 /// could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeckError {
+    /// The file could not be read.
     #[error("{}: {source}", path.display())]
     Read {
+        /// The deck file.
         path: PathBuf,
+        /// The cause.
         #[source]
         source: std::io::Error,
     },
     /// A syntax error; the message carries line and column.
     #[error("{}: {message}", path.display())]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The deck file.
+        path: PathBuf,
+        /// The parser's message with line and column.
+        message: String,
+    },
+    /// The deck parsed but has problems; every one is listed.
     #[error("{} problem(s) in the deck:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<DeckProblem>),
 }
 
+/// How a deck is checked while it loads.
+///
+/// ```
+/// # use slidecast_core::deck::{Deck, LoadOptions};
+/// let options = LoadOptions::default().providers(["local", "elai"]);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// The provider names that may appear, when the caller knows them (a
+    /// render pipeline's registry). `None`: any well-formed name.
+    pub providers: Option<Vec<String>>,
+}
+
+impl LoadOptions {
+    /// Only these provider names may appear; any other is reported with
+    /// the deck's other problems, naming slide and field.
+    pub fn providers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.providers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
 impl Deck {
     /// Load and validate a deck file (`.toml`, or `.json`), reporting every
-    /// problem at once.
+    /// problem at once. Any well-formed provider name is accepted: which
+    /// providers exist is for the render pipeline to say (see
+    /// [`Deck::load_with`]).
     pub fn load(path: &Path) -> Result<Deck, DeckError> {
+        Deck::load_with(path, &LoadOptions::default())
+    }
+
+    /// [`Deck::load`] with extra checks.
+    pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Deck, DeckError> {
         let text = std::fs::read_to_string(path).map_err(|source| DeckError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Deck::from_str_at(&text, path)
+        Deck::from_str_with(&text, path, options)
     }
 
     /// Parse and validate deck text as if read from `path` (whose extension
     /// picks the format and whose folder resolves relative image paths).
     pub fn from_str_at(text: &str, path: &Path) -> Result<Deck, DeckError> {
+        Deck::from_str_with(text, path, &LoadOptions::default())
+    }
+
+    /// [`Deck::from_str_at`] with extra checks.
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Result<Deck, DeckError> {
         // Misspelt fields are collected with the other problems; a file with
         // none takes the direct path, whose type errors carry a position.
         let unknown = file::unknown_fields(text, path)?;
         if unknown.is_empty() {
-            return validate::validate(DeckFile::parse(text, path)?, path, Vec::new());
+            return validate::validate(DeckFile::parse(text, path)?, path, Vec::new(), options);
         }
         match file::parse_known(text, path) {
-            Some(file) => validate::validate(file, path, unknown),
+            Some(file) => validate::validate(file, path, unknown, options),
             None => Err(DeckFile::parse(text, path)
                 .err()
                 .unwrap_or(DeckError::Invalid(unknown))),

@@ -8,14 +8,19 @@ use crate::provider::ProviderError;
 
 /// Why a run failed: the slide (where there is one) and the cause.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// The deck is unusable.
     #[error(transparent)]
     Deck(#[from] DeckError),
     /// A provider call failed for good (or ran out of retries).
     #[error("slide {slide}: {provider}: {source}")]
     Provider {
+        /// The slide whose clip it was.
         slide: usize,
+        /// The provider's name.
         provider: String,
+        /// What the provider said.
         #[source]
         source: ProviderError,
     },
@@ -23,22 +28,30 @@ pub enum Error {
     /// the last vendor id, so nothing paid for is lost track of.
     #[error("slide {slide}: render {render_id} failed after {attempts} attempt(s): {reason}")]
     RenderFailed {
+        /// The slide whose clip it was.
         slide: usize,
+        /// The vendor's id of the last render.
         render_id: String,
+        /// How many renders were submitted.
         attempts: u32,
+        /// The vendor's reason, as reported.
         reason: String,
     },
     /// A composer step failed; `slide` is `None` for the final join.
     #[error("{}{source}", slide.map(|s| format!("slide {s}: ")).unwrap_or_default())]
     Compose {
+        /// The slide, or `None` for the join.
         slide: Option<usize>,
+        /// The composer's error.
         #[source]
         source: ComposeError,
     },
     /// The run journal could not be written.
     #[error("journal {}: {source}", path.display())]
     Journal {
+        /// The journal file.
         path: PathBuf,
+        /// The cause.
         #[source]
         source: std::io::Error,
     },

@@ -7,22 +7,30 @@
 //! ([`AvatarProvider`] for vendors, [`Composer`] for the media back end) and the
 //! [scheduler](schedule) that drives them. It knows nothing about HTTP or
 //! FFmpeg: vendors and media live in their own crates and plug in through the
-//! traits. [`testing`] holds public test doubles (a scripted provider and
-//! composer) that every crate's tests and `slidecast simulate` use;
-//! [`simulate`] runs the real scheduler on them under a paused clock to
-//! compare the policies.
+//! traits. With the `testing` feature, `testing` holds test doubles (a
+//! scripted provider and composer that wait on tokio's clock, so they run
+//! instantly under a paused one) for other crates' tests and the
+//! `slidecast-simulate` tool; it is not in the default build.
+//!
+//! Two small utilities every crate shares also live here: [`atomic`] (how
+//! every output file is written) and [`speech`] (how long a script takes to
+//! speak).
 
+#![warn(missing_docs)]
+
+pub mod atomic;
 pub mod composer;
 pub mod deck;
 pub mod error;
 pub mod progress;
 pub mod provider;
 pub mod schedule;
-pub mod simulate;
+pub mod speech;
+#[cfg(feature = "testing")]
 pub mod testing;
 
-pub use composer::{ComposeError, Composer, PreparedSlide, SlideSegment};
-pub use deck::{Deck, DeckError, DeckProblem, Presenter, Slide};
+pub use composer::{ClipInfo, ComposeError, Composer, PreparedSlide, SlideSegment};
+pub use deck::{Deck, DeckError, DeckProblem, LoadOptions, Presenter, Slide};
 pub use error::Error;
 pub use progress::{Progress, SlideEvent};
 pub use provider::{
@@ -33,3 +41,4 @@ pub use schedule::{
     ClipSource, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions, Schedule,
     Scheduler, Span, Stage,
 };
+pub use speech::SpeechRate;

@@ -1,77 +1,119 @@
-//! Typed progress events, for progress bars, JSON event streams and timelines.
+//! Typed progress events, for progress bars, event streams and timelines.
+//!
+//! These are plain Rust values; what leaves the process (JSON lines,
+//! server-sent events) is a front end's serializable counterpart, which
+//! decides what is public (a render handle's provider-private data is not).
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::provider::RenderHandle;
 use crate::schedule::Schedule;
 
 /// One progress report: what happened, when, and how far the run is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     /// Time since the run started (virtual time under a paused clock).
-    #[serde(serialize_with = "secs")]
     pub at: Duration,
     /// Overall completion in 0..=100; never goes backwards within a run.
     pub overall: f32,
     /// Estimated time left, once there is enough to estimate from.
-    #[serde(serialize_with = "opt_secs")]
     pub eta: Option<Duration>,
+    /// What happened.
     pub event: SlideEvent,
 }
 
 /// What happened. Slide numbers are 1-based.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+///
+/// Events of a run (`Started`, `Joining`, `Finished`, `Failed`) carry no
+/// slide; the others name the slide they are about.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SlideEvent {
     /// The run began.
     Started {
+        /// Slides in the deck.
         slides: usize,
+        /// Clips to render (cached ones excluded).
         renders: usize,
+        /// The policy of the run.
         schedule: Schedule,
     },
     /// The vendor assigned a handle to the slide's render.
-    Initiated { slide: usize, handle: RenderHandle },
+    Initiated {
+        /// The slide.
+        slide: usize,
+        /// The vendor's handle (its `data` is provider-private).
+        handle: RenderHandle,
+    },
     /// The render is under way (percent when the vendor reports one).
-    Rendering { slide: usize, percent: Option<f32> },
+    Rendering {
+        /// The slide.
+        slide: usize,
+        /// 0..=100, when the vendor reports it.
+        percent: Option<f32>,
+    },
     /// The vendor finished the render.
-    Ready { slide: usize },
-    /// The clip is on local disk and verified; `cached` when no render was
-    /// needed at all.
-    Fetched { slide: usize, cached: bool },
+    Ready {
+        /// The slide.
+        slide: usize,
+    },
+    /// The clip is on local disk and verified.
+    Fetched {
+        /// The slide.
+        slide: usize,
+        /// True when no render was needed at all.
+        cached: bool,
+    },
     /// The slide's clip-independent work is done.
-    Prepared { slide: usize },
+    Prepared {
+        /// The slide.
+        slide: usize,
+    },
     /// Composition of the slide's segment began.
-    Composing { slide: usize },
+    Composing {
+        /// The slide.
+        slide: usize,
+    },
     /// The slide's segment is done.
     Composed {
+        /// The slide.
         slide: usize,
-        #[serde(serialize_with = "secs")]
+        /// Length of its segment.
         duration: Duration,
     },
     /// A call failed and will be tried again after `delay`.
     Retrying {
+        /// The slide.
         slide: usize,
+        /// The attempt about to be made (2 for the first retry).
         attempt: u32,
-        #[serde(serialize_with = "secs")]
+        /// The wait before it.
         delay: Duration,
+        /// Why the last attempt failed.
         reason: String,
     },
     /// The vendor's render failed and a new one was requested.
     Resubmitted {
+        /// The slide.
         slide: usize,
+        /// The submission about to be made.
         attempt: u32,
+        /// The vendor's reason for the failure.
         reason: String,
     },
     /// All segments are done; joining them.
     Joining,
     /// The output is written.
-    Finished { output: PathBuf },
+    Finished {
+        /// The video.
+        output: PathBuf,
+    },
     /// The run stopped because of this slide.
     Failed {
+        /// The slide, when the cause is one slide's.
         slide: Option<usize>,
+        /// Why.
         reason: String,
     },
 }
@@ -93,16 +135,5 @@ impl SlideEvent {
             Failed { slide, .. } => *slide,
             Started { .. } | Joining | Finished { .. } => None,
         }
-    }
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
     }
 }

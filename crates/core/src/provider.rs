@@ -31,8 +31,11 @@ pub struct ClipRequest {
     pub script: String,
     /// Vendor avatar code (Elai: `{avatar}.{variant}`).
     pub avatar: String,
+    /// The vendor's voice id (`None`: the avatar's default voice).
     pub voice: Option<String>,
+    /// Who supplies the voice, for vendors that mix voice providers.
     pub voice_provider: Option<String>,
+    /// Language of the narration, as the vendor names it.
     pub language: Option<String>,
     /// The flat colour the vendor renders behind the avatar (for keying).
     pub avatar_background: Rgb,
@@ -80,6 +83,7 @@ impl RenderHandle {
 /// Where a render stands at the vendor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RenderStatus {
     /// Accepted, not yet rendering.
     Queued,
@@ -87,17 +91,25 @@ pub enum RenderStatus {
     /// estimate of the time left when the provider can tell (the scheduler
     /// polls no later than that).
     Rendering {
+        /// 0..=100, when the vendor reports it.
         progress: Option<f32>,
+        /// Time left, when the provider can tell.
         eta: Option<Duration>,
     },
     /// Finished; [`AvatarProvider::fetch`] may be called.
     Ready,
     /// The vendor gave up on this render. The scheduler may resubmit it.
-    Failed { reason: String },
+    Failed {
+        /// The vendor's reason, as reported.
+        reason: String,
+    },
 }
 
 /// What a provider can bear; the scheduler sizes itself from this.
+///
+/// Non-exhaustive: start from [`ProviderLimits::default`] and set fields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProviderLimits {
     /// Renders in flight at once (initiated and not yet ready).
     pub max_in_flight: usize,
@@ -119,20 +131,28 @@ impl Default for ProviderLimits {
 
 /// Why a provider call failed, typed so the scheduler can decide what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
     /// Worth retrying with exponential backoff (5xx, timeout, reset).
     #[error("transient: {message}")]
-    Transient { message: String },
+    Transient {
+        /// What happened.
+        message: String,
+    },
     /// The vendor asked us to slow down; retry after `retry_after` when given.
     #[error("rate limited{}: {message}", retry_after.map(|d| format!(" (retry after {:.1}s)", d.as_secs_f64())).unwrap_or_default())]
     RateLimited {
+        /// The vendor's requested wait.
         retry_after: Option<Duration>,
+        /// What the vendor said.
         message: String,
     },
     /// Retrying cannot help: the run stops and reports this.
     #[error("{kind}: {message}")]
     Permanent {
+        /// The class of the failure.
         kind: PermanentKind,
+        /// What the vendor (or the provider) said.
         message: String,
     },
 }
@@ -162,6 +182,7 @@ impl ProviderError {
 /// The class of a permanent provider error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PermanentKind {
     /// The vendor rejected the request (validation, unknown avatar, ...).
     BadRequest,

@@ -49,9 +49,14 @@ use crate::provider::{
 /// Which policy the scheduler follows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Schedule {
+    /// Slide by slide (for comparison).
     Sequential,
+    /// Every render at once, then slides processed in deck order.
     InOrder,
+    /// Every render at once, slides prepared meanwhile and composed as
+    /// their clips arrive (the fast one).
     #[default]
     Eager,
 }
@@ -76,12 +81,16 @@ impl std::str::FromStr for Schedule {
 }
 
 /// How hard to try before giving up on a slide.
+///
+/// Non-exhaustive: start from [`RetryPolicy::default`] and set fields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts per provider call for transient and rate-limit errors.
     pub max_attempts: u32,
     /// First backoff delay; doubles each attempt, with jitter.
     pub base_delay: Duration,
+    /// Longest backoff delay.
     pub max_delay: Duration,
     /// How many times a render the vendor reports failed is submitted again.
     pub resubmits: u32,
@@ -99,16 +108,31 @@ impl Default for RetryPolicy {
 }
 
 /// Options of one run.
+///
+/// Non-exhaustive: start from [`RunOptions::default`] and set fields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RunOptions {
+    /// The policy.
     pub schedule: Schedule,
     /// Compose/prepare tasks at once (CPU-bound work).
     pub jobs: usize,
     /// Cap on renders in flight, below the provider's own limit.
     pub max_in_flight: Option<usize>,
+    /// Retries and resubmissions.
     pub retry: RetryPolicy,
     /// Where fetched clips are written.
     pub work_dir: PathBuf,
+}
+
+impl RunOptions {
+    /// The default options, with fetched clips written to `work_dir`.
+    pub fn in_dir(work_dir: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            work_dir: work_dir.into(),
+            ..RunOptions::default()
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -126,35 +150,48 @@ impl Default for RunOptions {
 /// Where a slide's clip comes from, known before the run starts (from a
 /// clip cache or a journal of an interrupted run).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ClipSource {
     /// Render it at the vendor.
     Render,
-    /// A verified clip on disk: no vendor call at all.
+    /// A clip on disk, already verified by the caller (for example with
+    /// [`Composer::verify_clip`]): no vendor call, and the scheduler does
+    /// not decode it again.
     Cached(PathBuf),
     /// A render an earlier run initiated; `started` is false when the run
     /// stopped between initiate and start.
-    Resume { handle: RenderHandle, started: bool },
+    Resume {
+        /// The earlier run's render.
+        handle: RenderHandle,
+        /// Whether it was started.
+        started: bool,
+    },
 }
 
 /// Durable record of renders, so a crash never pays for a render twice.
 ///
-/// The scheduler calls each method synchronously at the moment named, and
-/// does not go on until it returns: a journal must have the handle on disk
-/// before the render is started.
+/// The scheduler awaits each method at the moment named and does not go on
+/// until it returns: a journal must have the handle on disk before the
+/// render is started. Implementations do their (blocking) I/O off the
+/// runtime's threads, for example in `tokio::task::spawn_blocking`.
+#[async_trait::async_trait]
 pub trait RenderJournal: Send + Sync {
     /// The vendor assigned `handle` to `request`; the render is not started.
-    fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
+    async fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
     /// The render of `handle` is started.
-    fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
-    /// The clip of `handle` is on disk at `clip`, verified.
-    fn fetched(
+    async fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
+    /// The clip of `handle` is on disk at `clip`, verified. Returns where
+    /// the clip is from now on: a journal may move it into a store (the
+    /// scheduler composes from the returned path), or leave it and return
+    /// `clip`.
+    async fn fetched(
         &self,
         request: &ClipRequest,
         handle: &RenderHandle,
         clip: &Path,
-    ) -> std::io::Result<()>;
+    ) -> std::io::Result<PathBuf>;
     /// The vendor's render failed and will be submitted anew; forget `handle`.
-    fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
+    async fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()>;
 
     /// Where the journal lives, for error messages.
     fn path(&self) -> Option<&Path> {
@@ -166,17 +203,23 @@ pub trait RenderJournal: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoJournal;
 
+#[async_trait::async_trait]
 impl RenderJournal for NoJournal {
-    fn initiated(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+    async fn initiated(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
         Ok(())
     }
-    fn started(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+    async fn started(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
         Ok(())
     }
-    fn fetched(&self, _: &ClipRequest, _: &RenderHandle, _: &Path) -> std::io::Result<()> {
-        Ok(())
+    async fn fetched(
+        &self,
+        _: &ClipRequest,
+        _: &RenderHandle,
+        clip: &Path,
+    ) -> std::io::Result<PathBuf> {
+        Ok(clip.to_path_buf())
     }
-    fn discarded(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
+    async fn discarded(&self, _: &ClipRequest, _: &RenderHandle) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -184,12 +227,19 @@ impl RenderJournal for NoJournal {
 /// The stages of one slide, for timelines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Stage {
+    /// Creating (and starting) the vendor render.
     Initiate,
+    /// The vendor rendering.
     Render,
+    /// Downloading and verifying the clip.
     Fetch,
+    /// Clip-independent local work (the slide picture).
     Prepare,
+    /// Composing the slide's segment.
     Compose,
+    /// Joining the segments into the video.
     Join,
 }
 
@@ -198,8 +248,11 @@ pub enum Stage {
 pub struct Span {
     /// `None` for the deck-wide join.
     pub slide: Option<usize>,
+    /// The stage.
     pub stage: Stage,
+    /// When it began.
     pub start: Duration,
+    /// When it ended.
     pub end: Duration,
 }
 
@@ -299,7 +352,7 @@ impl Scheduler {
         let cap = limits
             .max_in_flight
             .min(self.options.max_in_flight.unwrap_or(usize::MAX))
-            .max(1);
+            .clamp(1, Semaphore::MAX_PERMITS);
         let shared = Arc::new(Shared {
             provider: self.provider.clone(),
             composer: self.composer.clone(),
@@ -768,19 +821,15 @@ async fn obtain_clip(
     let mut resume = None;
     match &job.source {
         ClipSource::Render => {}
-        ClipSource::Cached(path) => match shared.composer.verify_clip(path).await {
-            Ok(_) => {
-                shared.fetched(job, true);
-                return Ok(path.clone());
-            }
-            Err(e) => {
-                tracing::warn!(slide, "cached clip unusable, rendering it again: {e}");
-            }
-        },
+        // Verified by whoever chose the source: each clip is verified once.
+        ClipSource::Cached(path) => {
+            shared.fetched(job, true);
+            return Ok(path.clone());
+        }
         ClipSource::Resume { handle, started } => resume = Some((handle.clone(), *started)),
     }
     if permit.is_none() && job.source != ClipSource::Render {
-        // A cached clip that failed verification, or a sequential run.
+        // A resumed render of a sequential run (which takes no slot ahead).
         permit = shared.slots.clone().acquire_owned().await.ok();
     }
 
@@ -795,7 +844,9 @@ async fn obtain_clip(
                 let handle = shared
                     .call(slide, "initiate", || shared.provider.initiate(&job.request))
                     .await?;
-                shared.journal_call(|j| j.initiated(&job.request, &handle))?;
+                shared
+                    .journal_call(shared.journal.initiated(&job.request, &handle))
+                    .await?;
                 (handle, true)
             }
         };
@@ -818,7 +869,9 @@ async fn obtain_clip(
                 shared
                     .call(slide, "start", || shared.provider.start(&handle))
                     .await?;
-                shared.journal_call(|j| j.started(&job.request, &handle))?;
+                shared
+                    .journal_call(shared.journal.started(&job.request, &handle))
+                    .await?;
             }
             shared.span(Some(slide), Stage::Initiate, t0);
             let t1 = shared.now();
@@ -840,7 +893,9 @@ async fn obtain_clip(
                 // The vendor no longer knows the render an earlier run left:
                 // forget it and submit anew.
                 tracing::warn!(slide, id = %handle.id, "resumed render is gone; submitting again");
-                shared.journal_call(|j| j.discarded(&job.request, &handle))?;
+                shared
+                    .journal_call(shared.journal.discarded(&job.request, &handle))
+                    .await?;
             }
             Err(e) => return Err(e),
             Ok(Some(reason)) => {
@@ -853,7 +908,9 @@ async fn obtain_clip(
                         reason,
                     });
                 }
-                shared.journal_call(|j| j.discarded(&job.request, &handle))?;
+                shared
+                    .journal_call(shared.journal.discarded(&job.request, &handle))
+                    .await?;
                 shared.emit(
                     SlideEvent::Resubmitted {
                         slide,
@@ -897,10 +954,12 @@ async fn obtain_clip(
             }
         }
     }
-    shared.journal_call(|j| j.fetched(&job.request, &handle, &dest))?;
+    let kept = shared
+        .journal_call(shared.journal.fetched(&job.request, &handle, &dest))
+        .await?;
     shared.span(Some(slide), Stage::Fetch, t0);
     shared.fetched(job, false);
-    Ok(dest)
+    Ok(kept)
 }
 
 /// Poll until the render is ready (`None`) or failed (`Some(reason)`).
@@ -1025,11 +1084,11 @@ impl Shared {
         }
     }
 
-    fn journal_call(
+    async fn journal_call<T>(
         &self,
-        f: impl FnOnce(&dyn RenderJournal) -> std::io::Result<()>,
-    ) -> Result<(), Error> {
-        f(self.journal.as_ref()).map_err(|source| Error::Journal {
+        call: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Result<T, Error> {
+        call.await.map_err(|source| Error::Journal {
             path: self
                 .journal
                 .path()

@@ -32,7 +32,9 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::composer::{ClipInfo, ComposeError, Composer, PreparedSlide, SlideSegment};
-use crate::deck::Slide;
+use crate::deck::{
+    Corner, Deck, Layout, Output, Placement, Presenter, Quality, Rgb, Shape, Slide, Transition,
+};
 use crate::provider::{
     AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
     RenderStatus,
@@ -46,23 +48,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-/// Words spoken per second, for the length of a mock clip.
-const WORDS_PER_SECOND: f64 = 2.5;
-
-/// The length a mock clip of `script` has: about 150 words a minute, at
-/// least one second.
+/// The length a mock clip of `script` has: the default
+/// [`SpeechRate`](crate::speech::SpeechRate), at least one second.
 pub fn mock_clip_duration(script: &str) -> Duration {
-    let words = script.split_whitespace().count() as f64;
-    Duration::from_secs_f64((words / WORDS_PER_SECOND).max(1.0))
+    crate::speech::SpeechRate::default()
+        .duration(script)
+        .max(Duration::from_secs(1))
 }
 
 /// The provider calls a [`MockProvider`] counts and can fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MockCall {
+    /// [`AvatarProvider::initiate`].
     Initiate,
+    /// [`AvatarProvider::start`].
     Start,
+    /// [`AvatarProvider::status`].
     Status,
+    /// [`AvatarProvider::fetch`].
     Fetch,
+    /// [`AvatarProvider::cancel`].
     Cancel,
 }
 
@@ -71,7 +76,9 @@ pub enum MockCall {
 pub struct CallRecord {
     /// When (tokio time, so virtual under a paused clock).
     pub at: Instant,
+    /// The slide of the render.
     pub slide: usize,
+    /// Which call.
     pub call: MockCall,
     /// The render's id (empty for an `initiate` that failed).
     pub id: String,
@@ -658,6 +665,7 @@ impl Drop for Busy<'_> {
 /// What [`MockComposer::prepare`] hands to `compose`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockPrepared {
+    /// The slide prepared.
     pub slide: usize,
 }
 
@@ -836,5 +844,47 @@ impl Composer for MockComposer {
             let _ = std::fs::remove_file(&tmp);
             ComposeError::io(output, e)
         })
+    }
+}
+
+/// A deck of `slides` narrated slides for the mocks: distinct scripts (so
+/// no two share a render), mock provider, 1920x1080 at 25 fps, no files
+/// behind the image paths.
+pub fn mock_deck(slides: usize) -> Deck {
+    let presenter = Presenter {
+        provider: "mock".into(),
+        avatar: "default".into(),
+        voice: None,
+        voice_provider: None,
+        language: None,
+        layout: Layout::PictureInPicture(Placement::Corner {
+            corner: Corner::BottomRight,
+            margin: 40,
+            scale: 0.3,
+        }),
+        shape: Shape::Rectangle,
+        avatar_background: Rgb::GREEN,
+    };
+    Deck {
+        source: PathBuf::from("simulated.toml"),
+        title: "simulation".into(),
+        output: Output {
+            width: 1920,
+            height: 1080,
+            fps: 25,
+            background: Rgb::BLACK,
+            quality: Quality::default(),
+        },
+        slides: (1..=slides)
+            .map(|n| Slide {
+                number: n,
+                image: PathBuf::from(format!("slide-{n:03}.png")),
+                // Distinct scripts: identical ones would share a render.
+                script: format!("Narration of slide {n}."),
+                presenter: Some(presenter.clone()),
+                duration: None,
+                transition: Transition::Cut,
+            })
+            .collect(),
     }
 }

@@ -33,6 +33,12 @@ impl Fixture {
     fn load(&self, text: &str) -> Result<Deck, DeckError> {
         Deck::load(&self.write("deck.toml", text))
     }
+
+    /// Load, knowing which providers exist (as a render pipeline does).
+    fn load_known(&self, text: &str) -> Result<Deck, DeckError> {
+        let options = slidecast_core::LoadOptions::default().providers(["local", "elai", "mock"]);
+        Deck::load_with(&self.write("deck.toml", text), &options)
+    }
 }
 
 fn problems(err: DeckError) -> Vec<DeckProblem> {
@@ -212,7 +218,7 @@ fn json_decks_work_through_the_same_path() {
 fn every_problem_is_reported_with_slide_and_field() {
     let fx = Fixture::new();
     let err = fx
-        .load(
+        .load_known(
             r##"
             [output]
             width = 1921
@@ -639,4 +645,32 @@ fn odd_values_in_every_field_never_panic() {
         loaded > 0,
         "no random deck was valid; the generator is too harsh"
     );
+}
+
+#[test]
+fn provider_names_are_checked_against_what_the_caller_knows() {
+    let fx = Fixture::new();
+    let deck = r#"
+        [presenter]
+        provider = "acme"
+        [[slides]]
+        image = "slides/a.png"
+        script = "Hi."
+        "#;
+    // Without a list, any well-formed name loads (a tool may register it).
+    let loaded = fx.load(deck).unwrap();
+    assert_eq!(
+        loaded.slides[0].presenter.as_ref().unwrap().provider,
+        "acme"
+    );
+    // With one, an unknown name is a problem naming the field and the list.
+    let p = problems(fx.load_known(deck).unwrap_err());
+    let bad = p.iter().find(|x| x.field == "presenter.provider").unwrap();
+    assert!(
+        bad.message.contains("`acme`") && bad.message.contains("local, elai, mock"),
+        "{bad}"
+    );
+    // A malformed name is a problem either way.
+    let p = problems(fx.load(&deck.replace("acme", "Acme Video!")).unwrap_err());
+    assert!(p.iter().any(|x| x.field == "presenter.provider"), "{p:?}");
 }

@@ -107,7 +107,7 @@ pub struct ElaiConfig {
     pub deadline_per_speech_minute: Duration,
     pub deadline_cap: Duration,
     /// Speaking rate used to estimate speech length from the script.
-    pub words_per_minute: f64,
+    pub speech_rate: slidecast_core::SpeechRate,
     /// Consecutive `error` reads after which `error` is final.
     pub error_threshold: u32,
     /// Longest script accepted, in characters (`None`: no local check).
@@ -132,8 +132,7 @@ impl ElaiConfig {
 
     /// Estimated speech length of `script`, in seconds.
     pub fn speech_seconds(&self, script: &str) -> f64 {
-        let words = script.split_whitespace().count().max(1) as f64;
-        words / self.words_per_minute.max(1.0) * 60.0
+        self.speech_rate.duration(script).as_secs_f64()
     }
 
     /// The wait before the next status read of a render that has run for
@@ -166,7 +165,7 @@ pub struct ElaiConfigBuilder {
     deadline_base: Duration,
     deadline_per_speech_minute: Duration,
     deadline_cap: Duration,
-    words_per_minute: f64,
+    speech_rate: slidecast_core::SpeechRate,
     error_threshold: u32,
     max_script_chars: Option<usize>,
     default_voice: String,
@@ -194,7 +193,7 @@ impl Default for ElaiConfigBuilder {
             deadline_base: Duration::from_secs(10 * 60),
             deadline_per_speech_minute: Duration::from_secs(2 * 60),
             deadline_cap: Duration::from_secs(60 * 60),
-            words_per_minute: 150.0,
+            speech_rate: slidecast_core::SpeechRate::default(),
             error_threshold: 3,
             max_script_chars: None,
             default_voice: "en-US-AriaNeural".into(),
@@ -284,8 +283,10 @@ impl ElaiConfigBuilder {
         self
     }
 
+    /// The speaking rate deadlines are estimated at (default: the shared
+    /// [`SpeechRate`](slidecast_core::SpeechRate)).
     pub fn words_per_minute(mut self, wpm: f64) -> Self {
-        self.words_per_minute = wpm;
+        self.speech_rate = slidecast_core::SpeechRate::new(wpm);
         self
     }
 
@@ -363,7 +364,7 @@ impl ElaiConfigBuilder {
             deadline_base: self.deadline_base,
             deadline_per_speech_minute: self.deadline_per_speech_minute,
             deadline_cap: self.deadline_cap.max(self.deadline_base),
-            words_per_minute: self.words_per_minute,
+            speech_rate: self.speech_rate,
             error_threshold: self.error_threshold.max(1),
             max_script_chars: self.max_script_chars,
             default_voice: self.default_voice,
@@ -479,8 +480,8 @@ mod tests {
         let cfg = ElaiConfig::builder().api_key(key()).build().unwrap();
         let short = cfg.deadline_for("Hello there.");
         assert!(short >= Duration::from_secs(600) && short < Duration::from_secs(610));
-        // 300 words = 2 minutes of speech = 4 extra minutes.
-        let words = vec!["word"; 300].join(" ");
+        // 260 words = 2 minutes of speech at 130 wpm = 4 extra minutes.
+        let words = vec!["word"; 260].join(" ");
         assert_eq!(cfg.deadline_for(&words), Duration::from_secs(14 * 60));
         let huge = vec!["word"; 100_000].join(" ");
         assert_eq!(cfg.deadline_for(&huge), Duration::from_secs(3600));

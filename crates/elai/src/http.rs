@@ -133,6 +133,11 @@ impl Http {
                 kind,
                 message: self.scrub(message),
             },
+            // A kind added later: never let its text through unscrubbed.
+            other => ProviderError::permanent(
+                slidecast_core::PermanentKind::Local,
+                self.scrub(other.to_string()),
+            ),
         }
     }
 

@@ -243,13 +243,13 @@ impl AvatarProvider for ElaiProvider {
     }
 
     fn limits(&self) -> ProviderLimits {
-        ProviderLimits {
-            max_in_flight: self.config.max_in_flight,
-            // The scheduler waits `eta` (the backed-off interval `status`
-            // reports) clamped to this, so this is the backoff's maximum.
-            poll_interval: self.config.poll_max,
-            max_script_chars: self.config.max_script_chars,
-        }
+        let mut limits = ProviderLimits::default();
+        limits.max_in_flight = self.config.max_in_flight;
+        // The scheduler waits `eta` (the backed-off interval `status`
+        // reports) clamped to this, so this is the backoff's maximum.
+        limits.poll_interval = self.config.poll_max;
+        limits.max_script_chars = self.config.max_script_chars;
+        limits
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {

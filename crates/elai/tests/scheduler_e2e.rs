@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slidecast_core::testing::MockComposer;
-use slidecast_core::{Deck, RetryPolicy, RunOptions, Scheduler};
+use slidecast_core::{Deck, RunOptions, Scheduler};
 use slidecast_elai::fake::{FakeElai, FakeElaiConfig, Faults, RateLimitBurst};
 use slidecast_elai::ElaiProvider;
 
@@ -53,14 +53,8 @@ async fn run(faults: Faults) -> (FakeElai, tempfile::TempDir) {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let deck = deck(dir.path());
-    let options = RunOptions {
-        work_dir: dir.path().join("work"),
-        retry: RetryPolicy {
-            max_attempts: 8,
-            ..RetryPolicy::default()
-        },
-        ..RunOptions::default()
-    };
+    let mut options = RunOptions::in_dir(dir.path().join("work"));
+    options.retry.max_attempts = 8;
     let output = dir.path().join("out.mp4");
     let composer = Arc::new(MockComposer::new());
     let report = Scheduler::new(Arc::new(provider), composer.clone())

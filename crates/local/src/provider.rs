@@ -292,13 +292,13 @@ impl AvatarProvider for LocalProvider {
     }
 
     fn limits(&self) -> ProviderLimits {
-        ProviderLimits {
-            // The real bound is the CPU semaphore inside; let the scheduler
-            // hand over every clip at once.
-            max_in_flight: 64,
-            poll_interval: Duration::from_millis(200),
-            max_script_chars: None,
-        }
+        let mut limits = ProviderLimits::default();
+        // The real bound is the CPU semaphore inside; let the scheduler
+        // hand over every clip at once.
+        limits.max_in_flight = 64;
+        limits.poll_interval = Duration::from_millis(200);
+        limits.max_script_chars = None;
+        limits
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {

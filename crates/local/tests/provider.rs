@@ -50,10 +50,15 @@ async fn initiate_status_fetch_delivers_a_clip() {
         .unwrap();
     assert_eq!(first.provider, "local");
     assert_ne!(first.id, second.id);
-    // One CPU slot: the second render waits its turn.
-    assert_eq!(
+    // One CPU slot: whichever render took it first, the other waits its
+    // turn (the order the two tasks start in is the runtime's choice).
+    let statuses = [
+        provider.status(&first).await.unwrap(),
         provider.status(&second).await.unwrap(),
-        RenderStatus::Queued
+    ];
+    assert!(
+        statuses.contains(&RenderStatus::Queued),
+        "one of two renders on one CPU slot must be queued: {statuses:?}"
     );
 
     let seen = wait_ready(&provider, &first).await;

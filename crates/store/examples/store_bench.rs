@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use slidecast_core::deck::Rgb;
-use slidecast_core::{ClipRequest, RenderHandle, RenderJournal};
+use slidecast_core::{ClipRequest, RenderHandle};
 use slidecast_store::{ClipCache, ClipKey, ClipOrigin, Journal};
 
 fn request(i: usize) -> ClipRequest {

@@ -99,9 +99,10 @@ pub struct PruneReport {
 /// <dir>/.tmp-*        copies in progress (swept by prune once stale)
 /// ```
 ///
-/// Clips are copied in, never hard-linked: a hard link would share its inode
-/// with the scheduler's work file, and a provider fetching again into that
-/// path (truncating it in place) would corrupt the cached clip with it.
+/// Clips are copied in ([`ClipCache::put`]) or moved in
+/// ([`ClipCache::adopt`]), never hard-linked: a hard link would share its
+/// inode with the scheduler's work file, and a provider fetching again into
+/// that path (truncating it in place) would corrupt the cached clip with it.
 /// Copies are staged without the lock, then renamed into place under it, so
 /// concurrent processes never see half a clip and never block on a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +247,49 @@ impl ClipCache {
                 .map_err(|e| StoreError::io("reading", &dest, e))?
                 .len(),
         };
+        self.write_origin(key, origin, size)?;
+        Ok(dest)
+    }
+
+    /// Move `clip` into the cache as the clip of `key` and return the cached
+    /// path; `clip` is gone afterwards. A rename, not a copy, when the cache
+    /// is on the same file system (a copy and a removal when it is not), so
+    /// recording a fetched clip costs no clip-sized I/O. The clip's data is
+    /// synced before it is moved, so the cache never holds a clip that a
+    /// power cut could truncate.
+    pub fn adopt(
+        &self,
+        key: &ClipKey,
+        clip: &Path,
+        origin: ClipOrigin,
+    ) -> Result<PathBuf, StoreError> {
+        fs::File::open(clip)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::io("syncing", clip, e))?;
+        let dest = self.clip_path(key);
+        let lock = self.lock()?;
+        match fs::rename(clip, &dest) {
+            Ok(()) => {
+                fsutil::sync_dir(&self.dir);
+                let size = fs::metadata(&dest)
+                    .map_err(|e| StoreError::io("reading", &dest, e))?
+                    .len();
+                self.write_origin(key, origin, size)?;
+                Ok(dest)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                drop(lock);
+                let dest = self.put(key, clip, origin)?;
+                if let Err(e) = fs::remove_file(clip) {
+                    tracing::warn!("cannot remove {}: {e}", clip.display());
+                }
+                Ok(dest)
+            }
+            Err(e) => Err(StoreError::io("moving a clip to", &dest, e)),
+        }
+    }
+
+    fn write_origin(&self, key: &ClipKey, origin: ClipOrigin, size: u64) -> Result<(), StoreError> {
         let now = fsutil::now();
         let meta = ClipMeta {
             key: key.clone(),
@@ -257,8 +301,7 @@ impl ClipCache {
             last_used: now,
             size,
         };
-        write_meta(&self.meta_path(key), &meta)?;
-        Ok(dest)
+        write_meta(&self.meta_path(key), &meta)
     }
 
     /// Remove the clip of `key` (for a clip that failed verification).

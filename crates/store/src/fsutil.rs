@@ -40,7 +40,7 @@ fn parent_of(path: &Path) -> &Path {
 
 /// Make a finished rename durable. Some file systems refuse to fsync a
 /// directory; the data itself is already synced, so that is not an error.
-fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }

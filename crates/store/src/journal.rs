@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,9 @@ use crate::cache::{ClipCache, ClipOrigin};
 use crate::fsutil::{self, FileLock};
 use crate::{ClipKey, StoreError};
 
-/// Version of the journal file format this crate writes and reads.
-pub const JOURNAL_FORMAT: u32 = 1;
+/// Version of the journal file format this crate writes. It reads this one
+/// and every older one (format 1 was one JSON object rewritten whole).
+pub const JOURNAL_FORMAT: u32 = 2;
 
 /// Name of the default state directory, created beside the output.
 pub const STATE_DIR_NAME: &str = ".slidecast";
@@ -138,19 +140,29 @@ pub(crate) fn presenter_keys(deck: &Deck) -> impl Iterator<Item = (usize, ClipKe
 /// The journal of one render job: a [`RenderJournal`] for the scheduler and
 /// the planner of each slide's [`ClipSource`] for a rerun.
 ///
-/// Holds the job's lock until dropped.
+/// Holds the job's lock until dropped (and until every clone the scheduler
+/// holds is dropped).
 ///
-/// One JSON file per render job (per output file), in a state directory:
-/// by default `.slidecast/` in the output's folder, so `talks/q3.mp4` keeps
-/// its journal in `talks/.slidecast/q3.mp4.journal.json` (`--state-dir DIR`
-/// puts it in `DIR/q3.mp4.journal.json` instead). Entries are keyed by
+/// One file per render job (per output file), in a state directory: by
+/// default `.slidecast/` in the output's folder, so `talks/q3.mp4` keeps its
+/// journal in `talks/.slidecast/q3.mp4.journal.json` (`--state-dir DIR` puts
+/// it in `DIR/q3.mp4.journal.json` instead). Entries are keyed by
 /// [`ClipKey`], not by slide number, so a journal written for one version of
 /// a deck is reused, after an edit, by every slide whose clip is unchanged.
 ///
-/// The file is rewritten atomically (temp file, fsync, rename) on every
-/// [`RenderJournal`] call, before the call returns: the scheduler calls
-/// `initiated` before it starts a render, so the vendor's id is on disk
-/// before anything is paid for.
+/// The file is an append-only log of JSON lines: a header line, then one
+/// line per change (an entry put or removed). Each [`RenderJournal`] call
+/// appends its line and syncs the file (`fdatasync`) before it returns, so
+/// the vendor's id is on disk before the render is started, and a call
+/// costs the same however long the journal is. A crash mid-append leaves at
+/// most a torn last line, which was never acknowledged and is dropped on the
+/// next open. Opening compacts a log that has grown well past its live
+/// entries (temp file, fsync, rename). Format 1 journals (one JSON object)
+/// are read and rewritten as a log on the first change.
+///
+/// The scheduler calls the [`RenderJournal`] methods, which do their I/O on
+/// tokio's blocking threads; the same operations are available as blocking
+/// inherent methods ([`Journal::initiated`], ...) for tools and tests.
 ///
 /// Concurrency: [`Journal::open`] takes an exclusive lock on
 /// `<name>.lock` beside the journal for as long as the `Journal` lives. A
@@ -159,26 +171,54 @@ pub(crate) fn presenter_keys(deck: &Deck) -> impl Iterator<Item = (usize, ClipKe
 /// did); [`Journal::try_open`] fails with [`StoreError::Busy`] instead. The
 /// lock is an `flock`, released by the kernel when a process dies, so a
 /// `kill -9` never leaves a stale lock. Readers (`slidecast plan`) use
-/// [`Journal::read`], which takes no lock: atomic writes mean it always sees
-/// a whole journal.
+/// [`Journal::read`], which takes no lock: they see every acknowledged line.
 ///
 /// A journal file that cannot be parsed is an error
 /// ([`StoreError::CorruptJournal`]), never silently replaced: it may be the
 /// only record of renders already paid for.
+#[derive(Clone)]
 pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
     state_dir: PathBuf,
     output: PathBuf,
-    state: Mutex<JournalSnapshot>,
+    state: Mutex<State>,
     cache: Option<ClipCache>,
     _lock: FileLock,
 }
 
+/// The journal in memory, and the open log it appends to.
+struct State {
+    snapshot: JournalSnapshot,
+    /// The log, open for appending; `None` until the first change, or when
+    /// the file on disk is a format 1 journal still to be rewritten.
+    log: Option<File>,
+}
+
+/// One line of the log.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Record {
+    /// The first line.
+    Header { format: u32, output: PathBuf },
+    /// The entry of `entry.key` is now `entry`.
+    Put { entry: JournalEntry },
+    /// The entry of `key` is gone.
+    Remove { key: ClipKey },
+}
+
+/// Compact when the log has this many more lines than live entries (and at
+/// least twice as many).
+const COMPACT_SLACK: usize = 64;
+
 impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Journal")
-            .field("path", &self.path)
-            .field("cache", &self.cache)
+            .field("path", &self.inner.path)
+            .field("cache", &self.inner.cache)
             .finish_non_exhaustive()
     }
 }
@@ -212,10 +252,10 @@ impl Journal {
     /// Open the journal of `output` in `state_dir` (created if needed),
     /// waiting while another process has it open.
     ///
-    /// The wait blocks the calling thread. In async code, open the journal
-    /// before the run's tasks start (or in `spawn_blocking`); and a process
-    /// that drops a run to reopen its journal must first let the run's
-    /// aborted tasks drop their `Arc` of it, or it waits on itself.
+    /// The wait blocks the calling thread: in async code, call it through
+    /// `tokio::task::spawn_blocking`. A process that drops a run to reopen
+    /// its journal waits until the run's aborted tasks have dropped their
+    /// clones of it.
     pub fn open(state_dir: &Path, output: &Path) -> Result<Journal, StoreError> {
         Self::open_inner(state_dir, output, true)
     }
@@ -258,15 +298,31 @@ impl Journal {
         };
         // Read only once the lock is held: a run we waited for has finished
         // writing, and we resume from everything it recorded.
-        let state = Self::read(state_dir, output)?;
         Self::sweep_dead_temps(state_dir, output);
+        let path = Self::journal_path(state_dir, output);
+        let parsed = Self::parse(&path, output)?;
+        let mut state = State {
+            snapshot: parsed.snapshot,
+            log: None,
+        };
+        let needs_rewrite = parsed.format < JOURNAL_FORMAT
+            || parsed.torn
+            || parsed.lines > 2 * state.snapshot.entries.len() + COMPACT_SLACK;
+        if parsed.exists && needs_rewrite {
+            // Compact (and drop a torn last line): whole entries only.
+            Self::rewrite(&path, output, &mut state)?;
+        } else if parsed.exists {
+            state.log = Some(open_append(&path)?);
+        }
         Ok(Journal {
-            path: Self::journal_path(state_dir, output),
-            state_dir: state_dir.to_path_buf(),
-            output: output.to_path_buf(),
-            state: Mutex::new(state),
-            cache: None,
-            _lock: lock,
+            inner: Arc::new(Inner {
+                path,
+                state_dir: state_dir.to_path_buf(),
+                output: output.to_path_buf(),
+                state: Mutex::new(state),
+                cache: None,
+                _lock: lock,
+            }),
         })
     }
 
@@ -301,50 +357,79 @@ impl Journal {
     /// there is none yet).
     pub fn read(state_dir: &Path, output: &Path) -> Result<JournalSnapshot, StoreError> {
         let path = Self::journal_path(state_dir, output);
-        let bytes = match fs::read(&path) {
+        Ok(Self::parse(&path, output)?.snapshot)
+    }
+
+    fn parse(path: &Path, output: &Path) -> Result<Parsed, StoreError> {
+        let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(JournalSnapshot::empty(output))
+                return Ok(Parsed {
+                    snapshot: JournalSnapshot::empty(output),
+                    format: JOURNAL_FORMAT,
+                    lines: 0,
+                    torn: false,
+                    exists: false,
+                })
             }
-            Err(e) => return Err(StoreError::io("reading", &path, e)),
+            Err(e) => return Err(StoreError::io("reading", path, e)),
         };
-        #[derive(Deserialize)]
-        struct FormatOnly {
-            format: u32,
-        }
-        let corrupt = |e: serde_json::Error| StoreError::CorruptJournal {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let format = serde_json::from_slice::<FormatOnly>(&bytes)
-            .map_err(corrupt)?
-            .format;
-        if format > JOURNAL_FORMAT {
-            return Err(StoreError::JournalFormat {
+        parse_log(path, output, &bytes)
+    }
+
+    /// Replace the file by a compact log of the live entries (temp file,
+    /// fsync, rename) and append to it from now on.
+    fn rewrite(path: &Path, output: &Path, state: &mut State) -> Result<(), StoreError> {
+        let mut text = record_line(
+            path,
+            &Record::Header {
+                format: JOURNAL_FORMAT,
+                output: state.snapshot.output.clone(),
+            },
+        )?;
+        for entry in state.snapshot.entries.values() {
+            text.push_str(&record_line(
                 path,
-                found: format,
-                supported: JOURNAL_FORMAT,
-            });
+                &Record::Put {
+                    entry: entry.clone(),
+                },
+            )?);
         }
-        serde_json::from_slice(&bytes).map_err(corrupt)
+        state.log = None;
+        fsutil::write_atomic_with_prefix(path, text.as_bytes(), &Self::temp_prefix(output))?;
+        state.snapshot.format = JOURNAL_FORMAT;
+        state.log = Some(open_append(path)?);
+        Ok(())
     }
 
     /// Store every fetched clip in the shared `cache` and point the journal
-    /// at the cached copy. Without a cache, fetched clips are copied into
+    /// at the cached copy. Without a cache, fetched clips are moved into
     /// [`private_clips_dir`](Self::private_clips_dir) instead.
-    pub fn with_cache(mut self, cache: ClipCache) -> Self {
-        self.cache = Some(cache);
-        self
+    ///
+    /// Call it before handing the journal to a scheduler.
+    pub fn with_cache(self, cache: ClipCache) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.cache = Some(cache);
+                Journal {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(shared) => {
+                tracing::warn!("journal already shared; the clip cache is not attached");
+                Journal { inner: shared }
+            }
+        }
     }
 
     /// The journal file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// The output the journal belongs to.
     pub fn output(&self) -> &Path {
-        &self.output
+        &self.inner.output
     }
 
     /// A per-job work directory in the state directory
@@ -352,20 +437,22 @@ impl Journal {
     /// a temporary directory it survives a crash, so a journal entry's clip
     /// is still there for the rerun even without a cache.
     pub fn work_dir(&self) -> PathBuf {
-        self.state_dir
-            .join(format!("{}.work", Self::file_stem(&self.output)))
+        self.inner
+            .state_dir
+            .join(format!("{}.work", Self::file_stem(&self.inner.output)))
     }
 
     /// Where fetched clips are kept when no shared cache is attached
     /// (`<state_dir>/<name>.clips/<key>.mp4`, same layout as a cache).
     pub fn private_clips_dir(&self) -> PathBuf {
-        self.state_dir
-            .join(format!("{}.clips", Self::file_stem(&self.output)))
+        self.inner
+            .state_dir
+            .join(format!("{}.clips", Self::file_stem(&self.inner.output)))
     }
 
     /// A copy of what the journal holds now.
     pub fn snapshot(&self) -> JournalSnapshot {
-        self.state().clone()
+        self.state().snapshot.clone()
     }
 
     /// Where each presenter slide's clip comes from: `Cached` when `cache`
@@ -379,7 +466,7 @@ impl Journal {
     ) -> HashMap<usize, ClipSource> {
         let state = self.state();
         presenter_keys(deck)
-            .map(|(slide, key)| (slide, state.source_of(&key, cache, true)))
+            .map(|(slide, key)| (slide, state.snapshot.source_of(&key, cache, true)))
             .collect()
     }
 
@@ -406,7 +493,7 @@ impl Journal {
         }
         let mut sources = HashMap::new();
         for (key, slides) in by_key {
-            let candidates = self.state().clip_candidates(&key, cache, true);
+            let candidates = self.state().snapshot.clip_candidates(&key, cache, true);
             let mut chosen = None;
             for path in candidates {
                 match verify(path.clone()).await {
@@ -424,7 +511,7 @@ impl Journal {
                     }
                 }
             }
-            let source = chosen.unwrap_or_else(|| self.state().fallback_source(&key));
+            let source = chosen.unwrap_or_else(|| self.state().snapshot.fallback_source(&key));
             for slide in slides {
                 sources.insert(slide, source.clone());
             }
@@ -444,44 +531,294 @@ impl Journal {
                 }
             }
         }
-        let mut state = self.state();
-        let recorded = state
-            .entries
-            .get_mut(key)
-            .filter(|e| e.clip.as_deref() == Some(path));
-        if let Some(entry) = recorded {
-            entry.clip = None;
-            entry.updated = fsutil::now();
-            if let Err(e) = self.save(&state) {
-                tracing::warn!("{e}");
+        let result = self.change(key, |entries| {
+            match entries
+                .get_mut(key)
+                .filter(|e| e.clip.as_deref() == Some(path))
+            {
+                Some(entry) => {
+                    entry.clip = None;
+                    entry.updated = fsutil::now();
+                    true
+                }
+                None => false,
             }
+        });
+        if let Err(e) = result {
+            tracing::warn!("{e}");
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, JournalSnapshot> {
+    fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the in-memory state as it
         // was after the last complete update; keep using it.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write the whole journal atomically. Called with the state lock held,
-    /// so writes from concurrent scheduler tasks land in order.
-    fn save(&self, state: &JournalSnapshot) -> Result<(), StoreError> {
-        let json = serde_json::to_vec_pretty(state)
-            .map_err(|e| StoreError::io("serializing", &self.path, std::io::Error::other(e)))?;
-        fsutil::write_atomic_with_prefix(&self.path, &json, &Self::temp_prefix(&self.output))
+    /// Apply `change` to the entries; when it reports a change, append the
+    /// entry of `key` as it now is (or its removal) and sync the log. Runs
+    /// with the state lock held, so concurrent calls land in order.
+    fn change(
+        &self,
+        key: &ClipKey,
+        change: impl FnOnce(&mut BTreeMap<ClipKey, JournalEntry>) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if !change(&mut state.snapshot.entries) {
+            return Ok(());
+        }
+        let record = match state.snapshot.entries.get(key) {
+            Some(entry) => Record::Put {
+                entry: entry.clone(),
+            },
+            None => Record::Remove { key: key.clone() },
+        };
+        self.append(&mut state, &record)
     }
 
-    fn update(
+    fn append(&self, state: &mut State, record: &Record) -> Result<(), StoreError> {
+        let path = &self.inner.path;
+        if state.log.is_none() {
+            if state.snapshot.format < JOURNAL_FORMAT || path.exists() {
+                // A format 1 file, or one another writer left: rewrite it
+                // whole, with this change already applied in memory.
+                return Self::rewrite(path, &self.inner.output, state);
+            }
+            let header = record_line(
+                path,
+                &Record::Header {
+                    format: JOURNAL_FORMAT,
+                    output: self.inner.output.clone(),
+                },
+            )?;
+            fsutil::write_atomic_with_prefix(
+                path,
+                header.as_bytes(),
+                &Self::temp_prefix(&self.inner.output),
+            )?;
+            state.log = Some(open_append(path)?);
+        }
+        let line = record_line(path, record)?;
+        let Some(log) = state.log.as_mut() else {
+            return Err(StoreError::io(
+                "appending to",
+                path,
+                std::io::Error::other("the journal log is not open"),
+            ));
+        };
+        log.write_all(line.as_bytes())
+            .and_then(|()| log.sync_data())
+            .map_err(|e| {
+                // A failed append may have left part of a line: reopen
+                // (and so rewrite) before the next change.
+                state.log = None;
+                StoreError::io("appending to", path, e)
+            })
+    }
+
+    /// Blocking: the render of `request` has the vendor id of `handle`.
+    pub fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let key = ClipKey::for_request(request);
+        self.change(&key, |entries| {
+            entries.insert(key.clone(), new_entry(request, &key, handle));
+            true
+        })
+        .map_err(Into::into)
+    }
+
+    /// Blocking: the render of `handle` is started.
+    pub fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let key = ClipKey::for_request(request);
+        self.change(&key, |entries| {
+            entry_for(entries, request, &key, handle).started = true;
+            true
+        })
+        .map_err(Into::into)
+    }
+
+    /// Blocking: the clip of `handle` is on disk at `clip`, verified. The
+    /// clip is moved under its key into the cache (or the private clips
+    /// folder); returns where it is now.
+    pub fn fetched(
         &self,
         request: &ClipRequest,
-        change: impl FnOnce(&ClipKey, &mut BTreeMap<ClipKey, JournalEntry>),
-    ) -> std::io::Result<()> {
+        handle: &RenderHandle,
+        clip: &Path,
+    ) -> std::io::Result<PathBuf> {
         let key = ClipKey::for_request(request);
-        let mut state = self.state();
-        change(&key, &mut state.entries);
-        self.save(&state).map_err(Into::into)
+        // Keep the clip under its key: the scheduler's work file is named
+        // after the slide number, which a later run of an edited deck may
+        // reuse for a different clip. Failing to keep it must not fail a
+        // render whose clip is already on disk: record the work file then.
+        let origin = ClipOrigin {
+            request: request.clone(),
+            vendor_id: Some(handle.id.clone()),
+        };
+        let stored = match &self.inner.cache {
+            Some(cache) => cache.adopt(&key, clip, origin),
+            None => ClipCache::open(self.private_clips_dir())
+                .and_then(|own| own.adopt(&key, clip, origin)),
+        };
+        let kept = stored.unwrap_or_else(|e| {
+            tracing::warn!("slide {}: {e}", request.slide);
+            clip.to_path_buf()
+        });
+        self.change(&key, |entries| {
+            let entry = entry_for(entries, request, &key, handle);
+            entry.started = true;
+            entry.clip = Some(kept.clone());
+            true
+        })?;
+        Ok(kept)
     }
+
+    /// Blocking: the vendor's render of `handle` failed or was deleted;
+    /// forget it (a later render of the same clip supersedes it anyway).
+    pub fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let key = ClipKey::for_request(request);
+        self.change(&key, |entries| {
+            let ours = entries.get(&key).is_some_and(|e| e.handle == *handle);
+            if ours {
+                entries.remove(&key);
+            }
+            ours
+        })
+        .map_err(Into::into)
+    }
+
+    /// Run a blocking journal call on tokio's blocking threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Journal) -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let journal = self.clone();
+        tokio::task::spawn_blocking(move || call(&journal))
+            .await
+            .map_err(|e| std::io::Error::other(format!("journal task failed: {e}")))?
+    }
+}
+
+/// What [`Journal::parse`] found.
+struct Parsed {
+    snapshot: JournalSnapshot,
+    /// The file's format (1: one JSON object; 2: the log).
+    format: u32,
+    /// Lines after the header.
+    lines: usize,
+    /// The last line was cut short (a crash mid-append).
+    torn: bool,
+    exists: bool,
+}
+
+fn corrupt(path: &Path, message: impl fmt::Display) -> StoreError {
+    StoreError::CorruptJournal {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+fn parse_log(path: &Path, output: &Path, bytes: &[u8]) -> Result<Parsed, StoreError> {
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: u32,
+    }
+    // The first JSON value says the format: the whole file in format 1, the
+    // header line in format 2.
+    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
+    let first = match values.next() {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(corrupt(path, e)),
+        None => return Err(corrupt(path, "the file is empty")),
+    };
+    let header_end = values.byte_offset();
+    let format = serde_json::from_value::<FormatOnly>(first.clone())
+        .map_err(|e| corrupt(path, e))?
+        .format;
+    if format > JOURNAL_FORMAT {
+        return Err(StoreError::JournalFormat {
+            path: path.to_path_buf(),
+            found: format,
+            supported: JOURNAL_FORMAT,
+        });
+    }
+    if format < 2 {
+        let snapshot: JournalSnapshot =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(path, e))?;
+        return Ok(Parsed {
+            snapshot,
+            format,
+            lines: 0,
+            torn: false,
+            exists: true,
+        });
+    }
+    let Record::Header {
+        output: recorded, ..
+    } = serde_json::from_value::<Record>(first).map_err(|e| corrupt(path, e))?
+    else {
+        return Err(corrupt(path, "the first line is not a journal header"));
+    };
+    let mut snapshot = JournalSnapshot::empty(output);
+    snapshot.output = recorded;
+    let rest = &bytes[header_end..];
+    let mut lines = 0;
+    let mut torn = false;
+    let mut offset = 0;
+    while offset < rest.len() {
+        let (line, complete) = match rest[offset..].iter().position(|b| *b == b'\n') {
+            Some(n) => (&rest[offset..offset + n], true),
+            None => (&rest[offset..], false),
+        };
+        offset += line.len() + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if !complete {
+            // A last line without its newline was never acknowledged (the
+            // line and its newline are one write, synced before the call
+            // returns): a crash cut the append short. The rest stands.
+            torn = true;
+            break;
+        }
+        let record = serde_json::from_slice::<Record>(line)
+            .map_err(|e| corrupt(path, format!("line {}: {e}", lines + 2)))?;
+        lines += 1;
+        match record {
+            Record::Put { entry } => {
+                snapshot.entries.insert(entry.key.clone(), entry);
+            }
+            Record::Remove { key } => {
+                snapshot.entries.remove(&key);
+            }
+            Record::Header { .. } => {
+                return Err(corrupt(
+                    path,
+                    format!("line {}: a second header", lines + 1),
+                ))
+            }
+        }
+    }
+    Ok(Parsed {
+        snapshot,
+        format,
+        lines,
+        torn,
+        exists: true,
+    })
+}
+
+fn record_line(path: &Path, record: &Record) -> Result<String, StoreError> {
+    let mut line = serde_json::to_string(record)
+        .map_err(|e| StoreError::io("serializing", path, std::io::Error::other(e)))?;
+    line.push('\n');
+    Ok(line)
+}
+
+fn open_append(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| StoreError::io("opening", path, e))
 }
 
 fn new_entry(request: &ClipRequest, key: &ClipKey, handle: &RenderHandle) -> JournalEntry {
@@ -515,59 +852,35 @@ fn entry_for<'a>(
     entry
 }
 
+#[async_trait::async_trait]
 impl RenderJournal for Journal {
-    fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
-        self.update(request, |key, entries| {
-            entries.insert(key.clone(), new_entry(request, key, handle));
-        })
+    async fn initiated(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let (request, handle) = (request.clone(), handle.clone());
+        self.blocking(move |j| j.initiated(&request, &handle)).await
     }
 
-    fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
-        self.update(request, |key, entries| {
-            entry_for(entries, request, key, handle).started = true;
-        })
+    async fn started(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let (request, handle) = (request.clone(), handle.clone());
+        self.blocking(move |j| j.started(&request, &handle)).await
     }
 
-    fn fetched(
+    async fn fetched(
         &self,
         request: &ClipRequest,
         handle: &RenderHandle,
         clip: &Path,
-    ) -> std::io::Result<()> {
-        let key = ClipKey::for_request(request);
-        // Keep the clip under its key: the scheduler's work file is named
-        // after the slide number, which a later run of an edited deck may
-        // reuse for a different clip. Failing to keep a copy must not fail a
-        // render whose clip is already on disk: record the work file then.
-        let origin = ClipOrigin {
-            request: request.clone(),
-            vendor_id: Some(handle.id.clone()),
-        };
-        let stored = match &self.cache {
-            Some(cache) => cache.put(&key, clip, origin),
-            None => ClipCache::open(self.private_clips_dir())
-                .and_then(|own| own.put(&key, clip, origin)),
-        };
-        let clip = stored.unwrap_or_else(|e| {
-            tracing::warn!("slide {}: {e}", request.slide);
-            clip.to_path_buf()
-        });
-        self.update(request, |key, entries| {
-            let entry = entry_for(entries, request, key, handle);
-            entry.started = true;
-            entry.clip = Some(clip);
-        })
+    ) -> std::io::Result<PathBuf> {
+        let (request, handle, clip) = (request.clone(), handle.clone(), clip.to_path_buf());
+        self.blocking(move |j| j.fetched(&request, &handle, &clip))
+            .await
     }
 
-    fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
-        self.update(request, |key, entries| {
-            if entries.get(key).is_some_and(|e| e.handle == *handle) {
-                entries.remove(key);
-            }
-        })
+    async fn discarded(&self, request: &ClipRequest, handle: &RenderHandle) -> std::io::Result<()> {
+        let (request, handle) = (request.clone(), handle.clone());
+        self.blocking(move |j| j.discarded(&request, &handle)).await
     }
 
     fn path(&self) -> Option<&Path> {
-        Some(&self.path)
+        Some(&self.inner.path)
     }
 }

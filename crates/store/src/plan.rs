@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use slidecast_core::{ClipSource, Deck};
+use slidecast_core::{ClipSource, Deck, SpeechRate};
 
 use crate::cache::ClipCache;
 use crate::journal::{presenter_keys, JournalSnapshot};
@@ -14,7 +14,7 @@ use crate::ClipKey;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rates {
     /// Speaking rate the scripts are read at.
-    pub words_per_minute: f64,
+    pub speech_rate: SpeechRate,
     /// Each clip's estimated length is rounded up to a multiple of this.
     pub billing_step: Duration,
     /// Providers that render locally and bill nothing.
@@ -24,7 +24,7 @@ pub struct Rates {
 impl Default for Rates {
     fn default() -> Self {
         Rates {
-            words_per_minute: 150.0,
+            speech_rate: SpeechRate::default(),
             billing_step: Duration::from_secs(60),
             free_providers: vec!["local".to_string(), "mock".to_string()],
         }
@@ -34,9 +34,9 @@ impl Default for Rates {
 impl Rates {
     /// Estimated speech length of `script`.
     pub fn speech(&self, script: &str) -> Duration {
-        let words = script.split_whitespace().count() as f64;
-        let secs = (words * 60.0 / self.words_per_minute).max(1.0);
-        Duration::from_secs_f64(secs)
+        self.speech_rate
+            .duration(script)
+            .max(Duration::from_secs(1))
     }
 
     /// `speech` rounded up to the billing step (unchanged for a zero step).
@@ -110,8 +110,8 @@ pub struct SlidePlan {
 /// What a render of a deck will do, slide by slide, and its vendor cost.
 ///
 /// Vendor minutes are estimated from the script: words (split on white
-/// space) at [`Rates::words_per_minute`] (default 150, a common narration
-/// pace), at least one second per clip, then rounded **up per clip** to
+/// space) at [`Rates::speech_rate`] (default [`SpeechRate::DEFAULT_WPM`],
+/// measured on a common vendor voice), at least one second per clip, then rounded **up per clip** to
 /// [`Rates::billing_step`] (default one whole minute). Elai does not publish
 /// its rounding, and each slide is its own vendor video, so the default errs
 /// high: a budget check should never let a render through that the plan
@@ -210,7 +210,8 @@ impl Plan {
                 Some(ClipSource::Resume { started, .. }) => {
                     SlideStatus::InFlight { started: *started }
                 }
-                Some(ClipSource::Render) | None => SlideStatus::ToRender,
+                // Render, or a source this version does not know: priced as a render.
+                _ => SlideStatus::ToRender,
             };
             first_of_key.entry(key.clone()).or_insert(slide.number);
             let billable = matches!(
@@ -334,7 +335,7 @@ impl fmt::Display for Plan {
         write!(
             f,
             "(estimated at {} words per minute, each clip rounded up to {step}",
-            self.rates.words_per_minute
+            self.rates.speech_rate.words_per_minute()
         )?;
         if !self.rates.free_providers.is_empty() {
             write!(f, "; {} cost nothing", self.rates.free_providers.join(", "))?;

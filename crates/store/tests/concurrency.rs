@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use common::{clip_bytes, request, temp_files, write_clip};
-use slidecast_core::{ClipRequest, RenderHandle, RenderJournal};
+use slidecast_core::{ClipRequest, RenderHandle};
 use slidecast_store::{ClipCache, ClipKey, ClipOrigin, Journal};
 
 const CHILD_ENV: &str = "SLIDECAST_STORE_TEST_CHILD";

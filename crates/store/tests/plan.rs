@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{deck, write_clip};
-use slidecast_core::{RenderHandle, RenderJournal};
+use slidecast_core::RenderHandle;
 use slidecast_store::{plan, ClipCache, ClipKey, ClipOrigin, Journal, Plan, Rates, SlideStatus};
 
 fn words(n: usize) -> String {
@@ -16,9 +16,9 @@ fn words(n: usize) -> String {
 #[test]
 fn minutes_follow_the_documented_rate_and_rounding() {
     let rates = Rates::default();
-    assert_eq!(rates.words_per_minute, 150.0);
-    assert_eq!(rates.speech(&words(150)), Duration::from_secs(60));
-    assert_eq!(rates.speech(&words(75)), Duration::from_secs(30));
+    assert_eq!(rates.speech_rate.words_per_minute(), 130.0);
+    assert_eq!(rates.speech(&words(130)), Duration::from_secs(60));
+    assert_eq!(rates.speech(&words(65)), Duration::from_secs(30));
     // At least a second, even for one word.
     assert_eq!(rates.speech("Hi."), Duration::from_secs(1));
     assert_eq!(
@@ -48,11 +48,11 @@ fn minutes_follow_the_documented_rate_and_rounding() {
 #[test]
 fn a_fresh_deck_bills_every_clip_rounded_up_separately() {
     let dir = tempfile::tempdir().unwrap();
-    let (w150, w151, w10) = (words(150), words(151), words(10));
+    let (w130, w131, w10) = (words(130), words(131), words(10));
     let deck = deck(
         dir.path(),
         "elai",
-        &[Some(&w150), Some(&w151), None, Some(&w10)],
+        &[Some(&w130), Some(&w131), None, Some(&w10)],
     );
     let p = plan(&deck, None, None);
     let statuses: Vec<SlideStatus> = p.slides.iter().map(|s| s.status).collect();
@@ -68,7 +68,7 @@ fn a_fresh_deck_bills_every_clip_rounded_up_separately() {
     let billed: Vec<u64> = p.slides.iter().map(|s| s.billed.as_secs()).collect();
     assert_eq!(billed, [60, 120, 0, 60]);
     assert_eq!(p.total_minutes(), 4.0);
-    assert_eq!(p.slides[1].words, 151);
+    assert_eq!(p.slides[1].words, 131);
 
     // Per-clip rounding, not rounding of the sum: 1 + 2 + 1, never 3.
     assert!(p.check_budget(4.0).is_ok());
@@ -170,7 +170,7 @@ fn cached_in_flight_and_repeated_slides_cost_only_what_is_left_to_pay() {
         "in flight (not started)",
         "same as slide 4",
         "1 to render, 2 in flight, 1 cached, 1 repeated; about 2 vendor minute(s)",
-        "150 words per minute",
+        "130 words per minute",
     ] {
         assert!(table.contains(needle), "missing {needle:?} in\n{table}");
     }
@@ -188,7 +188,10 @@ fn local_providers_cost_nothing() {
     let deck = deck(dir.path(), "local", &[Some(&long)]);
     let p = plan(&deck, None, None);
     assert_eq!(p.slides[0].status, SlideStatus::ToRender);
-    assert_eq!(p.slides[0].speech, Duration::from_secs(160));
+    assert_eq!(
+        p.slides[0].speech,
+        Duration::from_secs_f64(400.0 * 60.0 / 130.0)
+    );
     assert_eq!(p.total_minutes(), 0.0);
     assert!(p.check_budget(0.0).is_ok());
 }

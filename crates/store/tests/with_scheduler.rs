@@ -66,10 +66,7 @@ impl Setup {
         let work_dir = journal.work_dir();
         std::fs::create_dir_all(&work_dir).unwrap();
         Scheduler::new(self.provider.clone(), self.composer.clone())
-            .options(RunOptions {
-                work_dir,
-                ..RunOptions::default()
-            })
+            .options(RunOptions::in_dir(work_dir))
             .clip_sources(sources.clone())
             .journal(Arc::new(journal))
             .run(deck, &self.output())
@@ -131,10 +128,7 @@ async fn a_crashed_run_is_resumed_without_a_single_new_create() {
     {
         let journal = s.journal();
         let run = Scheduler::new(s.provider.clone(), s.composer.clone())
-            .options(RunOptions {
-                work_dir: journal.work_dir(),
-                ..RunOptions::default()
-            })
+            .options(RunOptions::in_dir(journal.work_dir()))
             .journal(Arc::new(journal));
         // Renders take a minute; the "crash" comes after 30 s, once every
         // render is initiated and started but none is finished.

@@ -73,54 +73,8 @@ pub fn tiny_pdf(pages: usize) -> Vec<u8> {
 }
 pub mod schema;
 
-/// A PNG of `width` x `height` in one colour (stored, uncompressed deflate
-/// blocks so no compressor is needed).
-pub fn png_sized(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
-    let pixels: Vec<u8> = rgb
-        .iter()
-        .copied()
-        .cycle()
-        .take((3 * width * height) as usize)
-        .collect();
-    slidecast_media::image::write_image(path, width, height, &pixels).unwrap();
-}
-
-/// A small deck for render tests: 320x180 draft, mock presenter, `slides`
-/// slides of which the second is slide-only and the third fades in.
-pub fn mock_deck(dir: &Path, slides: usize) -> std::path::PathBuf {
-    let colours = [
-        [200, 60, 60],
-        [60, 160, 60],
-        [60, 60, 200],
-        [200, 180, 40],
-        [120, 40, 160],
-    ];
-    let mut text = String::from(
-        "title = \"Render test\"\n[output]\nwidth = 320\nheight = 180\nfps = 25\nquality = \"draft\"\n[presenter]\nprovider = \"mock\"\n",
-    );
-    for n in 1..=slides {
-        png_sized(
-            &dir.join(format!("{n}.png")),
-            64,
-            36,
-            colours[(n - 1) % colours.len()],
-        );
-        text.push_str(&format!("\n[[slides]]\nimage = \"{n}.png\"\n"));
-        if n == 2 {
-            text.push_str("duration = 1.5\nslide_only = true\n");
-        } else {
-            text.push_str(&format!(
-                "script = \"This is slide number {n}. It has two sentences, the second one a little longer than the first.\"\n"
-            ));
-        }
-        if n == 3 {
-            text.push_str("transition = \"fade\"\n");
-        }
-    }
-    let path = dir.join("deck.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+#[allow(unused_imports)]
+pub use slidecast_tests::{mock_deck, png_sized};
 
 /// Duration of a media file's container, from ffprobe.
 pub fn probe_duration(path: &Path) -> f64 {

@@ -10,7 +10,7 @@ use super::{Corner, DeckError, DeckProblem, Quality, QualityLevel, Rect};
 /// A deck file before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeckFile {
+pub(crate) struct DeckFile {
     pub title: Option<String>,
     /// No avatar anywhere: every slide is slide-only.
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct DeckFile {
 /// The `[output]` table before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutputFile {
+pub(crate) struct OutputFile {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub fps: Option<u32>,
@@ -38,7 +38,7 @@ pub struct OutputFile {
 /// Presenter fields; used for the deck defaults and per-slide overrides.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PresenterFile {
+pub(crate) struct PresenterFile {
     pub provider: Option<String>,
     pub avatar: Option<String>,
     pub voice: Option<String>,
@@ -63,7 +63,7 @@ pub struct PresenterFile {
 /// `{ corner, margin, scale }` or `{ x, y, width, height }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
-pub enum PlacementFile {
+pub(crate) enum PlacementFile {
     Corner {
         corner: Corner,
         margin: Option<u32>,
@@ -75,7 +75,7 @@ pub enum PlacementFile {
 /// One `[[slides]]` entry before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SlideFile {
+pub(crate) struct SlideFile {
     /// Background image, relative to the deck file.
     pub image: Option<String>,
     pub script: Option<String>,
@@ -92,14 +92,14 @@ pub struct SlideFile {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum TransitionFile {
+pub(crate) enum TransitionFile {
     Name(String),
     Full { kind: String, duration: Option<f64> },
 }
 
 impl DeckFile {
     /// Parse deck text; the extension of `path` picks JSON (`.json`) or TOML.
-    pub fn parse(text: &str, path: &Path) -> Result<DeckFile, DeckError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<DeckFile, DeckError> {
         let is_json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));

@@ -10,18 +10,14 @@ use std::time::Duration;
 
 use super::file::{PlacementFile, PresenterFile, SlideFile, TransitionFile};
 use super::{
-    Deck, DeckError, DeckFile, DeckProblem, Layout, Output, Placement, Presenter, Quality, Rgb,
-    Shape, Slide, Transition, PROVIDERS,
+    Deck, DeckError, DeckFile, DeckProblem, Layout, LoadOptions, Output, Placement, Presenter,
+    Quality, Rgb, Shape, Slide, Transition,
 };
 
 /// Longest narration accepted for one slide, in characters. Vendors have
 /// their own (smaller) limits, checked at run time through
 /// [`ProviderLimits::max_script_chars`](crate::ProviderLimits).
 pub const MAX_SCRIPT_CHARS: usize = 20_000;
-
-/// Speaking rate used to estimate how long a narrated slide-only slide lasts
-/// (about 150 words per minute).
-const WORDS_PER_SECOND: f64 = 2.5;
 
 /// Default x264-compatible presets, for `quality = { preset, crf }`.
 const X264_PRESETS: &[&str] = &[
@@ -50,6 +46,8 @@ const DEFAULT_BLEND: f32 = 0.1;
 struct Problems {
     file: PathBuf,
     list: Vec<DeckProblem>,
+    /// The provider names the caller can render with, when it said.
+    providers: Option<Vec<String>>,
 }
 
 impl Problems {
@@ -102,10 +100,12 @@ pub(super) fn validate(
     file: DeckFile,
     path: &Path,
     earlier: Vec<DeckProblem>,
+    options: &LoadOptions,
 ) -> Result<Deck, DeckError> {
     let mut problems = Problems {
         file: path.to_path_buf(),
         list: earlier,
+        providers: options.providers.clone(),
     };
     let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
 
@@ -250,15 +250,31 @@ fn check_presenter(
     let mut parts = PresenterParts::default();
 
     if let Some(provider) = &p.provider {
-        if PROVIDERS.contains(&provider.as_str()) {
+        // Which providers exist is the render pipeline's registry's to say
+        // (a vendor crate registers itself); the deck only checks the name.
+        let well_formed = !provider.is_empty()
+            && provider
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        let known = problems
+            .providers
+            .as_ref()
+            .map_or(true, |names| names.iter().any(|n| n == provider));
+        if well_formed && known {
             parts.provider = Some(provider.clone());
+        } else if well_formed {
+            let names = problems.providers.clone().unwrap_or_default().join(", ");
+            problems.add(
+                slide,
+                field("provider"),
+                format!("unknown provider `{provider}`; use one of {names}"),
+            );
         } else {
             problems.add(
                 slide,
                 field("provider"),
                 format!(
-                    "unknown provider `{provider}`; use one of {}",
-                    PROVIDERS.join(", ")
+                    "`{provider}` is not a provider name; use lower-case letters, digits, `-` or `_` (for example local or elai)"
                 ),
             );
         }
@@ -494,10 +510,8 @@ fn check_slide(
     let (presenter, duration) = if slide_only || script.is_empty() {
         // Slide-only: a narrated slide-only slide lasts its duration, or as
         // long as the narration would take to speak.
-        let estimate = (!script.is_empty()).then(|| {
-            let words = script.split_whitespace().count() as f64;
-            Duration::from_secs_f64((words / WORDS_PER_SECOND).max(1.0))
-        });
+        let estimate =
+            (!script.is_empty()).then(|| crate::speech::SpeechRate::default().duration(&script));
         (None, duration.or(estimate))
     } else {
         let presenter = merge_presenter(ctx, s, &slide_parts, avatar_reported, problems);

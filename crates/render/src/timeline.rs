@@ -21,6 +21,7 @@ fn style(stage: Stage) -> (&'static str, &'static str, Lane) {
         Stage::Prepare => ("#7DB36A", "prepare", Lane::Local),
         Stage::Compose => ("#2E6FB7", "compose", Lane::Local),
         Stage::Join => ("#5B5F66", "join", Lane::Whole),
+        _ => ("#9AA0A6", "other", Lane::Local),
     }
 }
 
@@ -233,6 +234,7 @@ fn stage_class(stage: Stage) -> &'static str {
         Stage::Prepare => "prepare",
         Stage::Compose => "compose",
         Stage::Join => "join",
+        _ => "other",
     }
 }
 

@@ -1,5 +1,8 @@
-//! `slidecast simulate`: the real scheduler on the mock provider and composer
-//! under tokio's paused clock — instant and deterministic.
+//! `slidecast-simulate`: the real scheduler on core's mock provider and
+//! composer under tokio's paused clock — instant and deterministic.
+//!
+//! This crate is a planning and teaching tool, kept out of the shipped
+//! `slidecast` binary because a paused clock needs tokio's `test-util`.
 //!
 //! A [`Scenario`] gives the number of slides (all narrated), the time of one
 //! initiate (create + start request), each slide's render time, the time to
@@ -21,12 +24,10 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::deck::{
-    Corner, Deck, Layout, Output, Placement, Presenter, Quality, Rgb, Shape, Slide, Transition,
-};
-use crate::error::Error;
-use crate::schedule::{RenderReport, RunOptions, Schedule, Scheduler, Span};
-use crate::testing::{MockComposer, MockProvider};
+use slidecast_core::deck::Deck;
+use slidecast_core::schedule::{RenderReport, RunOptions, Schedule, Scheduler, Span};
+use slidecast_core::testing::{mock_deck, MockComposer, MockProvider};
+use slidecast_core::Error;
 
 /// Render times as written to `--render`: `60`, `50,60,70` or `40..80`.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,42 +225,7 @@ impl Scenario {
     /// The in-memory deck of the scenario (no files behind it; the mock
     /// composer does not read images).
     pub fn deck(&self) -> Deck {
-        let presenter = Presenter {
-            provider: "mock".into(),
-            avatar: "default".into(),
-            voice: None,
-            voice_provider: None,
-            language: None,
-            layout: Layout::PictureInPicture(Placement::Corner {
-                corner: Corner::BottomRight,
-                margin: 40,
-                scale: 0.3,
-            }),
-            shape: Shape::Rectangle,
-            avatar_background: Rgb::GREEN,
-        };
-        Deck {
-            source: PathBuf::from("simulated.toml"),
-            title: "simulation".into(),
-            output: Output {
-                width: 1920,
-                height: 1080,
-                fps: 25,
-                background: Rgb::BLACK,
-                quality: Quality::default(),
-            },
-            slides: (1..=self.slides)
-                .map(|n| Slide {
-                    number: n,
-                    image: PathBuf::from(format!("slide-{n:03}.png")),
-                    // Distinct scripts: identical ones would share a render.
-                    script: format!("Narration of slide {n}."),
-                    presenter: Some(presenter.clone()),
-                    duration: None,
-                    transition: Transition::Cut,
-                })
-                .collect(),
-        }
+        mock_deck(self.slides)
     }
 
     /// The mocks set up for this scenario.
@@ -291,13 +257,11 @@ impl Scenario {
             })?;
         let deck = self.deck();
         let (provider, composer) = self.mocks();
-        let options = RunOptions {
-            schedule,
-            jobs: self.jobs,
-            max_in_flight: Some(self.max_renders),
-            work_dir: scratch.0.join("clips"),
-            ..RunOptions::default()
-        };
+        let mut options = RunOptions::default();
+        options.schedule = schedule;
+        options.jobs = self.jobs;
+        options.max_in_flight = Some(self.max_renders);
+        options.work_dir = scratch.0.join("clips");
         let output = scratch.0.join("out.mock");
         runtime
             .block_on(

@@ -23,7 +23,9 @@ const MAX_LINES: usize = 2;
 pub struct Cue {
     /// The slide whose narration this is (1-based).
     pub slide: usize,
+    /// When the cue appears, from the start of the video.
     pub start: Duration,
+    /// When it goes.
     pub end: Duration,
     /// The text, already wrapped into at most two lines.
     pub text: String,
@@ -186,6 +188,30 @@ pub fn to_vtt(cues: &[Cue]) -> String {
         );
     }
     out
+}
+
+/// ISO 639-2 code of the narration language, for the subtitle track
+/// (`und` when the deck's language is not one of the common ones).
+pub fn language_code(deck: &slidecast_core::Deck) -> &'static str {
+    let language = deck
+        .presenter_slides()
+        .find_map(|s| s.presenter.as_ref().and_then(|p| p.language.clone()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let code = language.split(['-', '_', ' ']).next().unwrap_or("");
+    match code {
+        "english" | "en" => "eng",
+        "german" | "deutsch" | "de" => "deu",
+        "french" | "fr" => "fra",
+        "spanish" | "es" => "spa",
+        "italian" | "it" => "ita",
+        "portuguese" | "pt" => "por",
+        "dutch" | "nl" => "nld",
+        "polish" | "pl" => "pol",
+        "japanese" | "ja" => "jpn",
+        "chinese" | "zh" => "zho",
+        _ => "und",
+    }
 }
 
 #[cfg(test)]

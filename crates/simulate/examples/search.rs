@@ -1,5 +1,5 @@
 use rand::{Rng, SeedableRng};
-use slidecast_core::simulate::{simulate, Scenario};
+use slidecast_simulate::{simulate, Scenario};
 use std::time::Duration;
 fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);

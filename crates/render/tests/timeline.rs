@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use slidecast_cli::timeline::svg;
 use slidecast_core::schedule::{Span, Stage};
+use slidecast_render::timeline::svg;
 
 fn span(slide: Option<usize>, stage: Stage, a: f64, b: f64) -> Span {
     Span {

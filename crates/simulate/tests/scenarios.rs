@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use slidecast_core::simulate::{simulate, RenderSpec, Scenario};
+use slidecast_simulate::{simulate, RenderSpec, Scenario};
 
 fn s(secs: u64) -> Duration {
     Duration::from_secs(secs)

@@ -1,14 +1,15 @@
-//! `slidecast simulate`: the seed's figures, the table, and the timeline.
+//! `slidecast-simulate`: the seed's figures, the table, and the timeline.
 
-mod common;
-
-use common::slidecast;
+use assert_cmd::Command;
 use predicates::prelude::*;
+
+fn slidecast() -> Command {
+    Command::cargo_bin("slidecast-simulate").expect("binary built")
+}
 use serde_json::Value;
 
 fn simulate_json(args: &[&str]) -> Value {
     let out = slidecast()
-        .arg("simulate")
         .args(args)
         .args(["--format", "json"])
         .assert()
@@ -80,7 +81,6 @@ fn eager_never_loses_to_in_order_on_random_scenarios() {
 #[test]
 fn table_shows_every_policy_and_the_ratios() {
     slidecast()
-        .arg("simulate")
         .args(SEED)
         .args(["--init", "10"])
         .assert()
@@ -98,7 +98,6 @@ fn timeline_of_the_eager_run_has_a_row_per_slide() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("plan.svg");
     slidecast()
-        .arg("simulate")
         .args([
             "--slides",
             "7",
@@ -137,12 +136,14 @@ fn timeline_of_the_eager_run_has_a_row_per_slide() {
 
 #[test]
 fn bad_numbers_are_usage_errors() {
+    slidecast().args(["--prep", "-3"]).assert().code(2);
     slidecast()
-        .args(["simulate", "--prep", "-3"])
+        .args(["--render", "90..40"])
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(predicate::str::contains("is empty"));
     slidecast()
-        .args(["simulate", "--render", "abc"])
+        .args(["--render", "abc"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--render"));

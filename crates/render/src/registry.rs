@@ -1,0 +1,198 @@
+//! Which avatar providers a render can use: a name -> factory map.
+//!
+//! A deck names its provider per slide (`provider = "elai"`); the registry
+//! turns each name into an [`AvatarProvider`] for one job. The built-in
+//! registry ([`ProviderRegistry::builtin`]) knows `local` (the offline
+//! presenter), `elai` and `mock` (instant generated clips, for trying the
+//! pipeline); a tool that brings its own vendor crate registers it with
+//! [`ProviderRegistry::register`], and decks may then name it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use slidecast_core::AvatarProvider;
+
+use crate::error::RenderError;
+use crate::mock::MockClips;
+
+/// What a factory gets to build a provider for one render job.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProviderContext {
+    /// A private folder of the job where the provider may keep files.
+    pub work_dir: PathBuf,
+    /// The deck's frame rate (providers that make clips locally make them
+    /// at it, so the composer copies frames one for one).
+    pub fps: u32,
+    /// Clips a local provider may render at once (from the job's CPU budget).
+    pub parallel_renders: usize,
+    /// Provider settings by dotted name (`elai.url`, `elai.key_file`), from
+    /// [`RenderJob::provider_setting`](crate::RenderJob::provider_setting).
+    pub settings: BTreeMap<String, String>,
+}
+
+impl ProviderContext {
+    /// A context for a job working in `work_dir` at `fps`.
+    pub fn new(work_dir: impl Into<PathBuf>, fps: u32) -> ProviderContext {
+        ProviderContext {
+            work_dir: work_dir.into(),
+            fps,
+            parallel_renders: crate::CpuBudget::default().jobs(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    /// The setting `name`, if given and not empty.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Builds one provider for one job.
+pub type ProviderFactory =
+    Arc<dyn Fn(&ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> + Send + Sync>;
+
+/// Provider names and how to build each.
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    factories: BTreeMap<String, ProviderFactory>,
+}
+
+impl fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderRegistry")
+            .field("providers", &self.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Environment variable overriding Elai's API root (proxies, tests).
+pub const ELAI_URL_ENV: &str = "ELAI_BASE_URL";
+
+impl ProviderRegistry {
+    /// An empty registry.
+    pub fn new() -> ProviderRegistry {
+        ProviderRegistry::default()
+    }
+
+    /// `local`, `elai` and `mock`.
+    pub fn builtin() -> ProviderRegistry {
+        let mut r = ProviderRegistry::new();
+        r.register("local", build_local);
+        r.register("elai", build_elai);
+        r.register("mock", |ctx: &ProviderContext| {
+            Ok(Arc::new(MockClips::new(ctx.fps)) as Arc<dyn AvatarProvider>)
+        });
+        r
+    }
+
+    /// Make `name` available to decks (replacing any earlier factory).
+    pub fn register<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.factories.insert(name.into(), Arc::new(factory));
+        self
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.factories.keys().map(String::as_str)
+    }
+
+    /// Deck loading options that accept exactly these providers, so an
+    /// unknown name is reported with the deck's other problems.
+    pub fn load_options(&self) -> slidecast_core::LoadOptions {
+        slidecast_core::LoadOptions::default().providers(self.names())
+    }
+
+    /// True when `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.factories.contains_key(name)
+    }
+
+    /// Build the provider called `name`.
+    pub fn build(
+        &self,
+        name: &str,
+        ctx: &ProviderContext,
+    ) -> Result<Arc<dyn AvatarProvider>, RenderError> {
+        match self.factories.get(name) {
+            Some(factory) => factory(ctx),
+            None => Err(RenderError::UnknownProvider {
+                name: name.to_string(),
+                slide: None,
+                known: self.names().map(String::from).collect(),
+            }),
+        }
+    }
+}
+
+fn build_local(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> {
+    // Clips at the deck's frame rate: the composer then copies frames one
+    // for one instead of dropping or repeating them.
+    let mut render = slidecast_local::RenderOptions::default();
+    if ctx.fps > 0 {
+        render.fps = ctx.fps;
+    }
+    let provider = slidecast_local::LocalProvider::new(slidecast_local::LocalConfig {
+        render,
+        work_dir: Some(ctx.work_dir.join("local")),
+        parallel_renders: Some(ctx.parallel_renders.max(1)),
+    })
+    .map_err(|e| RenderError::ProviderSetup {
+        provider: "local".into(),
+        message: e.to_string(),
+    })?;
+    if let Err(e) = provider.check_espeak() {
+        return Err(RenderError::MissingTool {
+            program: "espeak-ng".into(),
+            purpose: format!("the local presenter speaks with it ({e})"),
+        });
+    }
+    Ok(Arc::new(provider))
+}
+
+/// Elai's API root: the `elai.url` setting, else `ELAI_BASE_URL`, else the
+/// client's default.
+pub fn elai_url(ctx: &ProviderContext) -> Option<String> {
+    ctx.setting("elai.url")
+        .map(String::from)
+        .or_else(|| std::env::var(ELAI_URL_ENV).ok())
+        .filter(|u| !u.is_empty())
+}
+
+/// The Elai client configuration of a job's settings.
+pub fn elai_config(ctx: &ProviderContext) -> Result<slidecast_elai::ElaiConfig, RenderError> {
+    let mut config = slidecast_elai::ElaiConfig::builder();
+    if let Some(url) = elai_url(ctx) {
+        config = config.base_url(url);
+    }
+    if let Some(file) = ctx.setting("elai.key_file") {
+        config = config.api_key_file(file);
+    }
+    config.build().map_err(|e| RenderError::Credentials {
+        provider: "elai".into(),
+        message: e.to_string(),
+        env: slidecast_elai::API_KEY_ENV.to_string(),
+    })
+}
+
+fn build_elai(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> {
+    let provider = slidecast_elai::ElaiProvider::new(elai_config(ctx)?).map_err(|e| {
+        RenderError::Credentials {
+            provider: "elai".into(),
+            message: e.to_string(),
+            env: slidecast_elai::API_KEY_ENV.to_string(),
+        }
+    })?;
+    Ok(Arc::new(provider))
+}
