@@ -488,3 +488,142 @@ fn without_a_cache_a_reused_work_file_name_cannot_swap_clips() {
     write_clip(&work, "clip-slide-002.mp4", b"new second clip");
     assert_eq!(fs::read(path).unwrap(), b"old second clip");
 }
+
+/// The file is a log: each call adds one line, whatever the journal's size.
+#[test]
+fn each_call_appends_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let journal = Journal::open(dir.path(), &out).unwrap();
+    let lines = || fs::read_to_string(journal.path()).unwrap().lines().count();
+    journal.initiated(&request("a"), &handle("a")).unwrap();
+    assert_eq!(lines(), 2, "header and one record");
+    for i in 0..20 {
+        journal
+            .initiated(&request(&format!("s{i}")), &handle(&format!("s{i}")))
+            .unwrap();
+    }
+    let before = fs::metadata(journal.path()).unwrap().len();
+    journal.started(&request("a"), &handle("a")).unwrap();
+    let grew = fs::metadata(journal.path()).unwrap().len() - before;
+    assert_eq!(lines(), 23);
+    assert!(grew < 1000, "one line, not a rewrite: grew {grew} bytes");
+    assert_eq!(Journal::read(dir.path(), &out).unwrap().entries.len(), 21);
+}
+
+/// A crash mid-append leaves a line without its newline: it was never
+/// acknowledged, so it is dropped, and every line before it stands.
+#[test]
+fn a_torn_last_line_is_dropped_and_the_rest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let (ra, rb) = (request("a"), request("b"));
+    {
+        let journal = Journal::open(dir.path(), &out).unwrap();
+        journal.initiated(&ra, &handle("a")).unwrap();
+        journal.initiated(&rb, &handle("b")).unwrap();
+    }
+    let path = Journal::journal_path(dir.path(), &out);
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"op":"put","entry":{"slide":1,"key":"#);
+    fs::write(&path, &text).unwrap();
+
+    let read = Journal::read(dir.path(), &out).unwrap();
+    assert_eq!(
+        read.entries.len(),
+        2,
+        "lock-free readers skip the torn line"
+    );
+    let journal = Journal::open(dir.path(), &out).unwrap();
+    assert_eq!(journal.snapshot().entries.len(), 2);
+    // Appending after the repair gives a well-formed log.
+    journal.started(&ra, &handle("a")).unwrap();
+    drop(journal);
+    let again = Journal::read(dir.path(), &out).unwrap();
+    assert!(again.entry(&ClipKey::for_request(&ra)).unwrap().started);
+    assert_eq!(again.entries.len(), 2);
+}
+
+/// A garbled line in the middle is not a torn append: the journal is
+/// refused, never rewritten.
+#[test]
+fn a_garbled_middle_line_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    {
+        let journal = Journal::open(dir.path(), &out).unwrap();
+        journal.initiated(&request("a"), &handle("a")).unwrap();
+        journal.initiated(&request("b"), &handle("b")).unwrap();
+    }
+    let path = Journal::journal_path(dir.path(), &out);
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1] = "{not json";
+    let garbled = lines.join("\n") + "\n";
+    fs::write(&path, &garbled).unwrap();
+    let err = Journal::open(dir.path(), &out).unwrap_err();
+    assert!(matches!(err, StoreError::CorruptJournal { .. }), "{err:?}");
+    assert!(err.to_string().contains("line 2"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), garbled);
+}
+
+/// Opening compacts a log much longer than its live entries.
+#[test]
+fn a_long_log_is_compacted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let r = request("flaky");
+    {
+        let journal = Journal::open(dir.path(), &out).unwrap();
+        for i in 0..200 {
+            journal.initiated(&r, &handle(&format!("v{i}"))).unwrap();
+            journal.started(&r, &handle(&format!("v{i}"))).unwrap();
+        }
+    }
+    let path = Journal::journal_path(dir.path(), &out);
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 401);
+    let journal = Journal::open(dir.path(), &out).unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 2);
+    let entry = journal
+        .snapshot()
+        .entry(&ClipKey::for_request(&r))
+        .cloned()
+        .unwrap();
+    assert_eq!((entry.handle.id.as_str(), entry.started), ("v199", true));
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+/// A journal written by an earlier slidecast (one JSON object) is read,
+/// and rewritten as a log on the first change.
+#[test]
+fn a_format_1_journal_is_read_and_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let r = request("old run");
+    let key = ClipKey::for_request(&r);
+    let v1 = serde_json::json!({
+        "format": 1,
+        "output": out,
+        "entries": { key.as_str(): {
+            "slide": 1, "key": key.as_str(), "provider": "elai",
+            "handle": {"provider": "elai", "id": "v-old", "data": {"script_chars": 42}},
+            "started": true, "updated": 1_700_000_000u64
+        }}
+    });
+    let path = Journal::journal_path(dir.path(), &out);
+    fs::write(&path, serde_json::to_vec_pretty(&v1).unwrap()).unwrap();
+
+    let read = Journal::read(dir.path(), &out).unwrap();
+    assert_eq!(read.entry(&key).unwrap().handle.id, "v-old");
+    let journal = Journal::open(dir.path(), &out).unwrap();
+    assert!(journal.snapshot().entry(&key).unwrap().started);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with(r#"{"op":"header","format":2"#), "{text}");
+    journal
+        .initiated(&request("new"), &handle("v-new"))
+        .unwrap();
+    drop(journal);
+    let read = Journal::read(dir.path(), &out).unwrap();
+    assert_eq!(read.entries.len(), 2);
+    assert_eq!(read.entry(&key).unwrap().handle.data["script_chars"], 42);
+}
