@@ -75,6 +75,44 @@ pub struct ClipInfo {
     pub has_audio: bool,
 }
 
+/// One subtitle: `text` is shown from `start` to `end` of the video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubtitleCue {
+    /// When the text appears, from the start of the video.
+    pub start: Duration,
+    /// When it goes (a cue ending before it starts shows for no time).
+    pub end: Duration,
+    /// The text, UTF-8, at most two lines.
+    pub text: String,
+}
+
+/// A timed text track to carry inside the finished video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubtitleTrack {
+    /// ISO 639-2 code of the language (`eng`, `deu`, ...; `und` unknown).
+    pub language: String,
+    /// The cues, in any order.
+    pub cues: Vec<SubtitleCue>,
+}
+
+/// What the finished video carries besides the segments' pictures and
+/// sound, written in the same pass as the join (never a second rewrite of
+/// the output).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FinishOptions {
+    /// Soft subtitles (captions players show on request).
+    pub subtitles: Option<SubtitleTrack>,
+}
+
+impl FinishOptions {
+    /// Carry `track` as a subtitle track.
+    pub fn subtitles(mut self, track: SubtitleTrack) -> Self {
+        self.subtitles = Some(track);
+        self
+    }
+}
+
 /// Why a composer step failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -143,7 +181,13 @@ pub trait Composer: Send + Sync {
         clip: Option<&Path>,
     ) -> Result<SlideSegment, ComposeError>;
 
-    /// Join `segments` (in deck order) into `output`. Writes to a temporary
-    /// file beside `output` and renames it only on success.
-    async fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), ComposeError>;
+    /// Join `segments` (in deck order) into `output`, with what `options`
+    /// adds. Writes to a temporary file beside `output` and renames it only
+    /// on success.
+    async fn finish(
+        &self,
+        segments: &[SlideSegment],
+        output: &Path,
+        options: &FinishOptions,
+    ) -> Result<(), ComposeError>;
 }

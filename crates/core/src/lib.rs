@@ -29,16 +29,19 @@ pub mod speech;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use composer::{ClipInfo, ComposeError, Composer, PreparedSlide, SlideSegment};
+pub use composer::{
+    ClipInfo, ComposeError, Composer, FinishOptions, PreparedSlide, SlideSegment, SubtitleCue,
+    SubtitleTrack,
+};
 pub use deck::{Deck, DeckError, DeckProblem, LoadOptions, Presenter, Slide};
 pub use error::Error;
 pub use progress::{Progress, SlideEvent};
 pub use provider::{
-    AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
-    RenderStatus,
+    AvatarProvider, ClipIdentity, ClipRequest, PermanentKind, ProviderError, ProviderLimits,
+    RenderHandle, RenderStatus,
 };
 pub use schedule::{
-    ClipSource, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions, Schedule,
-    Scheduler, Span, Stage,
+    ClipSource, Finishing, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions,
+    Schedule, Scheduler, Span, Stage,
 };
 pub use speech::SpeechRate;

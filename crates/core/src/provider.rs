@@ -18,7 +18,7 @@ use crate::deck::Rgb;
 /// Everything a vendor needs to render one slide's presenter clip.
 ///
 /// Every field except `slide` and `title` changes the clip, so
-/// [`ClipRequest::cache_fields`] is what a content-addressed cache hashes.
+/// [`ClipRequest::identity`] is what a content-addressed cache hashes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipRequest {
     /// 1-based slide number, for messages and vendor-side names.
@@ -52,6 +52,95 @@ impl ClipRequest {
             title: String::new(),
             ..self.clone()
         }
+    }
+
+    /// What clip this request asks for (see [`ClipIdentity`]).
+    pub fn identity(&self) -> ClipIdentity {
+        ClipIdentity::of(self)
+    }
+}
+
+/// What a clip is: a canonical serialization of every field of a
+/// [`ClipRequest`] that changes the clip, and of nothing else. Two requests
+/// with equal identities produce the same clip; the scheduler renders them
+/// once, the store keys its cache and journal by a hash of it, and providers
+/// derive their render ids from it.
+///
+/// One `name=length:value` line per field in a fixed order: strings are
+/// length-prefixed, so no script can forge a field boundary, and an absent
+/// option (`voice=none`) differs from an empty one (`voice=0:`). The slide
+/// number and the deck title do not change the clip and are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClipIdentity {
+    /// The `provider=` line.
+    provider: String,
+    /// Every other line, in order.
+    fields: String,
+}
+
+impl ClipIdentity {
+    /// Version of the layout [`versioned`](Self::versioned) writes. Changing
+    /// the layout must change this too, so old and new keys never collide.
+    pub const SCHEME: &'static str = "slidecast-clip-key/1";
+
+    fn of(request: &ClipRequest) -> ClipIdentity {
+        // Destructured without `..`: a field added to `ClipRequest` fails to
+        // compile here until someone decides whether it changes the clip.
+        let ClipRequest {
+            slide: _,
+            title: _,
+            provider,
+            script,
+            avatar,
+            voice,
+            voice_provider,
+            language,
+            avatar_background,
+            canvas,
+        } = request;
+
+        fn text(out: &mut String, name: &str, value: &str) {
+            out.push_str(&format!("{name}={}:{value}\n", value.len()));
+        }
+        fn optional(out: &mut String, name: &str, value: &Option<String>) {
+            match value {
+                Some(v) => text(out, name, v),
+                None => out.push_str(&format!("{name}=none\n")),
+            }
+        }
+        let mut head = String::new();
+        text(&mut head, "provider", provider);
+        let mut fields = String::with_capacity(script.len() + 200);
+        text(&mut fields, "script", script);
+        text(&mut fields, "avatar", avatar);
+        optional(&mut fields, "voice", voice);
+        optional(&mut fields, "voice_provider", voice_provider);
+        optional(&mut fields, "language", language);
+        fields.push_str(&format!("avatar_background={avatar_background}\n"));
+        fields.push_str(&format!("canvas={}x{}\n", canvas.0, canvas.1));
+        ClipIdentity {
+            provider: head,
+            fields,
+        }
+    }
+
+    /// The identity under a provider's clip format version, prefixed with
+    /// the [scheme](Self::SCHEME): what a content-addressed store hashes
+    /// (bump the version when the provider's clip for the same request
+    /// changes, and every old key stops matching).
+    pub fn versioned(&self, format_version: u32) -> String {
+        format!(
+            "{}\n{}format_version={format_version}\n{}",
+            Self::SCHEME,
+            self.provider,
+            self.fields
+        )
+    }
+}
+
+impl std::fmt::Display for ClipIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.provider, self.fields)
     }
 }
 

@@ -37,13 +37,13 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::composer::{ComposeError, Composer, PreparedSlide, SlideSegment};
+use crate::composer::{ComposeError, Composer, FinishOptions, PreparedSlide, SlideSegment};
 use crate::deck::{Deck, Slide};
 use crate::error::Error;
 use crate::progress::{Progress, SlideEvent};
 use crate::provider::{
-    AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
-    RenderStatus,
+    AvatarProvider, ClipIdentity, ClipRequest, PermanentKind, ProviderError, ProviderLimits,
+    RenderHandle, RenderStatus,
 };
 
 /// Which policy the scheduler follows.
@@ -296,7 +296,7 @@ pub struct RenderReport {
 ///   order;
 /// - at most `jobs` prepare/compose calls run at once (eager), and a waiting
 ///   compose always goes before a waiting prepare;
-/// - slides whose [`ClipRequest::cache_fields`] are equal share one render;
+/// - slides whose [`ClipRequest::identity`] is equal share one render;
 /// - segments reach [`Composer::finish`] in deck order;
 /// - on the first error every task of the run is stopped before `run` returns.
 pub struct Scheduler {
@@ -306,7 +306,12 @@ pub struct Scheduler {
     journal: Arc<dyn RenderJournal>,
     sources: HashMap<usize, ClipSource>,
     events: Option<mpsc::UnboundedSender<Progress>>,
+    finishing: Option<Finishing>,
 }
+
+/// Decides what the finished video carries besides the segments, once
+/// their exact lengths are known (for example captions timed from them).
+pub type Finishing = Arc<dyn Fn(&[SlideSegment]) -> FinishOptions + Send + Sync>;
 
 impl Scheduler {
     /// A scheduler with default options, no journal, every slide rendered and no progress events.
@@ -318,6 +323,7 @@ impl Scheduler {
             journal: Arc::new(NoJournal),
             sources: HashMap::new(),
             events: None,
+            finishing: None,
         }
     }
 
@@ -336,6 +342,14 @@ impl Scheduler {
     /// Where each slide's clip comes from; slides not named are rendered.
     pub fn clip_sources(mut self, sources: HashMap<usize, ClipSource>) -> Self {
         self.sources = sources;
+        self
+    }
+
+    /// Ask `finishing` what the output carries besides the segments (such as
+    /// a subtitle track), given the segments, just before the join; the
+    /// composer writes it in the same pass.
+    pub fn finish_with(mut self, finishing: Finishing) -> Self {
+        self.finishing = Some(finishing);
         self
     }
 
@@ -398,9 +412,14 @@ impl Scheduler {
             };
             shared.emit(SlideEvent::Joining, |_| {});
             let t0 = shared.now();
+            let options = self
+                .finishing
+                .as_ref()
+                .map(|f| f(&segments))
+                .unwrap_or_default();
             shared
                 .composer
-                .finish(&segments, output)
+                .finish(&segments, output, &options)
                 .await
                 .map_err(|source| Error::Compose {
                     slide: None,
@@ -449,7 +468,7 @@ impl Scheduler {
 // The plan: slides, and the clip jobs they need (identical requests share one).
 
 /// One clip to obtain, shared by every slide whose request has the same
-/// [`ClipRequest::cache_fields`].
+/// [`ClipIdentity`].
 #[derive(Debug, Clone)]
 struct ClipJob {
     /// The slide the render is named after (the first, or the one with a
@@ -471,7 +490,7 @@ struct Plan {
 impl Plan {
     fn new(deck: &Deck, sources: &HashMap<usize, ClipSource>) -> Plan {
         let mut jobs: Vec<ClipJob> = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut by_key: HashMap<ClipIdentity, usize> = HashMap::new();
         let mut job_of = Vec::with_capacity(deck.slides.len());
         for slide in &deck.slides {
             let Some(request) = slide.clip_request(deck) else {
@@ -482,10 +501,7 @@ impl Plan {
                 .get(&slide.number)
                 .cloned()
                 .unwrap_or(ClipSource::Render);
-            // Serialising cannot fail for these plain fields; a failure only
-            // turns deduplication off for this slide.
-            let key = serde_json::to_string(&request.cache_fields())
-                .unwrap_or_else(|_| format!("slide-{}", slide.number));
+            let key = request.identity();
             match by_key.get(&key) {
                 Some(&index) => {
                     let job = &mut jobs[index];

@@ -31,7 +31,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::composer::{ClipInfo, ComposeError, Composer, PreparedSlide, SlideSegment};
+use crate::composer::{
+    ClipInfo, ComposeError, Composer, FinishOptions, PreparedSlide, SlideSegment,
+};
 use crate::deck::{
     Corner, Deck, Layout, Output, Placement, Presenter, Quality, Rgb, Shape, Slide, Transition,
 };
@@ -626,6 +628,7 @@ struct ComposerState {
     compose_order: Vec<usize>,
     compose_clips: HashMap<usize, Option<PathBuf>>,
     joined: Vec<usize>,
+    finish_options: Option<FinishOptions>,
     composing: usize,
     composing_max: usize,
     busy: usize,
@@ -713,6 +716,11 @@ impl MockComposer {
     /// Slide numbers of the segments given to `finish`, in order.
     pub fn joined(&self) -> Vec<usize> {
         lock(&self.state).joined.clone()
+    }
+
+    /// What `finish` was asked to add to the output.
+    pub fn finish_options(&self) -> Option<FinishOptions> {
+        lock(&self.state).finish_options.clone()
     }
 
     /// The most `compose` calls that ran at once.
@@ -823,9 +831,18 @@ impl Composer for MockComposer {
         })
     }
 
-    async fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), ComposeError> {
+    async fn finish(
+        &self,
+        segments: &[SlideSegment],
+        output: &Path,
+        options: &FinishOptions,
+    ) -> Result<(), ComposeError> {
         tokio::time::sleep(self.config.finish).await;
-        lock(&self.state).joined = segments.iter().map(|s| s.slide).collect();
+        {
+            let mut state = lock(&self.state);
+            state.joined = segments.iter().map(|s| s.slide).collect();
+            state.finish_options = Some(options.clone());
+        }
         let mut body = String::from("slidecast mock output\n");
         for s in segments {
             body.push_str(&format!(
@@ -834,16 +851,8 @@ impl Composer for MockComposer {
                 s.duration.as_secs_f64()
             ));
         }
-        let name = output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "output".into());
-        let tmp = output.with_file_name(format!(".{name}.partial"));
-        std::fs::write(&tmp, body).map_err(|e| ComposeError::io(&tmp, e))?;
-        std::fs::rename(&tmp, output).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ComposeError::io(output, e)
-        })
+        crate::atomic::write_atomic(output, body.as_bytes())
+            .map_err(|e| ComposeError::io(output, e))
     }
 }
 

@@ -9,9 +9,10 @@ use tiny_skia::Pixmap;
 
 use crate::animate::{frame_window, Animation};
 use crate::avatar::{draw_avatar, stable_hash, Look};
-use crate::encode::{resample_speech, ClipWriter, VideoSettings, AUDIO_RATE};
+use crate::encode::{resample_speech, ClipWriter, AUDIO_RATE};
 use crate::error::LocalError;
 use crate::speech::{synthesize_blocking, voice_for_request, EspeakConfig, Speech};
+use slidecast_av::VideoSettings;
 
 /// How clips are made.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +148,11 @@ pub(crate) fn render_speech(
         fps,
         preset: options.preset.clone(),
         crf: options.crf,
+        threads: 0,
+        // A clip is decoded once, front to back: it needs no seek points,
+        // and x264's default interval keeps keyframe pulses out of the
+        // presenter's still moments.
+        keyframe_interval: Some(250),
     };
     let mut writer = ClipWriter::create(temp.path(), &settings)?;
     let mut pixmap = Pixmap::new(width, height).ok_or(LocalError::BadCanvas { width, height })?;

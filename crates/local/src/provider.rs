@@ -309,11 +309,10 @@ impl AvatarProvider for LocalProvider {
         check_canvas(request.canvas)?;
         self.check_espeak()?;
 
-        let key = serde_json::to_string(&request.cache_fields()).unwrap_or_default();
         let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!(
             "local-{:016x}-{}-{n}",
-            stable_hash(&key),
+            stable_hash(&request.identity().to_string()),
             std::process::id()
         );
         let mut handle = RenderHandle::new(NAME, &id);

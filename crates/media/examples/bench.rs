@@ -255,7 +255,10 @@ async fn deck(
         segments.push(t.await.expect("task"));
     }
     let out = work.join(format!("deck-{slides}.mp4"));
-    composer.finish(&segments, &out).await.expect("finish");
+    composer
+        .finish(&segments, &out, &Default::default())
+        .await
+        .expect("finish");
     let wall = started.elapsed().as_secs_f64();
     let video: f64 = segments.iter().map(|s| s.duration.as_secs_f64()).sum();
     println!(

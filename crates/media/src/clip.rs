@@ -132,7 +132,7 @@ impl<'p> Clip<'p> {
         let (width, height) = self
             .ictx
             .stream(self.video)
-            .map(|st| crate::compat::video_size(&st))
+            .map(|st| slidecast_av::compat::video_size(&st))
             .ok_or_else(|| MediaError::bad_input(self.path, "video stream vanished"))?;
         let timing = ClipTiming {
             start,
@@ -249,7 +249,7 @@ impl<'p> Clip<'p> {
         });
         // VP8/VP9 transparency is carried beside the picture; only the
         // libvpx decoders decode it into a YUVA frame.
-        let alpha_decoder = if crate::compat::has_alpha_tag(&st) {
+        let alpha_decoder = if slidecast_av::compat::has_alpha_tag(&st) {
             match params.id() {
                 codec::Id::VP8 => decoder::find_by_name("libvpx"),
                 codec::Id::VP9 => decoder::find_by_name("libvpx-vp9"),
@@ -282,6 +282,6 @@ impl Clip<'_> {
     /// The duration the container declares, if any.
     pub fn declared_duration(&self) -> Option<f64> {
         let d = self.ictx.duration();
-        (d > 0).then(|| d as f64 / f64::from(crate::compat::TIME_BASE))
+        (d > 0).then(|| d as f64 / f64::from(slidecast_av::compat::TIME_BASE))
     }
 }

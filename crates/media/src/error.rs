@@ -25,6 +25,9 @@ pub enum MediaError {
         #[source]
         source: ffmpeg::Error,
     },
+    /// A step of the shared FFmpeg layer failed.
+    #[error(transparent)]
+    Av(#[from] slidecast_av::AvError),
     /// Anything else (missing codec, inconsistent segments, ...).
     #[error("{0}")]
     Other(String),

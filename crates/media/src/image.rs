@@ -9,9 +9,9 @@ use ffmpeg::{codec, format, frame, Packet};
 use ffmpeg_next as ffmpeg;
 use slidecast_core::deck::{Rect, Rgb};
 
-use crate::compat;
 use crate::error::MediaError;
 use crate::picture::{fit_rect, rgb_to_yuv709, Yuv420};
+use slidecast_av::compat;
 
 /// Decode the first picture of an image file (PNG, JPEG, anything FFmpeg's
 /// image decoders read) as packed RGB, with transparency composited over
@@ -205,5 +205,5 @@ pub fn write_image(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(
     while enc.receive_packet(&mut packet).is_ok() {
         bytes.extend_from_slice(packet.data().unwrap_or_default());
     }
-    crate::write_atomically(path, &bytes)
+    slidecast_core::atomic::write_atomic(path, &bytes).map_err(MediaError::io(path))
 }

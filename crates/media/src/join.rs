@@ -1,16 +1,21 @@
 //! Joining segments into the deck's MP4: video by stream copy (timestamps
 //! offset by the running end), the PCM audio of all segments encoded once to
-//! AAC so no per-segment priming or padding accumulates at the seams.
+//! AAC so no per-segment priming or padding accumulates at the seams, and
+//! the captions as a subtitle track, all in one pass.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ffmpeg::{encoder, format, media, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
-use crate::compat::{self, DECK_CHANNELS, DECK_RATE};
-use crate::encode::AudioWriter;
 use crate::error::MediaError;
 use crate::segment::samples_for_frames;
+use crate::subtitles::SubtitleWriter;
+use slidecast_av::compat::{self, DECK_CHANNELS, DECK_RATE};
+use slidecast_av::encode::AudioWriter;
+use slidecast_core::atomic::AtomicFile;
+use slidecast_core::SubtitleTrack;
 
 /// AAC bit rate of the deck's audio track.
 pub const AUDIO_BIT_RATE: usize = 160_000;
@@ -23,29 +28,27 @@ pub struct JoinReport {
 }
 
 /// Join `segments` (NUT files from [`crate::segment::write_segment`]) into
-/// an MP4 at `output`, through a temporary file renamed on success.
-pub fn join(segments: &[PathBuf], output: &Path, fps: u32) -> Result<JoinReport, MediaError> {
+/// an MP4 at `output` with `subtitles` as a `mov_text` track, through a
+/// temporary file synced and renamed on success.
+pub fn join(
+    segments: &[PathBuf],
+    output: &Path,
+    fps: u32,
+    subtitles: Option<&SubtitleTrack>,
+) -> Result<JoinReport, MediaError> {
     if segments.is_empty() {
         return Err(MediaError::msg("nothing to join: no segments"));
     }
-    let name = output
-        .file_name()
-        .ok_or_else(|| MediaError::msg(format!("{}: not a file path", output.display())))?;
-    let tmp = output.with_file_name(format!(
-        ".{}.partial-{}.mp4",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    match join_to(segments, &tmp, fps) {
-        Ok(report) => {
-            std::fs::rename(&tmp, output).map_err(MediaError::io(output))?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    if output.file_name().is_none() {
+        return Err(MediaError::msg(format!(
+            "{}: not a file path",
+            output.display()
+        )));
     }
+    let staged = AtomicFile::new(output);
+    let report = join_to(segments, staged.temp_path(), fps, subtitles)?;
+    staged.commit().map_err(MediaError::io(output))?;
+    Ok(report)
 }
 
 fn open_segment(path: &Path) -> Result<(format::context::Input, usize, Option<usize>), MediaError> {
@@ -95,7 +98,12 @@ fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
     Ok(delay)
 }
 
-fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, MediaError> {
+fn join_to(
+    segments: &[PathBuf],
+    tmp: &Path,
+    fps: u32,
+    subtitles: Option<&SubtitleTrack>,
+) -> Result<JoinReport, MediaError> {
     let mut delay = 0;
     for path in segments {
         delay = delay.max(scan_delay(path, fps)?);
@@ -128,11 +136,18 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
         AUDIO_BIT_RATE,
     )?;
     let aac_frame = audio.frame_size().max(1);
+    let mut captions = match subtitles {
+        Some(track) if !track.cues.is_empty() => Some(SubtitleWriter::add(&mut octx, track)?),
+        _ => None,
+    };
     let mut opts = Dictionary::new();
     opts.set("movflags", "+faststart");
     octx.write_header_with(opts)
         .map_err(MediaError::ff("write MP4 header"))?;
     audio.header_written(&octx);
+    if let Some(c) = captions.as_mut() {
+        c.header_written(&octx);
+    }
     let video_tb = octx
         .stream(video_index)
         .map(|s| s.time_base())
@@ -180,6 +195,13 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
                 let pts = packet
                     .pts()
                     .map(|t| to_frames(t - zero, in_vtb, fps) + frames_before as i64);
+                if let Some(c) = captions.as_mut() {
+                    // Cues that start by this frame go first, so the
+                    // interleaver never holds more than a few packets.
+                    let frame = pts.unwrap_or(frames_before as i64).max(0) as u64;
+                    let at = Duration::from_secs_f64(frame as f64 / f64::from(fps));
+                    c.write_until(&mut octx, at)?;
+                }
                 packet.set_pts(pts);
                 packet.set_dts(Some(frames_before as i64 + decode_index - delay));
                 decode_index += 1;
@@ -224,6 +246,9 @@ fn join_to(segments: &[PathBuf], tmp: &Path, fps: u32) -> Result<JoinReport, Med
     }
     audio.write_interleaved_i16(&mut octx, &fifo)?;
     audio.finish(&mut octx)?;
+    if let Some(c) = captions.as_mut() {
+        c.finish(&mut octx)?;
+    }
     octx.write_trailer()
         .map_err(MediaError::ff("write MP4 trailer"))?;
     Ok(JoinReport {

@@ -15,9 +15,10 @@
 //!   for VP8/VP9 WebM), bakes fades in, encodes H.264 with the deck's x264
 //!   settings, and keeps the clip's audio as 48 kHz stereo PCM beside it. A
 //!   segment lasts the clip's length rounded up to whole frames.
-//! - [`Composer::finish`] joins the segments' video by stream copy and
-//!   encodes the deck's audio once to AAC, into an MP4 with faststart written
-//!   to a temporary file and renamed.
+//! - [`Composer::finish`] joins the segments' video by stream copy,
+//!   encodes the deck's audio once to AAC and adds the captions as a soft
+//!   subtitle track, all in one pass, into an MP4 with faststart written to
+//!   a temporary file, synced and renamed.
 //!
 //! Layouts come from the deck: picture-in-picture draws the presenter over
 //! the full-frame slide; side-by-side and split-screen fit the slide and the
@@ -36,105 +37,44 @@
 //! let slide = &deck.slides[0];
 //! let prepared = composer.prepare(slide).await?;
 //! let segment = composer.compose(slide, prepared, None).await?;
-//! composer.finish(&[segment], "out.mp4".as_ref()).await?;
+//! composer.finish(&[segment], "out.mp4".as_ref(), &Default::default()).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! [`mock_clip`] generates real presenter clips for `--provider mock` and
-//! tests; [`image::write_image`] writes PNG/JPEG pictures;
-//! [`subtitles::embed_mov_text`] adds a soft subtitle track to a finished
-//! video.
+//! tests; [`image::write_image`] writes PNG/JPEG pictures.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ffmpeg_next as ffmpeg;
 use slidecast_core::composer::ClipInfo;
 use slidecast_core::deck::{Output, Transition};
-use slidecast_core::{ComposeError, Composer, Deck, PreparedSlide, Slide, SlideSegment};
+use slidecast_core::{
+    ComposeError, Composer, Deck, FinishOptions, PreparedSlide, Slide, SlideSegment,
+};
 
 mod clip;
-mod compat;
-mod encode;
 mod error;
 pub mod image;
 mod join;
 pub mod mock_clip;
 pub mod picture;
 mod segment;
-pub mod subtitles;
+mod subtitles;
 
 pub use error::MediaError;
 pub use join::AUDIO_BIT_RATE;
 pub use mock_clip::MockClip;
 
 /// Sample rate of the deck's audio track.
-pub const AUDIO_RATE: u32 = compat::DECK_RATE;
+pub const AUDIO_RATE: u32 = slidecast_av::compat::DECK_RATE;
 
-/// Initialise FFmpeg once and keep its log to errors (x264 is chatty).
-pub(crate) fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let _ = ffmpeg::init();
-        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
-        tune_allocator();
-    });
-}
-
-/// Serve frame-sized allocations (128 KiB and up) from their own mappings,
-/// returned to the OS when freed. glibc otherwise raises this threshold
-/// after the first large free and carves later frames out of its arenas,
-/// where concurrent encoders fragment them: peak RSS then creeps up with
-/// deck length. With it, peak RSS is flat from 10 to 50 slides. Process-wide
-/// and idempotent; glibc only.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning parameters.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-/// Hand memory freed by a finished segment back to the OS. x264 and the
-/// decoders allocate and free many frame-sized buffers on short-lived
-/// threads; glibc keeps them in per-thread arenas, so without this the
-/// resident size creeps up with deck length instead of staying flat.
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Read the next packet into `packet`. `av_read_frame` overwrites the
-/// packet without releasing what it held, so the previous packet is dropped
-/// (unreferenced) first; reusing a packet without this leaks every packet's
-/// data.
-pub(crate) fn read_packet(
-    ictx: &mut ffmpeg::format::context::Input,
-    packet: &mut ffmpeg::Packet,
-) -> Result<(), ffmpeg::Error> {
-    *packet = ffmpeg::Packet::empty();
-    packet.read(ictx)
-}
-
-/// Write `bytes` to a temporary file beside `path`, then rename it there.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(MediaError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        MediaError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    })
-}
+use slidecast_av::{init, read_packet, release_memory};
 
 /// The composer on FFmpeg. Cheap to clone; clones share the work directory.
 #[derive(Clone)]
@@ -144,7 +84,7 @@ pub struct MediaComposer {
 
 struct Inner {
     output: Output,
-    settings: encode::VideoSettings,
+    settings: slidecast_av::encode::VideoSettings,
     /// Private directory for prepared pictures and segments, removed when
     /// the last clone of the composer is dropped.
     work: tempfile::TempDir,
@@ -224,13 +164,14 @@ impl MediaComposerBuilder {
             .tempdir_in(&self.work_dir)
             .map_err(|e| ComposeError::io(&self.work_dir, e))?;
         let (preset, crf) = o.quality.x264();
-        let settings = encode::VideoSettings {
+        let settings = slidecast_av::encode::VideoSettings {
             width: o.width,
             height: o.height,
             fps: o.fps,
             preset: preset.to_string(),
             crf,
             threads: self.encoder_threads,
+            keyframe_interval: None,
         };
         Ok(MediaComposer {
             inner: Arc::new(Inner {
@@ -325,8 +266,11 @@ impl MediaComposer {
         &self,
         segments: &[SlideSegment],
         output: &Path,
+        options: &FinishOptions,
     ) -> Result<(), ComposeError> {
-        self.inner.finish(segments, output).map_err(Into::into)
+        self.inner
+            .finish(segments, output, options)
+            .map_err(Into::into)
     }
 }
 
@@ -456,9 +400,14 @@ impl Inner {
         })
     }
 
-    fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), MediaError> {
+    fn finish(
+        &self,
+        segments: &[SlideSegment],
+        output: &Path,
+        options: &FinishOptions,
+    ) -> Result<(), MediaError> {
         let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
-        join::join(&paths, output, self.output.fps)?;
+        join::join(&paths, output, self.output.fps, options.subtitles.as_ref())?;
         for p in &paths {
             let _ = std::fs::remove_file(p);
         }
@@ -498,8 +447,14 @@ impl Composer for MediaComposer {
         blocking(move || this.compose_blocking(&slide, prepared, clip.as_deref())).await
     }
 
-    async fn finish(&self, segments: &[SlideSegment], output: &Path) -> Result<(), ComposeError> {
+    async fn finish(
+        &self,
+        segments: &[SlideSegment],
+        output: &Path,
+        options: &FinishOptions,
+    ) -> Result<(), ComposeError> {
         let (this, segments, output) = (self.clone(), segments.to_vec(), output.to_path_buf());
-        blocking(move || this.finish_blocking(&segments, &output)).await
+        let options = options.clone();
+        blocking(move || this.finish_blocking(&segments, &output, &options)).await
     }
 }

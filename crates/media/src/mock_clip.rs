@@ -11,10 +11,10 @@ use ffmpeg::{format, frame, Dictionary};
 use ffmpeg_next as ffmpeg;
 use slidecast_core::deck::Rgb;
 
-use crate::compat;
-use crate::encode::{AudioWriter, H264Writer, VideoSettings};
 use crate::error::MediaError;
 use crate::picture::{rgb_to_yuv709, Yuv, Yuv420};
+use slidecast_av::compat;
+use slidecast_av::encode::{AudioWriter, H264Writer, VideoSettings};
 
 /// What a mock clip looks and sounds like.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,15 +79,9 @@ impl MockClip {
         if !self.with_audio && !self.with_video {
             return Err(MediaError::msg("a mock clip needs audio or video"));
         }
-        let tmp = path.with_extension("partial");
-        let result = self.write_to(&tmp);
-        match result {
-            Ok(()) => std::fs::rename(&tmp, path).map_err(MediaError::io(path)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
+        let staged = slidecast_core::atomic::AtomicFile::new(path);
+        self.write_to(staged.temp_path())?;
+        staged.commit().map_err(MediaError::io(path))
     }
 
     fn write_to(&self, tmp: &Path) -> Result<(), MediaError> {
@@ -104,6 +98,7 @@ impl MockClip {
             preset: "ultrafast".into(),
             crf: 26,
             threads: 0,
+            keyframe_interval: None,
         };
         let pixel = if self.transparent {
             format::Pixel::YUVA420P

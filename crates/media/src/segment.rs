@@ -15,10 +15,10 @@ use ffmpeg_next as ffmpeg;
 use slidecast_core::deck::{Output, Presenter, Shape};
 
 use crate::clip::Clip;
-use crate::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
-use crate::encode::{AudioWriter, H264Writer, VideoSettings};
 use crate::error::MediaError;
 use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
+use slidecast_av::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
+use slidecast_av::encode::{AudioWriter, H264Writer, VideoSettings};
 
 /// Everything one segment needs.
 pub struct SegmentJob<'a> {

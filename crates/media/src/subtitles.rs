@@ -1,47 +1,21 @@
-//! Soft subtitles: adding a `mov_text` (3GPP timed text) track to a
-//! finished MP4, which players show on request.
+//! Soft subtitles: a `mov_text` (3GPP timed text) track in the finished
+//! MP4, which players show on request.
 //!
-//! This is a remux after the fact: every audio and video packet is copied
-//! unchanged (no re-encoding), a `mov_text` stream is added, and the result
-//! replaces the file through a temporary file and a rename, so a failure
-//! leaves the original untouched. A `mov_text` sample needs no encoder: it
-//! is a 16-bit big-endian length and the UTF-8 text. The stream's sample
+//! The track is written by the join itself, in the same pass as the video
+//! and audio: the output is written once, so no crash can leave a video
+//! without its captions. A `mov_text` sample needs no encoder: it is a
+//! 16-bit big-endian length and the UTF-8 text. The stream's sample
 //! description is the default one FFmpeg's own `mov_text` encoder writes
 //! (white 18 pt text, centred at the bottom).
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use slidecast_media::subtitles::{embed_mov_text, SubtitleCue};
-//!
-//! let cues = [SubtitleCue {
-//!     start: Duration::ZERO,
-//!     end: Duration::from_millis(1500),
-//!     text: "Welcome.".into(),
-//! }];
-//! embed_mov_text("talk.mp4".as_ref(), &cues, "eng")?;
-//! # Ok::<(), slidecast_media::MediaError>(())
-//! ```
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ffmpeg::{codec, encoder, format, media, Dictionary, Packet, Rational, Rescale};
+use ffmpeg::{codec, encoder, format, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
+use slidecast_av::compat;
+use slidecast_core::{SubtitleCue, SubtitleTrack};
 
-use crate::compat;
 use crate::error::MediaError;
-
-/// One subtitle: `text` is shown from `start` to `end` of the video.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubtitleCue {
-    /// When the text appears, from the start of the video.
-    pub start: Duration,
-    /// When it disappears (a cue ending before it starts shows for no time).
-    pub end: Duration,
-    /// The text, UTF-8; line breaks are kept. Longer than 65535 bytes is
-    /// cut (at a character boundary), the most one `mov_text` sample holds.
-    pub text: String,
-}
 
 /// Subtitle timestamps are written in milliseconds.
 const SUBTITLE_TIME_BASE: Rational = Rational(1, 1000);
@@ -64,34 +38,75 @@ const TX3G_SAMPLE_ENTRY: [u8; 48] = [
     0x00, 0x01, 0x05, b'S', b'e', b'r', b'i', b'f', // font 1: "Serif"
 ];
 
-/// Add `cues` to the MP4 at `mp4` as a `mov_text` subtitle track tagged
-/// with `language` (an ISO 639-2 code such as `eng`, or `und`), in place:
-/// the audio and video are copied unchanged into a temporary file beside
-/// it, which is renamed over `mp4` only on success. Cues may come in any
-/// order. Blocking: run it off the async runtime.
-pub fn embed_mov_text(mp4: &Path, cues: &[SubtitleCue], language: &str) -> Result<(), MediaError> {
-    crate::init();
-    let name = mp4
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "video.mp4".into());
-    // Same folder, so the rename cannot cross file systems; `.mp4` so the
-    // MP4 muxer is chosen whatever the final name ends in.
-    let tmp: PathBuf = mp4.with_file_name(format!(".{name}.subtitles-{}.mp4", std::process::id()));
-    let mut sorted: Vec<&SubtitleCue> = cues.iter().collect();
-    sorted.sort_by_key(|c| c.start);
-    match remux_with_subtitles(mp4, &tmp, &sorted, language) {
-        Ok(()) => std::fs::rename(&tmp, mp4).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            MediaError::Io {
-                path: mp4.to_path_buf(),
-                source: e,
-            }
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
+/// A `mov_text` stream being written: cues go out in start order as the
+/// other streams pass their start, so the interleaver holds few packets.
+pub(crate) struct SubtitleWriter {
+    cues: Vec<SubtitleCue>,
+    next: usize,
+    stream_index: usize,
+    stream_time_base: Rational,
+}
+
+impl SubtitleWriter {
+    /// Add the subtitle stream of `track` to `octx` (before its header).
+    pub(crate) fn add(
+        octx: &mut format::context::Output,
+        track: &SubtitleTrack,
+    ) -> Result<Self, MediaError> {
+        let mut cues = track.cues.clone();
+        cues.sort_by_key(|c| c.start);
+        let mut stream = octx
+            .add_stream(encoder::find(codec::Id::None))
+            .map_err(MediaError::ff("add the subtitle stream"))?;
+        stream.set_time_base(SUBTITLE_TIME_BASE);
+        let mut meta = Dictionary::new();
+        meta.set("language", &track.language);
+        meta.set("handler_name", "slidecast captions");
+        stream.set_metadata(meta);
+        compat::set_mov_text_parameters(&mut stream, &TX3G_SAMPLE_ENTRY)
+            .map_err(MediaError::ff("set up the subtitle stream"))?;
+        Ok(SubtitleWriter {
+            cues,
+            next: 0,
+            stream_index: stream.index(),
+            stream_time_base: SUBTITLE_TIME_BASE,
+        })
+    }
+
+    /// Call after `write_header`: the muxer may have changed the time base.
+    pub(crate) fn header_written(&mut self, octx: &format::context::Output) {
+        if let Some(st) = octx.stream(self.stream_index) {
+            self.stream_time_base = st.time_base();
         }
+    }
+
+    /// Write every cue that starts at or before `at`.
+    pub(crate) fn write_until(
+        &mut self,
+        octx: &mut format::context::Output,
+        at: Duration,
+    ) -> Result<(), MediaError> {
+        while let Some(cue) = self.cues.get(self.next).filter(|c| c.start <= at) {
+            let mut packet = Packet::copy(&mov_text_sample(&cue.text));
+            let start = millis(cue.start);
+            let end = millis(cue.end).max(start);
+            packet.set_pts(Some(start));
+            packet.set_dts(Some(start));
+            packet.set_duration(end - start);
+            packet.rescale_ts(SUBTITLE_TIME_BASE, self.stream_time_base);
+            packet.set_stream(self.stream_index);
+            packet.set_position(-1);
+            packet
+                .write_interleaved(octx)
+                .map_err(MediaError::ff("write a subtitle"))?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Write the cues left.
+    pub(crate) fn finish(&mut self, octx: &mut format::context::Output) -> Result<(), MediaError> {
+        self.write_until(octx, Duration::MAX)
     }
 }
 
@@ -112,105 +127,6 @@ fn mov_text_sample(text: &str) -> Vec<u8> {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn remux_with_subtitles(
-    mp4: &Path,
-    tmp: &Path,
-    cues: &[&SubtitleCue],
-    language: &str,
-) -> Result<(), MediaError> {
-    let step = |what: &str| MediaError::ff(format!("{}: adding subtitles: {what}", mp4.display()));
-    let mut ictx = format::input(&mp4).map_err(step("open"))?;
-    let mut octx = format::output(&tmp).map_err(step("create the temporary file"))?;
-
-    // Copy every audio/video stream's parameters; map input index -> output.
-    let mut map: Vec<Option<usize>> = Vec::new();
-    let mut in_time_bases = Vec::new();
-    for ist in ictx.streams() {
-        in_time_bases.push(ist.time_base());
-        let kind = ist.parameters().medium();
-        if kind != media::Type::Video && kind != media::Type::Audio {
-            map.push(None);
-            continue;
-        }
-        let mut ost = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(step("add a stream"))?;
-        ost.set_parameters(ist.parameters());
-        // A zero tag lets the MP4 muxer choose its own (stream-copy rule).
-        compat::clear_codec_tag(&mut ost);
-        map.push(Some(ost.index()));
-    }
-    if map.iter().all(Option::is_none) {
-        return Err(MediaError::bad_input(
-            mp4,
-            "no audio or video stream to add subtitles to",
-        ));
-    }
-
-    let sub_index = {
-        let mut sst = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(step("add the subtitle stream"))?;
-        sst.set_time_base(SUBTITLE_TIME_BASE);
-        let mut meta = Dictionary::new();
-        meta.set("language", language);
-        meta.set("handler_name", "slidecast captions");
-        sst.set_metadata(meta);
-        compat::set_mov_text_parameters(&mut sst, &TX3G_SAMPLE_ENTRY)
-            .map_err(step("set up the subtitle stream"))?;
-        sst.index()
-    };
-
-    let mut opts = Dictionary::new();
-    opts.set("movflags", "+faststart");
-    octx.write_header_with(opts)
-        .map_err(step("write the header"))?;
-    let out_time_bases: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
-    let sub_tb = out_time_bases[sub_index];
-
-    let write_cue = |cue: &SubtitleCue, octx: &mut format::context::Output| {
-        let mut packet = Packet::copy(&mov_text_sample(&cue.text));
-        let start = millis(cue.start);
-        let end = millis(cue.end).max(start);
-        packet.set_pts(Some(start));
-        packet.set_dts(Some(start));
-        packet.set_duration(end - start);
-        packet.rescale_ts(SUBTITLE_TIME_BASE, sub_tb);
-        packet.set_stream(sub_index);
-        packet.set_position(-1);
-        packet.write_interleaved(octx)
-    };
-
-    let mut next_cue = cues.iter().copied().peekable();
-    for (ist, mut packet) in ictx.packets() {
-        let Some(Some(out)) = map.get(ist.index()).copied() else {
-            continue;
-        };
-        let in_tb = in_time_bases[ist.index()];
-        // Subtitles that start before this packet go first, so the
-        // interleaver never holds more than a few packets.
-        let at_ms = packet
-            .dts()
-            .or(packet.pts())
-            .map(|t| t.rescale(in_tb, SUBTITLE_TIME_BASE))
-            .unwrap_or(0);
-        while let Some(cue) = next_cue.next_if(|c| millis(c.start) <= at_ms) {
-            write_cue(cue, &mut octx).map_err(step("write a subtitle"))?;
-        }
-        packet.rescale_ts(in_tb, out_time_bases[out]);
-        packet.set_stream(out);
-        packet.set_position(-1);
-        packet
-            .write_interleaved(&mut octx)
-            .map_err(step("copy a packet"))?;
-    }
-    for cue in next_cue {
-        write_cue(cue, &mut octx).map_err(step("write a subtitle"))?;
-    }
-    octx.write_trailer().map_err(step("finish the file"))?;
-    Ok(())
 }
 
 #[cfg(test)]

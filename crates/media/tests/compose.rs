@@ -33,7 +33,10 @@ async fn render(
                 .unwrap(),
         );
     }
-    composer.finish(&segments, out).await.unwrap();
+    composer
+        .finish(&segments, out, &Default::default())
+        .await
+        .unwrap();
     segments
 }
 

@@ -133,7 +133,10 @@ async fn a_failed_join_leaves_no_output() {
     gone.slide = 2;
     gone.path = dir.path().join("no-such-segment.nut");
     let out = dir.path().join("out.mp4");
-    let err = composer.finish(&[good, gone], &out).await.unwrap_err();
+    let err = composer
+        .finish(&[good, gone], &out, &Default::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no-such-segment"), "{err}");
     assert!(!out.exists());
     let partial: Vec<_> = std::fs::read_dir(dir.path())

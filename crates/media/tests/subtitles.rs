@@ -1,5 +1,5 @@
-//! `embed_mov_text` adds a real `mov_text` track and leaves the picture and
-//! sound as they were.
+//! `finish` with a subtitle track writes a real `mov_text` track in the
+//! same pass as the join, and the picture and sound are as without it.
 
 mod common;
 
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use ffmpeg_next as ffmpeg;
-use slidecast_media::subtitles::{embed_mov_text, SubtitleCue};
+use slidecast_core::{Composer, FinishOptions, SubtitleCue, SubtitleTrack};
+use slidecast_media::MediaComposer;
 
 /// The subtitle stream read back in-process: codec, language tag and every
 /// sample as (start ms, end ms, text).
@@ -41,19 +42,52 @@ fn cue(start_ms: u64, end_ms: u64, text: &str) -> SubtitleCue {
     }
 }
 
-#[test]
-fn the_track_reads_back_and_the_video_is_copied_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let video = mock_clip(dir.path(), "talk.mp4", 2.0);
-    let before = probe(&video);
-    // Out of order on purpose, with a two-line cue and non-ASCII text.
-    let cues = [
-        cue(1200, 1900, "Zweite Folie:\nGrüße"),
-        cue(0, 1100, "First slide"),
-    ];
-    embed_mov_text(&video, &cues, "deu").unwrap();
+/// Two presenter slides of 1 s each, finished with `options` into `out`.
+async fn two_slides(dir: &Path, out: &Path, options: &FinishOptions) {
+    let image = dir.join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let composer = MediaComposer::new(output(), dir).unwrap();
+    let mut segments = Vec::new();
+    for n in 1..=2 {
+        let clip = mock_clip(dir, &format!("clip{n}.mp4"), 1.0);
+        let slide = slide(
+            n,
+            &image,
+            Some(presenter(pip(), slidecast_core::deck::Shape::Rectangle)),
+        );
+        let prepared = composer.prepare(&slide).await.unwrap();
+        segments.push(
+            composer
+                .compose(&slide, prepared, Some(&clip))
+                .await
+                .unwrap(),
+        );
+    }
+    composer.finish(&segments, out, options).await.unwrap();
+}
 
-    let (codec, language, samples) = read_subtitles(&video);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_track_reads_back_and_the_picture_and_sound_are_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.mp4");
+    two_slides(dir.path(), &plain, &FinishOptions::default()).await;
+    let with = dir.path().join("talk.mp4");
+    // Out of order on purpose, with a two-line cue and non-ASCII text.
+    let track = SubtitleTrack {
+        language: "deu".into(),
+        cues: vec![
+            cue(1200, 1900, "Zweite Folie:\nGrüße"),
+            cue(0, 1100, "First slide"),
+        ],
+    };
+    two_slides(
+        dir.path(),
+        &with,
+        &FinishOptions::default().subtitles(track),
+    )
+    .await;
+
+    let (codec, language, samples) = read_subtitles(&with);
     assert_eq!(codec, ffmpeg::codec::Id::MOV_TEXT);
     assert_eq!(language, "deu");
     // The muxer may add empty samples to fill gaps; the cues are all there.
@@ -66,28 +100,33 @@ fn the_track_reads_back_and_the_video_is_copied_unchanged() {
         ]
     );
 
-    let after = probe(&video);
-    assert_eq!(after.video_codec, before.video_codec);
-    assert_eq!(after.audio_codec, before.audio_codec);
-    assert_eq!(after.video_frames, before.video_frames);
-    assert_eq!(after.keyframes, before.keyframes);
-    assert_eq!(after.audio_samples, before.audio_samples);
-    assert!((after.video_duration - before.video_duration).abs() < 1e-6);
-    // No temporary file is left beside the video.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    let (a, b) = (probe(&plain), probe(&with));
+    assert_eq!(b.video_codec, a.video_codec);
+    assert_eq!(b.audio_codec, a.audio_codec);
+    assert_eq!(b.video_frames, a.video_frames);
+    assert_eq!(b.keyframes, a.keyframes);
+    assert_eq!(b.audio_samples, a.audio_samples);
+    assert!((b.video_duration - a.video_duration).abs() < 1e-6);
+    // No temporary file is left beside the videos.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
         .collect();
-    assert_eq!(names, ["talk.mp4"]);
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-#[test]
-fn a_failed_embed_leaves_the_file_untouched_and_names_it() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_track_adds_no_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let bogus = dir.path().join("not-a-video.mp4");
-    std::fs::write(&bogus, b"this is not an mp4").unwrap();
-    let err = embed_mov_text(&bogus, &[cue(0, 500, "hi")], "eng").unwrap_err();
-    assert!(err.to_string().contains("not-a-video.mp4"), "{err}");
-    assert_eq!(std::fs::read(&bogus).unwrap(), b"this is not an mp4");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    let out = dir.path().join("talk.mp4");
+    let track = SubtitleTrack {
+        language: "eng".into(),
+        cues: Vec::new(),
+    };
+    two_slides(dir.path(), &out, &FinishOptions::default().subtitles(track)).await;
+    ffmpeg::init().unwrap();
+    let ictx = ffmpeg::format::input(&out).unwrap();
+    assert!(ictx.streams().best(ffmpeg::media::Type::Subtitle).is_none());
+    assert_eq!(ictx.streams().count(), 2);
 }

@@ -531,6 +531,26 @@ impl RenderJob {
             .options(options)
             .clip_sources(sources)
             .events(tx);
+        if self.captions.track {
+            // The captions go into the video in the join's own pass, timed
+            // from the segments' exact lengths.
+            let slides = deck.slides.clone();
+            let language = captions::language_code(&deck).to_string();
+            scheduler = scheduler.finish_with(Arc::new(move |segments| {
+                let cues = captions::captions(segments, &slides)
+                    .into_iter()
+                    .map(|c| slidecast_core::SubtitleCue {
+                        start: c.start,
+                        end: c.end,
+                        text: c.text,
+                    })
+                    .collect();
+                slidecast_core::FinishOptions::default().subtitles(slidecast_core::SubtitleTrack {
+                    language: language.clone(),
+                    cues,
+                })
+            }));
+        }
         if let Some(j) = journal {
             scheduler = scheduler.journal(Arc::new(j));
         }
@@ -600,41 +620,14 @@ impl RenderJob {
         report: &RenderReport,
     ) -> Result<Option<(PathBuf, PathBuf)>, RenderError> {
         let cues = captions::captions(&report.segments, &deck.slides);
-        let files = if self.captions.files {
-            let srt = self.output.with_extension("srt");
-            let vtt = self.output.with_extension("vtt");
-            write_file(&srt, captions::to_srt(&cues).into_bytes()).await?;
-            write_file(&vtt, captions::to_vtt(&cues).into_bytes()).await?;
-            Some((srt, vtt))
-        } else {
-            None
-        };
-        if self.captions.track && !cues.is_empty() {
-            let video = self.output.clone();
-            let language = captions::language_code(deck);
-            let cues: Vec<slidecast_media::subtitles::SubtitleCue> = cues
-                .iter()
-                .map(|c| slidecast_media::subtitles::SubtitleCue {
-                    start: c.start,
-                    end: c.end,
-                    text: c.text.clone(),
-                })
-                .collect();
-            tokio::task::spawn_blocking(move || {
-                slidecast_media::subtitles::embed_mov_text(&video, &cues, language)
-            })
-            .await
-            .map_err(|e| RenderError::Internal(format!("caption task: {e}")))?
-            .map_err(|e| {
-                RenderError::Run(slidecast_core::Error::Compose {
-                    slide: None,
-                    source: slidecast_core::ComposeError::Media(format!(
-                        "cannot add the subtitle track: {e}"
-                    )),
-                })
-            })?;
+        if !self.captions.files {
+            return Ok(None);
         }
-        Ok(files)
+        let srt = self.output.with_extension("srt");
+        let vtt = self.output.with_extension("vtt");
+        write_file(&srt, captions::to_srt(&cues).into_bytes()).await?;
+        write_file(&vtt, captions::to_vtt(&cues).into_bytes()).await?;
+        Ok(Some((srt, vtt)))
     }
 
     /// Delete at the vendor every render the journal of this job holds for

@@ -16,10 +16,6 @@ use crate::StoreError;
 /// `cache prune` eventually removes them.
 pub const PROVIDER_FORMAT_VERSIONS: &[(&str, u32)] = &[("elai", 1), ("local", 1), ("mock", 1)];
 
-/// Version of the key derivation itself (the layout hashed below). Changing
-/// the layout must change this too, so old and new keys never collide.
-const KEY_SCHEME: &str = "slidecast-clip-key/1";
-
 /// The clip format version of `provider` (1 for providers not listed in
 /// [`PROVIDER_FORMAT_VERSIONS`]).
 pub fn provider_format_version(provider: &str) -> u32 {
@@ -31,15 +27,12 @@ pub fn provider_format_version(provider: &str) -> u32 {
 
 /// The content address of one clip: 64 lowercase hex digits.
 ///
-/// The hex SHA-256 of a canonical, versioned serialization of everything
-/// that changes a clip: the provider's name and clip format version
-/// ([`PROVIDER_FORMAT_VERSIONS`]), and every field of
-/// [`ClipRequest::cache_fields`] (script, avatar, voice, voice provider,
-/// language, avatar background colour and canvas size), one
-/// `name=length:value` line each, so no script can forge a field boundary
-/// and an absent option differs from an empty one. The slide number and the
-/// deck title do not change the clip, so two slides (of one deck or of two
-/// decks) that ask for the same clip share one key and one cached file.
+/// The hex SHA-256 of the request's [`ClipIdentity`](slidecast_core::ClipIdentity)
+/// (a canonical serialization of everything that changes a clip) under the
+/// provider's clip format version ([`PROVIDER_FORMAT_VERSIONS`]). The slide
+/// number and the deck title do not change the clip, so two slides (of one
+/// deck or of two decks) that ask for the same clip share one key and one
+/// cached file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClipKey(String);
@@ -50,9 +43,11 @@ impl ClipKey {
         ClipKey::with_format_version(request, provider_format_version(&request.provider))
     }
 
-    /// The key of `request` under an explicit provider format version.
+    /// The key of `request` under an explicit provider format version: the
+    /// hex SHA-256 of its [`ClipIdentity`](slidecast_core::ClipIdentity)
+    /// under that version.
     pub fn with_format_version(request: &ClipRequest, format_version: u32) -> ClipKey {
-        let hash = Sha256::digest(canonical_bytes(request, format_version));
+        let hash = Sha256::digest(request.identity().versioned(format_version));
         let mut hex = String::with_capacity(64);
         for byte in hash {
             hex.push_str(&format!("{byte:02x}"));
@@ -69,53 +64,6 @@ impl ClipKey {
     pub fn short(&self) -> &str {
         &self.0[..12]
     }
-}
-
-/// The bytes hashed for a key: one `name=value` line per field, in a fixed
-/// order, strings length-prefixed (so no script can forge a field boundary)
-/// and an absent option distinct from an empty one.
-///
-/// The request is destructured without `..`: a field added to `ClipRequest`
-/// fails to compile here until someone decides whether it changes the clip.
-fn canonical_bytes(request: &ClipRequest, format_version: u32) -> Vec<u8> {
-    let ClipRequest {
-        slide: _,
-        title: _,
-        provider,
-        script,
-        avatar,
-        voice,
-        voice_provider,
-        language,
-        avatar_background,
-        canvas,
-    } = request.cache_fields();
-
-    fn text(out: &mut Vec<u8>, name: &str, value: &str) {
-        out.extend_from_slice(format!("{name}={}:", value.len()).as_bytes());
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'\n');
-    }
-    fn optional(out: &mut Vec<u8>, name: &str, value: &Option<String>) {
-        match value {
-            Some(v) => text(out, name, v),
-            None => out.extend_from_slice(format!("{name}=none\n").as_bytes()),
-        }
-    }
-
-    let mut out = Vec::with_capacity(script.len() + 256);
-    out.extend_from_slice(KEY_SCHEME.as_bytes());
-    out.push(b'\n');
-    text(&mut out, "provider", &provider);
-    out.extend_from_slice(format!("format_version={format_version}\n").as_bytes());
-    text(&mut out, "script", &script);
-    text(&mut out, "avatar", &avatar);
-    optional(&mut out, "voice", &voice);
-    optional(&mut out, "voice_provider", &voice_provider);
-    optional(&mut out, "language", &language);
-    out.extend_from_slice(format!("avatar_background={avatar_background}\n").as_bytes());
-    out.extend_from_slice(format!("canvas={}x{}\n", canvas.0, canvas.1).as_bytes());
-    out
 }
 
 impl fmt::Display for ClipKey {

@@ -111,9 +111,10 @@ impl DeckResampler {
     }
 }
 
-/// Tell a swscale context to write BT.709 limited-range YUV, reading its input
-/// as `input_709` (BT.709) or BT.601, full range when `input_full_range`.
-/// Without this swscale converts RGB to YUV with BT.601 coefficients.
+/// Tell a swscale context which colour space it reads and writes: input
+/// BT.709 (`input_709`) or BT.601, full range when `input_full_range`; the
+/// same for the output. Without this swscale converts RGB to YUV with
+/// BT.601 coefficients.
 pub fn set_scaler_colorspace(
     scaler: &mut ffmpeg::software::scaling::Context,
     input_709: bool,
