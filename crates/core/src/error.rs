@@ -37,6 +37,19 @@ pub enum Error {
         /// The vendor's reason, as reported.
         reason: String,
     },
+    /// The vendor refused the slide's request (never resubmitted): the
+    /// deck must change for the slide to render.
+    #[error("slide {slide}: {provider} rejected render {render_id}: {reason}")]
+    Rejected {
+        /// The slide whose clip it was.
+        slide: usize,
+        /// The provider's name.
+        provider: String,
+        /// The vendor's id of the refused render.
+        render_id: String,
+        /// The vendor's reason, as reported.
+        reason: String,
+    },
     /// A composer step failed; `slide` is `None` for the final join.
     #[error("{}{source}", slide.map(|s| format!("slide {s}: ")).unwrap_or_default())]
     Compose {
@@ -64,7 +77,9 @@ impl Error {
     /// The slide the error is about, if any.
     pub fn slide(&self) -> Option<usize> {
         match self {
-            Error::Provider { slide, .. } | Error::RenderFailed { slide, .. } => Some(*slide),
+            Error::Provider { slide, .. }
+            | Error::RenderFailed { slide, .. }
+            | Error::Rejected { slide, .. } => Some(*slide),
             Error::Compose { slide, .. } => *slide,
             _ => None,
         }

@@ -192,6 +192,13 @@ pub enum RenderStatus {
         /// The vendor's reason, as reported.
         reason: String,
     },
+    /// The vendor refused the request itself (too long for the avatar, an
+    /// unknown voice, a malformed colour, ...). Final at once: the same
+    /// request would fail the same way, and each submission is paid for.
+    Rejected {
+        /// The vendor's reason, quoted as it reported it.
+        reason: String,
+    },
 }
 
 /// What a provider can bear; the scheduler sizes itself from this.

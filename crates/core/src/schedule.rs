@@ -1000,6 +1000,14 @@ async fn wait_ready(
                 return Ok(None);
             }
             RenderStatus::Failed { reason } => return Ok(Some(reason)),
+            RenderStatus::Rejected { reason } => {
+                return Err(Error::Rejected {
+                    slide,
+                    provider: handle.provider.clone(),
+                    render_id: handle.id.clone(),
+                    reason,
+                })
+            }
             RenderStatus::Queued => poll,
             RenderStatus::Rendering { progress, eta } => {
                 if last_percent != Some(progress) {

@@ -99,6 +99,7 @@ pub struct MockProviderBuilder {
     errors: HashMap<(usize, MockCall), VecDeque<ProviderError>>,
     permanent: HashMap<(usize, MockCall), PermanentKind>,
     failed_renders: HashMap<usize, u32>,
+    rejected_renders: HashMap<usize, String>,
     truncated_fetches: HashMap<usize, u32>,
 }
 
@@ -115,6 +116,7 @@ impl Default for MockProviderBuilder {
             errors: HashMap::new(),
             permanent: HashMap::new(),
             failed_renders: HashMap::new(),
+            rejected_renders: HashMap::new(),
             truncated_fetches: HashMap::new(),
         }
     }
@@ -218,6 +220,13 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Every render of `slide` ends `Rejected` with `reason`, as a vendor
+    /// refuses a request it cannot render (too long, unknown voice).
+    pub fn reject_render(mut self, slide: usize, reason: impl Into<String>) -> Self {
+        self.rejected_renders.insert(slide, reason.into());
+        self
+    }
+
     /// The first `times` fetches of `slide` write an empty (truncated) file.
     pub fn truncate_fetch(mut self, slide: usize, times: u32) -> Self {
         self.truncated_fetches.insert(slide, times);
@@ -249,6 +258,7 @@ struct MockRender {
     render: Duration,
     started: Option<Instant>,
     fails: bool,
+    rejected: Option<String>,
     cancelled: bool,
 }
 
@@ -378,6 +388,7 @@ impl MockProvider {
                 render,
                 started: None,
                 fails,
+                rejected: self.config.rejected_renders.get(&request.slide).cloned(),
                 cancelled: false,
             },
         );
@@ -489,6 +500,11 @@ impl AvatarProvider for MockProvider {
         };
         let elapsed = now.saturating_duration_since(started);
         if elapsed >= r.render {
+            if let Some(reason) = &r.rejected {
+                return Ok(RenderStatus::Rejected {
+                    reason: reason.clone(),
+                });
+            }
             return Ok(if r.fails {
                 RenderStatus::Failed {
                     reason: "mock: simulated render failure".into(),

@@ -326,6 +326,49 @@ async fn failed_renders_are_resubmitted_then_reported() {
     assert!(err.to_string().starts_with("slide 3: "), "{err}");
 }
 
+/// A vendor's rejection is final at once: no resubmission (each one is paid
+/// for and would fail the same way), and the error quotes the vendor.
+#[tokio::test(start_paused = true)]
+async fn a_rejected_render_is_never_resubmitted() {
+    let reason = "Slide 1 is too long. Please limit speech to 60s.";
+    let run = Run::new(
+        MockProvider::builder().reject_render(2, reason).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    assert!(run.options.retry.resubmits >= 1, "resubmission is on");
+    let err = run
+        .scheduler()
+        .run(&deck(3), &run.output())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Rejected {
+            slide,
+            render_id,
+            reason: quoted,
+            ..
+        } => {
+            assert_eq!(*slide, 2);
+            assert!(render_id.starts_with("mock-2-"));
+            assert_eq!(quoted, reason);
+        }
+        other => panic!("expected Rejected, got {other}"),
+    }
+    assert!(
+        err.to_string().starts_with("slide 2: mock rejected"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(reason), "{err}");
+    let creates_for_2 = run
+        .provider
+        .calls()
+        .iter()
+        .filter(|c| c.call == MockCall::Initiate && c.slide == 2)
+        .count();
+    assert_eq!(creates_for_2, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_permanent_error_stops_every_task() {
     for schedule in Schedule::ALL {

@@ -108,8 +108,6 @@ pub struct ElaiConfig {
     pub deadline_cap: Duration,
     /// Speaking rate used to estimate speech length from the script.
     pub speech_rate: slidecast_core::SpeechRate,
-    /// Consecutive `error` reads after which `error` is final.
-    pub error_threshold: u32,
     /// Longest script accepted, in characters (`None`: no local check).
     pub max_script_chars: Option<usize>,
     /// Used when a slide names no voice / voice provider / language.
@@ -166,7 +164,6 @@ pub struct ElaiConfigBuilder {
     deadline_per_speech_minute: Duration,
     deadline_cap: Duration,
     speech_rate: slidecast_core::SpeechRate,
-    error_threshold: u32,
     max_script_chars: Option<usize>,
     default_voice: String,
     default_voice_provider: String,
@@ -194,7 +191,6 @@ impl Default for ElaiConfigBuilder {
             deadline_per_speech_minute: Duration::from_secs(2 * 60),
             deadline_cap: Duration::from_secs(60 * 60),
             speech_rate: slidecast_core::SpeechRate::default(),
-            error_threshold: 3,
             max_script_chars: None,
             default_voice: "en-US-AriaNeural".into(),
             default_voice_provider: "azure".into(),
@@ -290,12 +286,6 @@ impl ElaiConfigBuilder {
         self
     }
 
-    /// Consecutive `error` reads after which a render counts as failed.
-    pub fn error_threshold(mut self, n: u32) -> Self {
-        self.error_threshold = n;
-        self
-    }
-
     pub fn max_script_chars(mut self, n: usize) -> Self {
         self.max_script_chars = Some(n);
         self
@@ -365,7 +355,6 @@ impl ElaiConfigBuilder {
             deadline_per_speech_minute: self.deadline_per_speech_minute,
             deadline_cap: self.deadline_cap.max(self.deadline_base),
             speech_rate: self.speech_rate,
-            error_threshold: self.error_threshold.max(1),
             max_script_chars: self.max_script_chars,
             default_voice: self.default_voice,
             default_voice_provider: self.default_voice_provider,

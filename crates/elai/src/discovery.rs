@@ -15,6 +15,11 @@ pub struct Avatar {
     /// Canvas PNG URL of the avatar itself (used when it has no variants).
     pub canvas: Option<String>,
     pub variants: Vec<AvatarVariant>,
+    /// Elai's state of the avatar: only [`Avatar::USABLE`] renders (others
+    /// are in training, disabled, ...). `None` when the list gave none.
+    pub status: Option<u8>,
+    /// Longest speech per slide, in seconds (60 for stock avatars).
+    pub limit: Option<u32>,
 }
 
 /// A look of an avatar (outfit, setting).
@@ -24,9 +29,22 @@ pub struct AvatarVariant {
     pub code: String,
     pub name: String,
     pub canvas: Option<String>,
+    /// Longest speech per slide for this look, in seconds.
+    pub limit: Option<u32>,
 }
 
 impl Avatar {
+    /// The only `status` that renders.
+    pub const USABLE: u8 = 2;
+
+    /// The speech limit of `variant` (or of the avatar), in seconds.
+    pub fn limit_of(&self, variant: Option<&str>) -> Option<u32> {
+        variant
+            .and_then(|v| self.variants.iter().find(|x| x.code == v))
+            .and_then(|v| v.limit)
+            .or(self.limit)
+    }
+
     /// The codes a deck can name for this avatar: `{avatar}.{variant}` for
     /// each variant, or the bare avatar code when it has none.
     pub fn full_codes(&self) -> Vec<String> {
@@ -175,13 +193,17 @@ mod tests {
                     code: "casual".into(),
                     name: "Casual".into(),
                     canvas: Some("casual.png".into()),
+                    limit: Some(60),
                 },
                 AvatarVariant {
                     code: "business".into(),
                     name: "Business".into(),
                     canvas: Some("business.png".into()),
+                    limit: None,
                 },
             ],
+            status: Some(2),
+            limit: Some(300),
         }
     }
 

@@ -1,12 +1,28 @@
 //! A fake Elai: a real HTTP server on 127.0.0.1 with stateful videos, for
 //! end-to-end tests of this crate, the CLI and the workspace.
 //!
-//! Videos go `draft` → (render) → `validating` → `rendering` → `ready`
-//! after [`FakeElaiConfig::render_delay`], then serve the MP4 bytes given
-//! to [`FakeElaiConfig::new`] from a signed-looking URL. [`Faults`] injects
-//! 429 bursts with `Retry-After`, a seeded fraction of 500s, failed renders,
-//! renders that never finish, `error` reads that flip back to `rendering`,
-//! expired download URLs and truncated downloads. [`FakeElai::stats`] counts
+//! It behaves as real traffic against Elai shows (`elai-api.md` in the
+//! project's reference notes): videos go `draft` → (render) → `validating`
+//! → `rendering` → `ready` after [`FakeElaiConfig::render_delay`], then
+//! serve the MP4 bytes given to [`FakeElaiConfig::new`] from a
+//! signed-looking URL. A request Elai cannot render is accepted at create
+//! and fails *after the render call* with status `error` and its reason in
+//! `data.appError`: speech longer than the avatar's `limit` (estimated at
+//! the shared speaking rate; the real service measures the synthesized
+//! speech), a voice it does not have, a background colour that is not full
+//! 6-digit hex. `GET avatars` is a bare array with a null top-level
+//! `canvas`, `status` and `limit`; `GET voices` is language groups of
+//! `{character, voice, voiceProvider, locale}`.
+//!
+//! Not from evidence (no real traffic shows them): the answer to an unknown
+//! avatar code (400 here), and a create body whose shape no rendering
+//! request had (`data.resolution` other than `FullHD`, an avatar object
+//! without `width`/`height`, no `gender`): refused with 400 here so tests
+//! catch the client sending them.
+//!
+//! [`Faults`] injects 429 bursts with `Retry-After`, a seeded fraction of
+//! 500s, failed renders, renders that never finish, expired download URLs,
+//! truncated downloads and lost create answers. [`FakeElai::stats`] counts
 //! what arrived. Time is tokio time, so the fake works under a paused clock
 //! when it runs in the test's runtime.
 //!
@@ -70,9 +86,6 @@ pub struct Faults {
     pub fail_renders: BTreeMap<usize, u32>,
     /// Slides whose renders stay `rendering` for ever.
     pub never_finish: BTreeSet<usize>,
-    /// Status reads of each rendering video that report `error` (without a
-    /// message) before it goes back to `rendering`.
-    pub error_flaps: u32,
     /// The first N downloads answer 403, as an expired signed URL does.
     pub expired_urls: u32,
     /// The first N downloads send half the bytes (with the full
@@ -155,11 +168,13 @@ pub struct FakeStats {
     pub create_bodies: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Ready,
     Fail,
     Never,
+    /// `error` with this `data.appError`.
+    Rejected(String),
 }
 
 #[derive(Debug)]
@@ -171,7 +186,9 @@ struct Video {
     slide: Option<usize>,
     render_started: Option<Instant>,
     outcome: Outcome,
-    error_reads_left: u32,
+    /// Why Elai will refuse to render it (found at create, reported after
+    /// the render call, as the real service does).
+    rejection: Option<String>,
 }
 
 struct Inner {
@@ -358,8 +375,75 @@ fn slide_of(name: &str) -> Option<usize> {
     name.rsplit_once(" - slide ")?.1.trim().parse().ok()
 }
 
-fn known_avatar_codes() -> Vec<&'static str> {
-    vec!["gia.casual", "gia.business", "dan.casual", "gia", "dan"]
+/// The fake's avatars: (code, name, gender, status, limit in seconds,
+/// variants as (code, limit)). `gia` is a stock avatar (60 s per slide, as
+/// measured), `dan` allows 300 s, `tom` is still in training (status 1).
+const AVATARS: &[(&str, &str, &str, u8, u32, &[(&str, u32)])] = &[
+    (
+        "gia",
+        "Gia",
+        "female",
+        2,
+        60,
+        &[("casual", 60), ("business", 60)],
+    ),
+    ("dan", "Dan", "male", 2, 300, &[("casual", 300)]),
+    ("tom", "Tom", "male", 1, 300, &[("casual", 300)]),
+];
+
+/// The fake's voices: (locale, gender, character, voice, provider).
+const VOICES: &[(&str, &str, &str, &str, &str)] = &[
+    ("en-US", "female", "Aria", "en-US-AriaNeural", "azure"),
+    ("en-US", "female", "Jenny", "en-US-JennyNeural", "azure"),
+    ("en-US", "male", "Guy", "en-US-GuyNeural", "azure"),
+    ("de-DE", "female", "Katja", "de-DE-KatjaNeural", "azure"),
+];
+
+/// The speech limit of an avatar code (`gia` or `gia.casual`).
+fn speech_limit(code: &str) -> Option<u32> {
+    let (avatar, variant) = match code.split_once('.') {
+        Some((a, v)) => (a, Some(v)),
+        None => (code, None),
+    };
+    let (_, _, _, _, limit, variants) = AVATARS.iter().find(|a| a.0 == avatar)?;
+    match variant {
+        None => Some(*limit),
+        Some(v) => variants.iter().find(|(c, _)| *c == v).map(|(_, l)| *l),
+    }
+}
+
+/// Why Elai would fail this (well-formed) request after the render call,
+/// with the reason as it words it in `data.appError`.
+fn rejection_of(body: &Value) -> Option<String> {
+    let slide = body.get("slides")?.get(0)?;
+    let background = slide
+        .get("canvas")
+        .and_then(|c| c.get("background"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let hex = background.len() == 7
+        && background.starts_with('#')
+        && background[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Some(format!(
+            "Invalid color: {background}, full HEX format required (#000000)"
+        ));
+    }
+    let voice = slide.get("voice").and_then(Value::as_str).unwrap_or("");
+    if !VOICES.iter().any(|v| v.3 == voice) {
+        // The wording for an unknown voice was not seen in real traffic.
+        return Some(format!("Voice {voice} is not available"));
+    }
+    let code = slide
+        .get("avatar")
+        .and_then(|a| a.get("code"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let speech = slide.get("speech").and_then(Value::as_str).unwrap_or("");
+    let limit = speech_limit(code)?;
+    let seconds = slidecast_core::SpeechRate::default().duration(speech);
+    (seconds.as_secs_f64() > f64::from(limit))
+        .then(|| format!("Slide 1 is too long. Please limit speech to {limit}s."))
 }
 
 /// Why a create body is not what Elai takes, if it is not.
@@ -382,8 +466,17 @@ fn check_create_body(body: &Value) -> Result<(), String> {
     text(slide.get("language")).ok_or("Slide 1: language is required")?;
     let code = text(slide.get("avatar").and_then(|a| a.get("code")))
         .ok_or("Slide 1: avatar.code is required")?;
-    if !known_avatar_codes().contains(&code) {
+    if speech_limit(code).is_none() {
         return Err(format!("Avatar {code} not found"));
+    }
+    text(slide.get("avatar").and_then(|a| a.get("gender")))
+        .ok_or("slidecast fake: avatar.gender was sent by every request that rendered")?;
+    if let Some(resolution) = body.get("data").and_then(|d| d.get("resolution")) {
+        if resolution != "FullHD" {
+            return Err(format!(
+                "slidecast fake: data.resolution {resolution} was never seen working (only FullHD)"
+            ));
+        }
     }
     let object = slide
         .get("canvas")
@@ -392,6 +485,14 @@ fn check_create_body(body: &Value) -> Result<(), String> {
         .and_then(|o| o.first())
         .ok_or("Slide 1: canvas.objects is required")?;
     text(object.get("src")).ok_or("Slide 1: the avatar object needs src")?;
+    if object.get("width").and_then(Value::as_f64).is_none()
+        || object.get("height").and_then(Value::as_f64).is_none()
+    {
+        return Err(
+            "slidecast fake: the avatar object had width and height in every request that rendered"
+                .into(),
+        );
+    }
     if object.get("type").and_then(Value::as_str) != Some("avatar") {
         return Err("Slide 1: the canvas object must be an avatar".into());
     }
@@ -416,6 +517,7 @@ async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Byt
         .unwrap_or_default()
         .to_string();
     let slide = slide_of(&name);
+    let rejection = rejection_of(&body);
     let seq = inner.next_id;
     let id = format!("{:024x}", 0x5eed_0000_0000_0000_u64 + seq);
     inner.next_id += 1;
@@ -428,7 +530,7 @@ async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Byt
             slide,
             render_started: None,
             outcome: Outcome::Ready,
-            error_reads_left: 0,
+            rejection,
         },
     );
     inner.stats.creates += 1;
@@ -479,8 +581,11 @@ async fn render_video(
         return r;
     }
     let delay = inner.config.render_delay;
-    let flaps = inner.config.faults.error_flaps;
-    let Some(slide) = inner.videos.get(&id).map(|v| v.slide) else {
+    let Some((slide, rejection)) = inner
+        .videos
+        .get(&id)
+        .map(|v| (v.slide, v.rejection.clone()))
+    else {
         return message(StatusCode::NOT_FOUND, "Video not found");
     };
     let nth = slide.map(|s| {
@@ -490,6 +595,7 @@ async fn render_video(
     });
     let faults = &inner.config.faults;
     let outcome = match (slide, nth) {
+        _ if rejection.is_some() => Outcome::Rejected(rejection.unwrap_or_default()),
         (Some(s), _) if faults.never_finish.contains(&s) => Outcome::Never,
         (Some(s), Some(n)) if faults.fail_renders.get(&s).is_some_and(|&k| n <= k) => Outcome::Fail,
         _ => Outcome::Ready,
@@ -497,8 +603,7 @@ async fn render_video(
     let now = Instant::now();
     if let Some(v) = inner.videos.get_mut(&id) {
         v.render_started = Some(now);
-        v.outcome = outcome;
-        v.error_reads_left = flaps;
+        v.outcome = outcome.clone();
     }
     if outcome == Outcome::Ready {
         inner.ready_times.push(now + delay);
@@ -534,13 +639,17 @@ async fn get_video(
             let elapsed = t.elapsed();
             if elapsed < delay / 5 {
                 "validating"
+            } else if let Outcome::Rejected(reason) = &video.outcome {
+                // As seen: `error`, the reason in `data.appError`, no
+                // top-level `error` field.
+                answer["data"] = json!({
+                    "appError": reason,
+                    "internalError": reason,
+                    "errorEmailSent": true,
+                });
+                "error"
             } else if elapsed < delay || video.outcome == Outcome::Never {
-                if video.error_reads_left > 0 {
-                    video.error_reads_left -= 1;
-                    "error"
-                } else {
-                    "rendering"
-                }
+                "rendering"
             } else if video.outcome == Outcome::Fail {
                 answer["error"] = json!("Avatar rendering failed");
                 "failed"
@@ -578,22 +687,27 @@ async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Respon
     }
     let o = inner.origin.clone();
     let png = |code: &str| format!("{o}/public/avatars/{code}.png");
-    Json(json!([
-        {
-            "id": "a-gia", "code": "gia", "name": "Gia", "gender": "female",
-            "canvas": png("gia"),
-            "variants": [
-                {"code": "casual", "name": "Casual", "canvas": png("gia.casual")},
-                {"code": "business", "name": "Business", "canvas": png("gia.business")}
-            ]
-        },
-        {
-            "id": "a-dan", "code": "dan", "name": "Dan", "gender": "male",
-            "canvas": png("dan"),
-            "variants": [{"code": "casual", "name": "Casual", "canvas": png("dan.casual")}]
-        }
-    ]))
-    .into_response()
+    // As seen: a bare array; the avatar-level canvas may be null (use the
+    // variant's); `status` 2 is the only usable one; `limit` in seconds.
+    let list: Vec<Value> = AVATARS
+        .iter()
+        .map(|(code, name, gender, status, limit, variants)| {
+            let variants: Vec<Value> = variants
+                .iter()
+                .map(|(v, l)| {
+                    json!({"code": v, "name": v, "canvas": png(&format!("{code}.{v}")),
+                           "thumbnail": png(&format!("{code}.{v}.thumb")), "limit": l})
+                })
+                .collect();
+            json!({
+                "id": format!("a-{code}"), "code": code, "name": name, "type": null,
+                "status": status, "gender": gender, "canvas": null,
+                "thumbnail": png(code), "limit": limit,
+                "defaultVoice": "en-US-AriaNeural", "variants": variants
+            })
+        })
+        .collect();
+    Json(Value::Array(list)).into_response()
 }
 
 async fn list_voices(State(state): State<Shared>, headers: HeaderMap) -> Response {
@@ -601,14 +715,25 @@ async fn list_voices(State(state): State<Shared>, headers: HeaderMap) -> Respons
     if let Some(r) = gate(&mut inner, &headers) {
         return r;
     }
-    Json(json!([
-        {
-            "name": "English",
-            "male": [{"voice": "en-US-GuyNeural", "name": "Guy", "voiceProvider": "azure"}],
-            "female": [{"voice": "en-US-AriaNeural", "name": "Aria", "voiceProvider": "azure"}]
+    // As seen: language groups with `male` and `female` lists; the group's
+    // own language key was not seen (clients fall back to `locale`).
+    let mut groups: BTreeMap<&str, (Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    for (locale, gender, character, voice, provider) in VOICES {
+        let entry = json!({"character": character, "voice": voice,
+                           "voiceProvider": provider, "locale": locale,
+                           "premium": false, "tags": []});
+        let group = groups.entry(locale).or_default();
+        if *gender == "male" {
+            group.0.push(entry);
+        } else {
+            group.1.push(entry);
         }
-    ]))
-    .into_response()
+    }
+    let list: Vec<Value> = groups
+        .into_values()
+        .map(|(male, female)| json!({"male": male, "female": female}))
+        .collect();
+    Json(Value::Array(list)).into_response()
 }
 
 async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Response {

@@ -51,8 +51,6 @@ struct Track {
     /// Start of the deadline clock (tokio time, so paused clocks work).
     since: Instant,
     deadline: Duration,
-    /// Consecutive `error` reads.
-    errors: u32,
     /// MP4 URL from the last status read.
     url: Option<String>,
 }
@@ -346,7 +344,6 @@ impl AvatarProvider for ElaiProvider {
             Track {
                 since: Instant::now(),
                 deadline,
-                errors: 0,
                 url: None,
             },
         );
@@ -399,11 +396,9 @@ impl AvatarProvider for ElaiProvider {
         let track = renders.entry(id.to_string()).or_insert(Track {
             since: Instant::now(),
             deadline,
-            errors: 0,
             url: None,
         });
         track.since = Instant::now();
-        track.errors = 0;
         Ok(())
     }
 
@@ -434,7 +429,6 @@ impl AvatarProvider for ElaiProvider {
             Track {
                 since: now.checked_sub(age).unwrap_or(now),
                 deadline,
-                errors: 0,
                 url: None,
             }
         });
@@ -442,7 +436,6 @@ impl AvatarProvider for ElaiProvider {
         match state {
             VideoState::Ready if video.url.is_some() => {
                 track.url = video.url.clone();
-                track.errors = 0;
                 return Ok(RenderStatus::Ready);
             }
             VideoState::Ready => {
@@ -461,21 +454,14 @@ impl AvatarProvider for ElaiProvider {
                 });
             }
             VideoState::Error => {
-                track.errors += 1;
-                if video.error.is_some() || track.errors >= self.config.error_threshold {
-                    let reads = track.errors;
-                    renders.remove(id);
-                    return Ok(RenderStatus::Failed {
-                        reason: format!(
-                            "{ctx}: Elai reported status `error` ({reads} read(s) in a row){}",
-                            video.error.map(|e| format!(": {e}")).unwrap_or_default()
-                        ),
-                    });
-                }
+                renders.remove(id);
+                let reason = match video.error {
+                    Some(e) => format!("Elai says \"{e}\""),
+                    None => "Elai reported status `error` and gave no reason".to_string(),
+                };
+                return Ok(RenderStatus::Rejected { reason });
             }
-            VideoState::Draft | VideoState::Working(_) | VideoState::Unknown(_) => {
-                track.errors = 0;
-            }
+            VideoState::Draft | VideoState::Working(_) | VideoState::Unknown(_) => {}
         }
 
         let elapsed = track.since.elapsed();

@@ -23,7 +23,11 @@
 //! - `status`: see [`VideoState::parse`] for every value.
 //! - `url` (fallbacks `videoUrl`, `playerData.url`): the MP4 once ready.
 //! - `duration`: seconds, float.
-//! - `error` (a string or `{message}`), `errorMessage`: why a render failed.
+//! - `data.appError` (then `data.internalError`): why a render ended in
+//!   `error`, as seen in real traffic ("Slide 1 is too long. Please limit
+//!   speech to 60s."). A top-level `error` (a string or `{message}`) and
+//!   `errorMessage` are read too (webhook payloads carry a top-level
+//!   `error`; the status call was never seen with one).
 //!
 //! # Create body
 //! One slide whose canvas holds a single avatar object filling the editor's
@@ -118,12 +122,14 @@ struct CreateVideo<'a> {
     data: VideoData,
 }
 
+/// `data` as requests that rendered sent it: `resolution` was only ever
+/// seen as `FullHD` (renders came out 1920x1080 either way), and
+/// `subtitlesEnabled` as the string `"false"`.
 #[derive(Serialize)]
 struct VideoData {
-    format: &'static str,
     resolution: &'static str,
     #[serde(rename = "subtitlesEnabled")]
-    subtitles_enabled: bool,
+    subtitles_enabled: &'static str,
 }
 
 #[derive(Serialize)]
@@ -145,10 +151,14 @@ struct SlideJson<'a> {
 struct AvatarRef<'a> {
     code: &'a str,
     name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gender: Option<&'a str>,
+    /// Required: every request that rendered sent it.
+    gender: &'a str,
     canvas: &'a str,
 }
+
+/// The gender sent when the avatar list gives none (every avatar seen in
+/// `GET avatars` has one; this covers a partial answer).
+const DEFAULT_GENDER: &str = "female";
 
 /// The body of `POST videos` for one slide's presenter clip.
 ///
@@ -165,28 +175,24 @@ pub fn create_video_body(
     let scale = editor_h / AVATAR_IMAGE_PX;
     let left = (editor_w - AVATAR_IMAGE_PX * scale) / 2.0;
     let background = request.avatar_background.to_string();
+    // The object's shape is the one every request that rendered sent:
+    // `width`/`height` are the avatar canvas image's size (never omitted).
     let canvas = json!({
         "version": CANVAS_VERSION,
         "background": background,
         "objects": [{
             "type": "avatar",
+            "avatarType": "transparent",
             "left": left,
             "top": 0.0,
+            "width": AVATAR_IMAGE_PX,
+            "height": AVATAR_IMAGE_PX,
             "scaleX": scale,
             "scaleY": scale,
-            "fill": background,
             "src": canvas_url,
-            "avatarType": "transparent",
             "animation": {"type": null, "exitType": null},
         }],
     });
-    // Output size is not a request field; ask for the resolution class that
-    // covers the clip size slidecast will scale it to.
-    let resolution = if request.canvas.1 > 720 {
-        "FullHD"
-    } else {
-        "HD"
-    };
     let body = CreateVideo {
         name: format!("{} - slide {}", request.title, request.slide),
         tags: ["slidecast", token],
@@ -196,7 +202,7 @@ pub fn create_video_body(
             avatar: AvatarRef {
                 code: &request.avatar,
                 name: &avatar.name,
-                gender: avatar.gender.as_deref(),
+                gender: avatar.gender.as_deref().unwrap_or(DEFAULT_GENDER),
                 canvas: canvas_url,
             },
             animation: "fade_in",
@@ -207,9 +213,8 @@ pub fn create_video_body(
             voice_provider: voice.voice_provider,
         }],
         data: VideoData {
-            format: "16_9",
-            resolution,
-            subtitles_enabled: false,
+            resolution: "FullHD",
+            subtitles_enabled: "false",
         },
     };
     // Serializing plain structs of strings and numbers cannot fail.
@@ -225,10 +230,11 @@ pub enum VideoState {
     Working(String),
     /// `ready`, `rendered`, `completed`: the object has the MP4 URL.
     Ready,
-    /// `failed`: final.
+    /// `failed`: final (never seen in real traffic; accepted).
     Failed,
-    /// `error`: seen flipping back to `rendering`, so final only when it
-    /// persists or carries a message.
+    /// `error`: Elai refused the request (every `error` seen in real traffic
+    /// was a validation failure with its reason in `data.appError`, and the
+    /// same request failed the same way again).
     Error,
     /// Anything else (including a missing status): keep waiting.
     Unknown(String),
@@ -285,16 +291,26 @@ impl VideoObject {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         });
-        let error = match v.get("error") {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-            Some(Value::Object(o)) => o
-                .get("message")
+        let nested = |outer: &str, field: &str| {
+            v.get(outer)
+                .and_then(|d| d.get(field))
                 .and_then(Value::as_str)
+                .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            _ => None,
-        }
-        .or_else(|| string("errorMessage"));
+                .map(str::to_string)
+        };
+        let error = nested("data", "appError")
+            .or_else(|| nested("data", "internalError"))
+            .or_else(|| match v.get("error") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Object(o)) => o
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                _ => None,
+            })
+            .or_else(|| string("errorMessage"));
         VideoObject {
             id,
             status: string("status"),
@@ -340,6 +356,12 @@ pub fn parse_avatars(value: &Value) -> Vec<Avatar> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
+    let seconds = |v: &Value| {
+        v.get("limit")
+            .and_then(Value::as_f64)
+            .filter(|l| *l > 0.0)
+            .map(|l| l as u32)
+    };
     list.iter()
         .filter_map(|a| {
             let code = text(a, "code")?;
@@ -353,6 +375,7 @@ pub fn parse_avatars(value: &Value) -> Vec<Avatar> {
                                 code: text(v, "code")?,
                                 name: text(v, "name").unwrap_or_default(),
                                 canvas: text(v, "canvas"),
+                                limit: seconds(v),
                             })
                         })
                         .collect()
@@ -364,6 +387,11 @@ pub fn parse_avatars(value: &Value) -> Vec<Avatar> {
                 canvas: text(a, "canvas"),
                 code,
                 variants,
+                status: a
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .and_then(|s| u8::try_from(s).ok()),
+                limit: seconds(a),
             })
         })
         .collect()
@@ -413,7 +441,9 @@ fn voice_from(v: &Value, language: Option<&str>, gender: Option<&str>) -> Option
     };
     let id = text("voice").or_else(|| text("id"))?;
     Some(Voice {
-        name: text("name").unwrap_or_else(|| id.clone()),
+        name: text("name")
+            .or_else(|| text("character"))
+            .unwrap_or_else(|| id.clone()),
         gender: text("gender").or_else(|| gender.map(str::to_string)),
         language: text("language")
             .or_else(|| language.map(str::to_string))
@@ -459,6 +489,16 @@ mod tests {
         assert_eq!(v.id.as_deref(), Some("x"));
         let v = VideoObject::from_json(&json!({"error": {"message": "bad voice"}}));
         assert_eq!(v.error.as_deref(), Some("bad voice"));
+        // Where real traffic carries the reason.
+        let v = VideoObject::from_json(&json!({"status": "error", "data": {
+            "appError": "Slide 1 is too long. Please limit speech to 60s.",
+            "internalError": "RangeError", "errorEmailSent": true}}));
+        assert_eq!(
+            v.error.as_deref(),
+            Some("Slide 1 is too long. Please limit speech to 60s.")
+        );
+        let v = VideoObject::from_json(&json!({"data": {"internalError": "boom"}}));
+        assert_eq!(v.error.as_deref(), Some("boom"));
     }
 
     #[test]

@@ -149,16 +149,40 @@ async fn failed_renders_fail_and_a_resubmission_succeeds() {
     assert_eq!(fake.stats().creates_by_slide[&3], 2);
 }
 
+/// As real traffic shows: a request Elai cannot render is created, fails
+/// after the render call with `error` and the reason in `data.appError`;
+/// the provider reports it as a rejection quoting Elai.
 #[tokio::test]
-async fn error_flaps_below_the_threshold_do_not_fail_the_render() {
-    let (_fake, p) = fake(Faults {
-        error_flaps: 2,
-        ..Faults::default()
-    })
-    .await;
-    let h = p.initiate(&request(1)).await.unwrap();
-    p.start(&h).await.unwrap();
-    assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+async fn requests_elai_cannot_render_are_rejected_with_its_reason() {
+    let (fake, p) = fake(Faults::default()).await;
+    // 200 words is about 92 s of speech; gia.casual allows 60 s.
+    let mut long = request(2);
+    long.script = vec!["word"; 200].join(" ");
+    let mut bad_voice = request(3);
+    bad_voice.voice = Some("xx-XX-NobodyNeural".into());
+    let mut ok = request(4);
+    ok.avatar = "dan.casual".into();
+    ok.script = long.script.clone(); // dan allows 300 s
+    let cases = [
+        (
+            long,
+            Some("Slide 1 is too long. Please limit speech to 60s."),
+        ),
+        (bad_voice, Some("Voice xx-XX-NobodyNeural is not available")),
+        (ok, None),
+    ];
+    for (req, reason) in cases {
+        let h = p.initiate(&req).await.unwrap();
+        p.start(&h).await.unwrap();
+        match (wait(&p, &h).await.unwrap(), reason) {
+            (RenderStatus::Rejected { reason: got }, Some(want)) => {
+                assert!(got.contains(want), "{got}")
+            }
+            (RenderStatus::Ready, None) => {}
+            (other, want) => panic!("slide {}: {other:?}, wanted {want:?}", req.slide),
+        }
+    }
+    assert_eq!(fake.stats().creates, 3, "one create each");
 }
 
 #[tokio::test]
@@ -216,17 +240,72 @@ async fn a_wrong_key_is_an_authentication_error_that_does_not_echo_it() {
 }
 
 #[tokio::test]
-async fn the_fake_rejects_malformed_creates_like_elai() {
+async fn discovery_reads_the_shapes_real_traffic_shows() {
     let (fake, p) = fake(Faults::default()).await;
     let mut r = request(1);
-    r.avatar = "dan".into(); // a bare code takes the avatar's own canvas
+    // A bare code: the avatar-level canvas is null, so a variant's is used.
+    r.avatar = "dan".into();
     p.initiate(&r).await.unwrap();
     let bodies = fake.stats().create_bodies;
-    assert_eq!(bodies[0]["slides"][0]["avatar"]["code"], "dan");
-    assert_eq!(bodies[0]["slides"][0]["voice"], "en-US-AriaNeural");
+    let slide = &bodies[0]["slides"][0];
+    assert_eq!(slide["avatar"]["code"], "dan");
+    assert_eq!(slide["voice"], "en-US-AriaNeural");
+    assert!(slide["avatar"]["canvas"]
+        .as_str()
+        .unwrap()
+        .ends_with("dan.casual.png"));
+
     let avatars = p.list_avatars().await.unwrap();
-    assert_eq!(avatars.len(), 2);
-    assert_eq!(p.list_voices().await.unwrap().len(), 2);
+    assert_eq!(avatars.len(), 3);
+    let gia = avatars.iter().find(|a| a.code == "gia").unwrap();
+    assert_eq!((gia.status, gia.canvas.as_deref()), (Some(2), None));
+    assert_eq!(gia.limit_of(Some("casual")), Some(60));
+    let tom = avatars.iter().find(|a| a.code == "tom").unwrap();
+    assert_eq!(tom.status, Some(1), "in training");
+
+    let voices = p.list_voices().await.unwrap();
+    assert_eq!(voices.len(), 4);
+    let aria = voices.iter().find(|v| v.id == "en-US-AriaNeural").unwrap();
+    assert_eq!(aria.name, "Aria", "`character` is the display name");
+    assert_eq!(
+        aria.language.as_deref(),
+        Some("en-US"),
+        "the locale stands in"
+    );
+    assert_eq!(aria.gender.as_deref(), Some("female"));
+}
+
+/// Shapes no rendering request had are refused by the fake, so a client
+/// that sends them fails its tests.
+#[tokio::test]
+async fn the_fake_refuses_request_shapes_never_seen_rendering() {
+    let (fake, p) = fake(Faults::default()).await;
+    p.initiate(&request(1)).await.unwrap();
+    let good = fake.stats().create_bodies[0].clone();
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        client
+            .post(format!("{}/videos", fake.base_url()))
+            .bearer_auth(fake.api_key())
+            .json(&body)
+            .send()
+    };
+    let mut hd = good.clone();
+    hd["data"]["resolution"] = "HD".into();
+    let mut no_size = good.clone();
+    no_size["slides"][0]["canvas"]["objects"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("width");
+    let mut no_gender = good.clone();
+    no_gender["slides"][0]["avatar"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gender");
+    for body in [hd, no_size, no_gender] {
+        assert_eq!(post(body).await.unwrap().status(), 400);
+    }
+    assert_eq!(post(good).await.unwrap().status(), 200);
 }
 
 #[tokio::test]

@@ -133,7 +133,6 @@ async fn a_failed_render_and_a_truncated_download_are_recovered() {
         fail_renders: BTreeMap::from([(2, 1)]),
         truncated_downloads: 1,
         expired_urls: 1,
-        error_flaps: 1,
         ..Faults::default()
     })
     .await;

@@ -171,7 +171,15 @@ async fn create_sends_the_documented_video_json() {
     assert!((scale * 1080.0 - 360.0).abs() < 1e-9);
     assert_eq!(obj["top"].as_f64().unwrap(), 0.0);
     assert!((obj["left"].as_f64().unwrap() * 2.0 + 360.0 - 640.0).abs() < 1e-9);
-    assert_eq!(body["data"]["format"], "16_9");
+    // The shape every request that rendered had (elai-api.md): the canvas
+    // image's size on the object, gender always, FullHD only.
+    assert_eq!(obj["width"], 1080.0);
+    assert_eq!(obj["height"], 1080.0);
+    assert_eq!(obj["avatarType"], "transparent");
+    assert!(obj.get("fill").is_none());
+    assert_eq!(body["data"]["resolution"], "FullHD");
+    assert_eq!(body["data"]["subtitlesEnabled"], "false");
+    assert!(body["data"].get("format").is_none());
 }
 
 #[tokio::test]
@@ -274,7 +282,6 @@ async fn every_status_value_maps_and_polling_backs_off() {
         "rendering",
         "moderation",
         "moderation",
-        "error",
         "rendering",
     ];
     let mut answers: Vec<_> = seq.iter().map(|s| status_body(s)).collect();
@@ -366,19 +373,24 @@ async fn completed_and_ready_are_final_with_url_fallbacks() {
     }
 }
 
+/// Every `error` seen in real traffic was a validation failure with its
+/// reason in `data.appError`: final at the first read, never resubmitted,
+/// and the reason quoted. `failed` (never seen) stays a resubmittable failure.
 #[tokio::test]
-async fn error_is_final_only_after_consecutive_reads_or_with_a_message() {
+async fn error_is_a_rejection_quoting_data_app_error() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/videos/vid1"))
-        .respond_with(status_body("error"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "_id": "vid1", "status": "error",
+            "data": {"appError": "Slide 1 is too long. Please limit speech to 60s.",
+                     "internalError": "speech too long", "errorEmailSent": true}
+        })))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/videos/vid2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"_id": "vid2", "status": "error", "error": {"message": "voice unavailable"}}),
-        ))
+        .respond_with(status_body("error"))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -386,61 +398,22 @@ async fn error_is_final_only_after_consecutive_reads_or_with_a_message() {
         .respond_with(status_body("failed"))
         .mount(&server)
         .await;
-    let p = ElaiProvider::new(builder(&server).error_threshold(3).build().unwrap()).unwrap();
-    let h = handle("vid1", 4);
-    assert!(matches!(
-        p.status(&h).await.unwrap(),
-        RenderStatus::Rendering { .. }
-    ));
-    assert!(matches!(
-        p.status(&h).await.unwrap(),
-        RenderStatus::Rendering { .. }
-    ));
-    let RenderStatus::Failed { reason } = p.status(&h).await.unwrap() else {
-        panic!("third error read must be final")
+    let p = provider(&server);
+    let RenderStatus::Rejected { reason } = p.status(&handle("vid1", 4)).await.unwrap() else {
+        panic!("`error` is final at the first read")
     };
-    assert!(
-        reason.contains("slide 4") && reason.contains("vid1"),
-        "{reason}"
+    assert_eq!(
+        reason,
+        "Elai says \"Slide 1 is too long. Please limit speech to 60s.\""
     );
-
-    let RenderStatus::Failed { reason } = p.status(&handle("vid2", 1)).await.unwrap() else {
-        panic!("an error with a message is final")
+    let RenderStatus::Rejected { reason } = p.status(&handle("vid2", 1)).await.unwrap() else {
+        panic!("`error` without a reason is final too")
     };
-    assert!(reason.contains("voice unavailable"), "{reason}");
+    assert!(reason.contains("no reason"), "{reason}");
     assert!(matches!(
         p.status(&handle("vid3", 1)).await.unwrap(),
         RenderStatus::Failed { .. }
     ));
-}
-
-#[tokio::test]
-async fn error_flipping_back_to_rendering_resets_the_count() {
-    let server = MockServer::start().await;
-    let answers = ["error", "error", "rendering", "error", "error", "ready"]
-        .iter()
-        .map(|s| {
-            let mut b = json!({"_id": "vid1", "status": s});
-            if *s == "ready" {
-                b["url"] = json!("u");
-            }
-            ResponseTemplate::new(200).set_body_json(b)
-        })
-        .collect();
-    Mock::given(method("GET"))
-        .and(path("/api/v1/videos/vid1"))
-        .respond_with(Sequence::new(answers))
-        .mount(&server)
-        .await;
-    let p = ElaiProvider::new(builder(&server).error_threshold(3).build().unwrap()).unwrap();
-    let h = handle("vid1", 1);
-    for _ in 0..5 {
-        assert!(matches!(
-            p.status(&h).await.unwrap(),
-            RenderStatus::Rendering { .. }
-        ));
-    }
-    assert_eq!(p.status(&h).await.unwrap(), RenderStatus::Ready);
 }
 
 #[tokio::test]
