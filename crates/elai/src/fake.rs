@@ -375,20 +375,46 @@ fn slide_of(name: &str) -> Option<usize> {
     name.rsplit_once(" - slide ")?.1.trim().parse().ok()
 }
 
-/// The fake's avatars: (code, name, gender, status, limit in seconds,
-/// variants as (code, limit)). `gia` is a stock avatar (60 s per slide, as
-/// measured), `dan` allows 300 s, `tom` is still in training (status 1).
-const AVATARS: &[(&str, &str, &str, u8, u32, &[(&str, u32)])] = &[
-    (
-        "gia",
-        "Gia",
-        "female",
-        2,
-        60,
-        &[("casual", 60), ("business", 60)],
-    ),
-    ("dan", "Dan", "male", 2, 300, &[("casual", 300)]),
-    ("tom", "Tom", "male", 1, 300, &[("casual", 300)]),
+/// One avatar of the fake's account.
+struct FakeAvatar {
+    code: &'static str,
+    name: &'static str,
+    gender: &'static str,
+    /// 2 renders; anything else (training, disabled) does not.
+    status: u8,
+    /// Longest speech per slide, seconds.
+    limit: u32,
+    /// (variant code, its limit).
+    variants: &'static [(&'static str, u32)],
+}
+
+/// `gia` is a stock avatar (60 s per slide, as measured), `dan` allows
+/// 300 s, `tom` is still in training (status 1).
+const AVATARS: &[FakeAvatar] = &[
+    FakeAvatar {
+        code: "gia",
+        name: "Gia",
+        gender: "female",
+        status: 2,
+        limit: 60,
+        variants: &[("casual", 60), ("business", 60)],
+    },
+    FakeAvatar {
+        code: "dan",
+        name: "Dan",
+        gender: "male",
+        status: 2,
+        limit: 300,
+        variants: &[("casual", 300)],
+    },
+    FakeAvatar {
+        code: "tom",
+        name: "Tom",
+        gender: "male",
+        status: 1,
+        limit: 300,
+        variants: &[("casual", 300)],
+    },
 ];
 
 /// The fake's voices: (locale, gender, character, voice, provider).
@@ -405,10 +431,10 @@ fn speech_limit(code: &str) -> Option<u32> {
         Some((a, v)) => (a, Some(v)),
         None => (code, None),
     };
-    let (_, _, _, _, limit, variants) = AVATARS.iter().find(|a| a.0 == avatar)?;
+    let a = AVATARS.iter().find(|a| a.code == avatar)?;
     match variant {
-        None => Some(*limit),
-        Some(v) => variants.iter().find(|(c, _)| *c == v).map(|(_, l)| *l),
+        None => Some(a.limit),
+        Some(v) => a.variants.iter().find(|(c, _)| *c == v).map(|(_, l)| *l),
     }
 }
 
@@ -691,8 +717,10 @@ async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Respon
     // variant's); `status` 2 is the only usable one; `limit` in seconds.
     let list: Vec<Value> = AVATARS
         .iter()
-        .map(|(code, name, gender, status, limit, variants)| {
-            let variants: Vec<Value> = variants
+        .map(|a| {
+            let code = a.code;
+            let variants: Vec<Value> = a
+                .variants
                 .iter()
                 .map(|(v, l)| {
                     json!({"code": v, "name": v, "canvas": png(&format!("{code}.{v}")),
@@ -700,9 +728,9 @@ async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Respon
                 })
                 .collect();
             json!({
-                "id": format!("a-{code}"), "code": code, "name": name, "type": null,
-                "status": status, "gender": gender, "canvas": null,
-                "thumbnail": png(code), "limit": limit,
+                "id": format!("a-{code}"), "code": code, "name": a.name, "type": null,
+                "status": a.status, "gender": a.gender, "canvas": null,
+                "thumbnail": png(code), "limit": a.limit,
                 "defaultVoice": "en-US-AriaNeural", "variants": variants
             })
         })
