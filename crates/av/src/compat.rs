@@ -233,3 +233,62 @@ pub fn set_mov_text_parameters(
     }
     Ok(())
 }
+
+/// Route FFmpeg's own log lines (`[png @ 0x...] Invalid PNG signature`)
+/// through `tracing` (target `ffmpeg`) instead of raw writes to stderr.
+/// slidecast reports every failure itself, naming the file and slide, so
+/// FFmpeg's lines are diagnostics: its errors at `debug` (`-vv`), its
+/// warnings at `trace`, fatal ones at `warn`.
+///
+/// The callback receives a C `va_list`, whose Rust type is the
+/// platform's: this is built for x86_64 (elsewhere FFmpeg keeps its own
+/// logging, quieted to errors).
+pub fn log_through_tracing() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the callback has exactly the signature av_log_set_callback
+    // takes on this platform; it only formats into a stack buffer with
+    // FFmpeg's own formatter and never keeps the pointers it is given.
+    unsafe {
+        ffi::av_log_set_callback(Some(log_line));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn log_line(
+    avcl: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    fmt: *const std::ffi::c_char,
+    args: *mut ffi::__va_list_tag,
+) {
+    if level > ffi::AV_LOG_WARNING {
+        return;
+    }
+    let mut line = [0 as std::ffi::c_char; 1024];
+    let mut print_prefix: std::ffi::c_int = 1;
+    // SAFETY: FFmpeg hands us a valid format and argument list; the buffer
+    // and its length match, and the formatter NUL-terminates within it.
+    let text = unsafe {
+        ffi::av_log_format_line2(
+            avcl,
+            level,
+            fmt,
+            args,
+            line.as_mut_ptr(),
+            line.len() as std::ffi::c_int,
+            &mut print_prefix,
+        );
+        std::ffi::CStr::from_ptr(line.as_ptr())
+    };
+    let text = text.to_string_lossy();
+    let text = text.trim_end();
+    if text.is_empty() {
+        return;
+    }
+    if level <= ffi::AV_LOG_FATAL {
+        tracing::warn!(target: "ffmpeg", "{text}");
+    } else if level <= ffi::AV_LOG_ERROR {
+        tracing::debug!(target: "ffmpeg", "{text}");
+    } else {
+        tracing::trace!(target: "ffmpeg", "{text}");
+    }
+}

@@ -52,8 +52,9 @@ impl AvError {
     }
 }
 
-/// Initialise FFmpeg once per process: keep its log to errors (x264 is
-/// chatty) and tune the allocator for frame-sized buffers.
+/// Initialise FFmpeg once per process: its log lines go through `tracing`
+/// (see [`compat::log_through_tracing`]), and the allocator is tuned for
+/// frame-sized buffers.
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
@@ -61,6 +62,7 @@ pub fn init() {
         // lookup then fails with a clear error anyway.
         let _ = ffmpeg::init();
         ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        compat::log_through_tracing();
         tune_allocator();
     });
 }

@@ -16,14 +16,24 @@ use crate::args::ProgressChoice;
 /// The display actually used, once `auto` is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Live bars on a terminal.
     Bars,
+    /// One log line per stage change.
     Plain,
+    /// One JSON event per line on stdout.
     Json,
+    /// Nothing (`-q`: errors only).
+    Quiet,
 }
 
 impl Mode {
     /// Resolve `auto`: bars when stderr is a terminal, plain lines otherwise.
-    pub fn resolve(choice: ProgressChoice) -> Mode {
+    /// `quiet` (`-q`) silences bars and lines; JSON events, asked for by
+    /// name, still go to stdout.
+    pub fn resolve(choice: ProgressChoice, quiet: bool) -> Mode {
+        if quiet && choice != ProgressChoice::Json {
+            return Mode::Quiet;
+        }
         match choice {
             ProgressChoice::Bars => Mode::Bars,
             ProgressChoice::Plain => Mode::Plain,
@@ -102,6 +112,10 @@ pub async fn show(mode: Mode, sink: LogSink, mut rx: UnboundedReceiver<Progress>
         Mode::Bars => Box::new(Bars::new(&sink)),
         Mode::Plain => Box::new(Plain::default()),
         Mode::Json => Box::new(Json),
+        Mode::Quiet => {
+            while rx.recv().await.is_some() {}
+            return;
+        }
     };
     while let Some(event) = rx.recv().await {
         display.show(&event);

@@ -13,7 +13,7 @@ use crate::exit::CliError;
 use crate::progress::{self, LogSink, Mode};
 
 /// Run `slidecast render`.
-pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
+pub fn run(args: RenderArgs, quiet: bool, sink: LogSink) -> Result<(), CliError> {
     let deck = load_deck(&args.deck)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,7 +21,7 @@ pub fn run(args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
         .map_err(|e| CliError::Run {
             message: format!("cannot start the async runtime: {e}"),
         })?;
-    runtime.block_on(render(deck, args, sink))
+    runtime.block_on(render(deck, args, quiet, sink))
 }
 
 /// Load a deck, listing every problem like `validate` does.
@@ -79,7 +79,7 @@ pub fn job(
     job
 }
 
-async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliError> {
+async fn render(deck: Deck, args: RenderArgs, quiet: bool, sink: LogSink) -> Result<(), CliError> {
     let (tx, rx) = mpsc::unbounded_channel();
     let mut job = job(deck, &args.output, args.provider, &args.store, &args.elai)
         .schedule(args.schedule.into())
@@ -103,7 +103,7 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     if let Some(max) = args.max_minutes {
         job = job.max_minutes(max);
     }
-    let mode = Mode::resolve(args.progress);
+    let mode = Mode::resolve(args.progress, quiet);
     let display = tokio::spawn(progress::show(mode, sink, rx));
 
     let outcome = tokio::select! {
@@ -137,7 +137,7 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
     drop(job);
     let _ = display.await;
     let outcome = outcome.map_err(render_error)?;
-    if mode != Mode::Json {
+    if mode != Mode::Json && mode != Mode::Quiet {
         let captions = match &outcome.captions {
             Some((srt, vtt)) => format!("; captions: {}, {}", srt.display(), vtt.display()),
             None => String::new(),
@@ -156,10 +156,23 @@ async fn render(deck: Deck, args: RenderArgs, sink: LogSink) -> Result<(), CliEr
 /// The render library's error plus what the user can do about it.
 pub fn render_error(e: RenderError) -> CliError {
     use slidecast_core::{Error, PermanentKind, ProviderError};
+    if let RenderError::Deck(DeckError::Invalid(problems)) = e {
+        // Problems the vendor check found, listed like a deck's own.
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "{} problem(s); nothing was created at the vendor",
+            problems.len()
+        );
+        return CliError::Deck(DeckError::Invalid(problems));
+    }
     let hint = match &e {
-        RenderError::Deck(_) => return CliError::Run {
-            message: format!("{e}\nhint: run `slidecast validate` on the deck"),
-        },
+        RenderError::Deck(_) => {
+            return CliError::Run {
+                message: format!("{e}\nhint: run `slidecast validate` on the deck"),
+            }
+        }
         RenderError::UnknownProvider { .. } => {
             return CliError::Usage(format!("{e}\nhint: pass --provider local to render offline"))
         }

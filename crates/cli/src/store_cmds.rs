@@ -49,6 +49,20 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
     let job = job(deck, &output, args.provider, &args.store, &args.elai);
     let plan = job.plan().map_err(render_error)?;
     print_block(&plan.to_string());
+    // What the vendors would refuse, before anything is paid for.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Run {
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    match runtime.block_on(job.check_with_vendors()) {
+        Ok(()) => {}
+        Err(slidecast_render::RenderError::Credentials { provider, .. }) => {
+            eprintln!("note: not checked with {provider} (no API key); `render` checks before creating anything");
+        }
+        Err(e) => return Err(render_error(e)),
+    }
     if let Some(max) = args.max_minutes {
         plan.check_budget(max).map_err(|e| CliError::Run {
             message: e.to_string(),

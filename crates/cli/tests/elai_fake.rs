@@ -133,3 +133,107 @@ fn ctrl_c_with_cleanup_remote_deletes_the_started_renders() {
     assert_eq!(fake.stats().deletes, 3);
     assert!(!out.exists());
 }
+
+/// A deck of `slides` narrated Elai slides in `dir` with `extra` appended
+/// to slide `n`'s table for each `(n, extra)` (a voice, a long script).
+fn elai_deck_with(
+    dir: &std::path::Path,
+    slides: usize,
+    extra: &[(usize, &str)],
+) -> std::path::PathBuf {
+    let mut text = String::from(
+        "title = \"Vendor check\"\n[output]\nwidth = 320\nheight = 180\nfps = 25\nquality = \"draft\"\n[presenter]\nprovider = \"elai\"\navatar = \"gia.casual\"\n",
+    );
+    for n in 1..=slides {
+        common::png_sized(&dir.join(format!("{n}.png")), 64, 36, [40, 90, 160]);
+        text.push_str(&format!("\n[[slides]]\nimage = \"{n}.png\"\n"));
+        match extra.iter().find(|(s, _)| *s == n) {
+            Some((_, more)) => text.push_str(more),
+            None => text.push_str(&format!("script = \"Slide {n} says a few words.\"\n")),
+        }
+    }
+    let path = dir.join("deck.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What Elai would refuse is found before anything is created: an unknown
+/// voice and a narration over the avatar's 60 s limit are listed with
+/// their slide and field, with Elai's nearest voice, and nothing is paid.
+#[test]
+fn vendor_problems_are_reported_before_any_create() {
+    let dir = tempfile::tempdir().unwrap();
+    // About 150 s of narration at 130 words a minute.
+    let long = format!("script = \"{}\"\n", vec!["word"; 325].join(" "));
+    let deck = elai_deck_with(
+        dir.path(),
+        3,
+        &[
+            (
+                2,
+                "script = \"Hello.\"\npresenter = { voice = \"en-US-AriaNeurall\" }\n",
+            ),
+            (3, &long),
+        ],
+    );
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| c);
+    let out = dir.path().join("talk.mp4");
+    for command in ["render", "plan"] {
+        let mut cmd = slidecast();
+        cmd.arg(command).arg(&deck).arg("-o").arg(&out);
+        let assert = cmd
+            .args(["--provider", "elai"])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("ELAI_BASE_URL", fake.base_url())
+            .env("ELAI_API_KEY", fake.api_key())
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(
+            stderr.contains("slide 2: presenter.voice")
+                && stderr.contains("nearest: en-US-AriaNeural"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("slide 3: script") && stderr.contains("at most 60 s"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("slide 1:"), "{command}: {stderr}");
+    }
+    assert_eq!(fake.stats().creates, 0, "nothing created, nothing paid");
+    assert!(!out.exists());
+}
+
+/// Every render at once: with no cap on renders in flight, all twelve
+/// creates go out before the first clip is ready.
+#[test]
+fn a_twelve_slide_deck_creates_every_render_before_the_first_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = elai_deck_with(dir.path(), 12, &[]);
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
+        c.render_delay(Duration::from_millis(RENDER_DELAY_MS))
+    });
+    let out = dir.path().join("talk.mp4");
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--provider", "elai", "--no-cache", "-q"])
+        .env("ELAI_BASE_URL", fake.base_url())
+        .env("ELAI_API_KEY", fake.api_key())
+        .assert()
+        .success();
+    let stats = fake.stats();
+    assert_eq!(stats.creates, 12, "{stats:?}");
+    assert!(
+        stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
+        "the last create came {:?} after the first clip was ready",
+        stats
+            .last_create_at
+            .unwrap()
+            .saturating_duration_since(stats.first_ready_at.unwrap())
+    );
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+}

@@ -161,6 +161,45 @@ fn plain_progress_off_a_terminal() {
     assert!(dir.path().join("o.srt").exists() && dir.path().join("o.vtt").exists());
 }
 
+/// `-q` is errors only: no progress lines, no summary, the video written.
+#[test]
+fn quiet_prints_nothing_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 2);
+    let out = dir.path().join("o.mp4");
+    let run = slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["-q", "--progress", "plain"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert_eq!(stderr, "", "nothing but errors with -q");
+    assert!(probe_duration(&out) > 1.0);
+}
+
+/// FFmpeg's own complaints (`[png @ 0x...] ...`) go through slidecast's
+/// log, not raw to stderr; the error names the slide and the file.
+#[test]
+fn an_unreadable_slide_image_is_one_clear_error_without_ffmpeg_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = mock_deck(dir.path(), 2);
+    std::fs::write(dir.path().join("1.png"), b"not a png at all, just bytes").unwrap();
+    let run = slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(dir.path().join("o.mp4"))
+        .args(["--progress", "plain"])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("1.png"), "{stderr}");
+    assert!(!stderr.contains(" @ 0x"), "raw FFmpeg log line: {stderr}");
+}
+
 #[test]
 fn ctrl_c_stops_quickly_with_exit_130_and_no_output() {
     let dir = tempfile::tempdir().unwrap();

@@ -466,6 +466,30 @@ pub enum DeckError {
     Invalid(Vec<DeckProblem>),
 }
 
+/// Up to `max` of `known` closest to `word` (by edit distance, closest
+/// first; at most a third of the word's length away, and at least two), for
+/// "did you mean" hints on deck values such as avatar and voice codes.
+pub fn nearest_names<'a>(
+    word: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<&'a str> {
+    let reach = (word.chars().count() / 3).max(2);
+    let mut ranked: Vec<(usize, &str)> = known
+        .into_iter()
+        .map(|k| {
+            (
+                file::edit_distance(&word.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
+        .filter(|(d, _)| *d <= reach)
+        .collect();
+    ranked.sort();
+    ranked.dedup_by(|a, b| a.1 == b.1);
+    ranked.into_iter().take(max).map(|(_, k)| k).collect()
+}
+
 /// How a deck is checked while it loads.
 ///
 /// ```

@@ -38,7 +38,7 @@ pub use error::Error;
 pub use progress::{Progress, SlideEvent};
 pub use provider::{
     AvatarProvider, ClipIdentity, ClipRequest, PermanentKind, ProviderError, ProviderLimits,
-    RenderHandle, RenderStatus,
+    RenderHandle, RenderStatus, RequestProblem,
 };
 pub use schedule::{
     ClipSource, Finishing, NoJournal, RenderJournal, RenderReport, RetryPolicy, RunOptions,

@@ -144,6 +144,19 @@ impl std::fmt::Display for ClipIdentity {
     }
 }
 
+/// Something a provider will refuse in a request, found before anything is
+/// paid for (see [`AvatarProvider::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestProblem {
+    /// The slide whose request it is.
+    pub slide: usize,
+    /// The deck field to change (`presenter.avatar`, `presenter.voice`,
+    /// `script`, ...).
+    pub field: String,
+    /// What is wrong and what the vendor accepts instead.
+    pub message: String,
+}
+
 /// A vendor's reference to one render, serializable so a journal can persist
 /// it and a later run can resume polling without creating the render again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,6 +338,16 @@ pub trait AvatarProvider: Send + Sync {
     /// dot); the scheduler names fetched clips `clip-slide-NNN.<ext>`.
     fn clip_extension(&self) -> &str {
         "mp4"
+    }
+
+    /// Check `requests` against what the vendor accepts (avatar and voice
+    /// codes, per-slide limits) before any of them is created, so a deck
+    /// that cannot render fails before anything is paid for. Every problem
+    /// is reported, each naming its slide and field. The default accepts
+    /// everything.
+    async fn check(&self, requests: &[ClipRequest]) -> Result<Vec<RequestProblem>, ProviderError> {
+        let _ = requests;
+        Ok(Vec::new())
     }
 
     /// Ask the vendor for a render of `request` and return its handle as soon

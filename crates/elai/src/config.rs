@@ -71,6 +71,10 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Renders in flight by default: in effect none (see
+/// [`ElaiConfig::max_in_flight`]).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
+
 /// How the provider talks to Elai. Build one with [`ElaiConfig::builder`].
 #[derive(Debug, Clone)]
 pub struct ElaiConfig {
@@ -90,7 +94,10 @@ pub struct ElaiConfig {
     pub requests_per_second: f64,
     /// Requests that may go out at once before the rate applies.
     pub burst: u32,
-    /// Renders in flight at once; becomes `limits().max_in_flight`.
+    /// Renders in flight at once; becomes `limits().max_in_flight`. By
+    /// default no cap: Elai documents no concurrency limit (only a creation
+    /// quota per 8 hours), so every render of a deck starts at once; 429s
+    /// are handled by the client's shared Retry-After hold.
     pub max_in_flight: usize,
     /// Poll backoff: the wait before the next status read is
     /// `poll_growth` × the time the render has run so far, at least
@@ -183,7 +190,7 @@ impl Default for ElaiConfigBuilder {
             pool_idle_timeout: Some(Duration::from_secs(90)),
             requests_per_second: 5.0,
             burst: 5,
-            max_in_flight: 5,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             poll_initial: Duration::from_secs(10),
             poll_growth: 0.25,
             poll_max: Duration::from_secs(60),
@@ -256,6 +263,7 @@ impl ElaiConfigBuilder {
         self
     }
 
+    /// Cap renders in flight (default: none).
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
         self

@@ -18,7 +18,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use slidecast_elai::{AvatarTable, ElaiConfig, ElaiProvider};
-//! let provider = ElaiProvider::new(ElaiConfig::builder().max_in_flight(4).build()?)?;
+//! let provider = ElaiProvider::new(ElaiConfig::builder().base_url("http://127.0.0.1:8080/api/v1").build()?)?;
 //! println!("{}", AvatarTable(&provider.list_avatars().await?));
 //! # Ok(()) }
 //! ```

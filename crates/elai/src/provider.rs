@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use slidecast_core::{
     AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
-    RenderStatus,
+    RenderStatus, RequestProblem,
 };
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -27,6 +27,7 @@ use crate::config::{ConfigError, ElaiConfig};
 use crate::discovery::{find_avatar, Avatar, Voice};
 use crate::http::{Ctx, DownloadError, Http};
 use crate::wire::{self, VideoObject, VideoState};
+use slidecast_core::deck::nearest_names;
 
 /// The provider name decks use.
 pub const PROVIDER_NAME: &str = "elai";
@@ -248,6 +249,35 @@ impl AvatarProvider for ElaiProvider {
         limits.poll_interval = self.config.poll_max;
         limits.max_script_chars = self.config.max_script_chars;
         limits
+    }
+
+    /// Before anything is created: every avatar exists, has the variant and
+    /// is usable (status 2), every voice exists (when `GET voices` answers),
+    /// and no narration is longer than its avatar's speech limit (estimated
+    /// at the configured speaking rate).
+    async fn check(&self, requests: &[ClipRequest]) -> Result<Vec<RequestProblem>, ProviderError> {
+        let Some(first) = requests.first() else {
+            return Ok(Vec::new());
+        };
+        let avatars = self.cached_avatars(first.slide).await?;
+        let voices = match self.list_voices().await {
+            Ok(v) if !v.is_empty() => Some(v),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("cannot check voices before rendering: {e}");
+                None
+            }
+        };
+        let mut problems = Vec::new();
+        for request in requests {
+            problems.extend(check_request(
+                request,
+                &avatars,
+                voices.as_deref(),
+                &self.config,
+            ));
+        }
+        Ok(problems)
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
@@ -550,6 +580,106 @@ impl AvatarProvider for ElaiProvider {
 }
 
 /// Read the video for its MP4 URL.
+/// What Elai will refuse in `request`, each problem naming its field.
+fn check_request(
+    request: &ClipRequest,
+    avatars: &[Avatar],
+    voices: Option<&[Voice]>,
+    config: &ElaiConfig,
+) -> Vec<RequestProblem> {
+    let slide = request.slide;
+    let problem = |field: &str, message: String| RequestProblem {
+        slide,
+        field: field.to_string(),
+        message,
+    };
+    let mut problems = Vec::new();
+    let (avatar_code, variant) = match request.avatar.split_once('.') {
+        Some((a, v)) => (a, Some(v)),
+        None => (request.avatar.as_str(), None),
+    };
+    match avatars.iter().find(|a| a.code == avatar_code) {
+        None => {
+            let codes: Vec<String> = avatars.iter().flat_map(Avatar::full_codes).collect();
+            let near = nearest_names(&request.avatar, codes.iter().map(String::as_str), 3);
+            problems.push(problem(
+                "presenter.avatar",
+                format!(
+                    "Elai has no avatar `{}` for this account{} (`slidecast elai avatars` lists them)",
+                    request.avatar,
+                    hint(&near)
+                ),
+            ));
+        }
+        Some(avatar) => {
+            if let Some(v) = variant {
+                if !avatar.variants.iter().any(|x| x.code == v) {
+                    let names: Vec<&str> =
+                        avatar.variants.iter().map(|x| x.code.as_str()).collect();
+                    problems.push(problem(
+                        "presenter.avatar",
+                        format!(
+                            "avatar `{avatar_code}` has no variant `{v}`; it has {}",
+                            if names.is_empty() {
+                                "none (use the bare code)".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+            if let Some(status) = avatar.status.filter(|s| *s != Avatar::USABLE) {
+                problems.push(problem(
+                    "presenter.avatar",
+                    format!(
+                        "avatar `{avatar_code}` cannot render now (Elai status {status}: \
+                         in training, disabled or otherwise not ready); choose another"
+                    ),
+                ));
+            }
+            if let Some(limit) = avatar.limit_of(variant) {
+                let speech = config.speech_seconds(&request.script);
+                if speech > f64::from(limit) {
+                    problems.push(problem(
+                        "script",
+                        format!(
+                            "the narration is about {speech:.0} s ({} words); avatar `{}` \
+                             speaks at most {limit} s per slide: shorten it, split it over \
+                             two slides, or choose an avatar with a longer limit",
+                            request.script.split_whitespace().count(),
+                            request.avatar
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(voices) = voices {
+        let voice = request.voice.as_deref().unwrap_or(&config.default_voice);
+        if !voices.iter().any(|v| v.id == voice) {
+            let near = nearest_names(voice, voices.iter().map(|v| v.id.as_str()), 3);
+            problems.push(problem(
+                "presenter.voice",
+                format!(
+                    "Elai has no voice `{voice}`{} (`slidecast elai voices` lists them)",
+                    hint(&near)
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+/// `; nearest: a, b` for a non-empty list of suggestions.
+fn hint(near: &[&str]) -> String {
+    if near.is_empty() {
+        String::new()
+    } else {
+        format!("; nearest: {}", near.join(", "))
+    }
+}
+
 async fn fresh_url(p: &ElaiProvider, id: &str, ctx: Ctx<'_>) -> Result<String, ProviderError> {
     let video = p.read_video(id, ctx).await?;
     match (video.state(), video.url) {

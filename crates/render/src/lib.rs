@@ -380,6 +380,79 @@ impl RenderJob {
         ))
     }
 
+    /// Ask the vendors whether they will render the deck's slides that are
+    /// not cached (avatar and voice codes, speech limits), without creating
+    /// anything: every problem at once, as deck problems naming slide and
+    /// field.
+    pub async fn check_with_vendors(&self) -> Result<(), RenderError> {
+        let deck = self.deck();
+        let names = self.providers()?;
+        let work = tempfile::tempdir().map_err(|e| RenderError::io(std::env::temp_dir(), e))?;
+        let provider = self.build_provider(&names, &self.provider_context(work.path()))?;
+        let cache = self.store.open_cache()?;
+        let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
+        let sources = snapshot.sources(&deck, cache.as_ref());
+        let to_render: Vec<slidecast_core::ClipRequest> = deck
+            .presenter_slides()
+            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
+            .filter_map(|s| s.clip_request(&deck))
+            .collect();
+        self.vendor_check(&deck, provider.as_ref(), &to_render)
+            .await
+    }
+
+    async fn vendor_check(
+        &self,
+        deck: &Deck,
+        provider: &dyn AvatarProvider,
+        requests: &[slidecast_core::ClipRequest],
+    ) -> Result<(), RenderError> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        // Retried like any vendor call: 5xx and 429 are passing weather.
+        let retry = slidecast_core::RetryPolicy::default();
+        let mut attempt = 0;
+        let problems = loop {
+            attempt += 1;
+            match provider.check(requests).await {
+                Ok(problems) => break problems,
+                Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
+                    let wait = match &e {
+                        slidecast_core::ProviderError::RateLimited {
+                            retry_after: Some(after),
+                            ..
+                        } => *after,
+                        _ => retry.backoff(attempt),
+                    };
+                    tracing::debug!(attempt, ?wait, "checking with the vendor: {e}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(source) => {
+                    return Err(RenderError::Run(slidecast_core::Error::Provider {
+                        slide: requests[0].slide,
+                        provider: provider.name().to_string(),
+                        source,
+                    }))
+                }
+            }
+        };
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
+            problems
+                .into_iter()
+                .map(|p| slidecast_core::DeckProblem {
+                    file: deck.source.clone(),
+                    slide: Some(p.slide),
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect(),
+        )))
+    }
+
     fn check_output(&self) -> Result<(), RenderError> {
         let folder = output_folder(&self.output);
         if !folder.is_dir() {
@@ -483,6 +556,14 @@ impl RenderJob {
             }
             None => HashMap::new(),
         };
+        // What the vendor would refuse, before anything is created.
+        let to_render: Vec<slidecast_core::ClipRequest> = deck
+            .presenter_slides()
+            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
+            .filter_map(|s| s.clip_request(&deck))
+            .collect();
+        self.vendor_check(&deck, provider.as_ref(), &to_render)
+            .await?;
         // Priced after verification: a cached or fetched clip that failed
         // it is rendered again, and that render is billed.
         if let Some(max) = self.max_minutes {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use slidecast_core::{
     AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
-    RenderStatus,
+    RenderStatus, RequestProblem,
 };
 
 /// Several providers behind one, for a deck whose slides name different
@@ -53,6 +53,19 @@ impl AvatarProvider for Router {
             .unwrap_or(Duration::from_secs(10));
         limits.max_script_chars = all.iter().filter_map(|l| l.max_script_chars).min();
         limits
+    }
+
+    async fn check(&self, requests: &[ClipRequest]) -> Result<Vec<RequestProblem>, ProviderError> {
+        let mut by_provider: HashMap<&str, Vec<ClipRequest>> = HashMap::new();
+        for r in requests {
+            by_provider.entry(&r.provider).or_default().push(r.clone());
+        }
+        let mut problems = Vec::new();
+        for (name, list) in by_provider {
+            problems.extend(self.get(name)?.check(&list).await?);
+        }
+        problems.sort_by_key(|p| p.slide);
+        Ok(problems)
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
