@@ -204,12 +204,18 @@ fn copy_plane(
     }
 }
 
-/// FFmpeg `chromakey` parameters resolved to the clip's chroma values.
+/// FFmpeg `chromakey` parameters resolved to the clip's YUV values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChromaKey {
+    /// The key colour's luma.
+    pub y: u8,
+    /// The key colour's chroma.
     pub u: u8,
+    /// The key colour's chroma.
     pub v: u8,
+    /// How close to the key a pixel must be to vanish (0..=1).
     pub similarity: f32,
+    /// Width of the soft edge above `similarity` (0..=1).
     pub blend: f32,
 }
 
@@ -351,6 +357,10 @@ impl Overlay {
     }
 
     fn blend(&self, out: &mut frame::Video, bg: &Yuv420, avatar: &frame::Video) {
+        if let Some(key) = self.key {
+            self.blend_keyed(key, out, bg, avatar);
+            return;
+        }
         let r = self.rect;
         let bg_planes = [&bg.y, &bg.u, &bg.v];
         for (plane, bg_plane) in bg_planes.into_iter().enumerate() {
@@ -390,6 +400,130 @@ impl Overlay {
             }
         }
     }
+}
+
+impl Overlay {
+    /// Composite a keyed clip without fringes. A pixel the keyer made
+    /// partly transparent is a mixture of the avatar and the key colour the
+    /// vendor rendered behind it (`px = a*F + (1-a)*K`), so the key's share
+    /// is taken out before the new background goes in (`out = px - (1-a)*K
+    /// + (1-a)*B`, the avatar's share clamped to what `a` allows): no green
+    /// and no dark rim. Then green spill on the avatar itself (light
+    /// bounced off the green screen) is removed from the chroma, as the
+    /// usual despill does in RGB (green at most the larger of red and
+    /// blue), keeping the luma so edges do not darken.
+    fn blend_keyed(
+        &self,
+        key: ChromaKey,
+        out: &mut frame::Video,
+        bg: &Yuv420,
+        avatar: &frame::Video,
+    ) {
+        let r = self.rect;
+        let (x, y, w, h) = (
+            r.x as usize,
+            r.y as usize,
+            r.width as usize,
+            r.height as usize,
+        );
+        let bg_w = bg.width as usize;
+        // Luma: unmix, no despill.
+        {
+            let (src, ss) = (avatar.data(0), avatar.stride(0));
+            let ds = out.stride(0);
+            let dst = out.data_mut(0);
+            for row in 0..h {
+                for col in 0..w {
+                    let a = i32::from(self.alpha_y[row * w + col]);
+                    let px = i32::from(src[row * ss + col]);
+                    let b = i32::from(bg.y[(y + row) * bg_w + x + col]);
+                    dst[(y + row) * ds + x + col] = unmix(px, a, i32::from(key.y), b, (16, 235));
+                }
+            }
+        }
+        // Chroma: unmix the foreground, despill it, composite it.
+        let (cx0, cy0, cw, ch, bg_cw) = (x / 2, y / 2, w / 2, h / 2, bg_w / 2);
+        let (ys, us, vs) = (avatar.stride(0), avatar.stride(1), avatar.stride(2));
+        let (ud_out_s, vd_out_s) = (out.stride(1), out.stride(2));
+        for row in 0..ch {
+            for col in 0..cw {
+                let a = self.alpha_c[row * cw + col];
+                let (bu, bv) = (
+                    bg.u[(cy0 + row) * bg_cw + cx0 + col],
+                    bg.v[(cy0 + row) * bg_cw + cx0 + col],
+                );
+                let (ou, ov) = if a == 0 {
+                    (bu, bv)
+                } else {
+                    let yd = avatar.data(0);
+                    let l = row * 2 * ys + col * 2;
+                    let luma = (u32::from(yd[l])
+                        + u32::from(yd[l + 1])
+                        + u32::from(yd[l + ys])
+                        + u32::from(yd[l + ys + 1])
+                        + 2)
+                        / 4;
+                    let px = Yuv {
+                        y: luma as u8,
+                        u: avatar.data(1)[row * us + col],
+                        v: avatar.data(2)[row * vs + col],
+                    };
+                    let fg = despill(foreground(px, f32::from(a) / 255.0, key));
+                    let af = f32::from(a) / 255.0;
+                    let mix = |f: f32, b: u8| {
+                        (af * f + (1.0 - af) * f32::from(b))
+                            .round()
+                            .clamp(16.0, 240.0) as u8
+                    };
+                    (mix(fg.1, bu), mix(fg.2, bv))
+                };
+                out.data_mut(1)[(cy0 + row) * ud_out_s + cx0 + col] = ou;
+                out.data_mut(2)[(cy0 + row) * vd_out_s + cx0 + col] = ov;
+            }
+        }
+    }
+}
+
+/// One plane of a keyed pixel: `px` minus the key's share `(1-a)*key`
+/// (clamped to what an opacity of `a` allows of the `range`), plus the
+/// background's share. `a` in 0..=255.
+fn unmix(px: i32, a: i32, key: i32, bg: i32, range: (i32, i32)) -> u8 {
+    let fg = (px * 255 - (255 - a) * key).clamp(a * range.0, a * range.1);
+    ((fg + (255 - a) * bg + 127) / 255).clamp(0, 255) as u8
+}
+
+/// The avatar's own colour behind a keyed pixel of opacity `a` (0..=1):
+/// `(px - (1-a)*key) / a`, per channel, in YUV (floats, limited range).
+fn foreground(px: Yuv, a: f32, key: ChromaKey) -> (f32, f32, f32) {
+    let f = |p: u8, k: u8, lo: f32, hi: f32| {
+        ((f32::from(p) - (1.0 - a) * f32::from(k)) / a).clamp(lo, hi)
+    };
+    (
+        f(px.y, key.y, 16.0, 235.0),
+        f(px.u, key.u, 16.0, 240.0),
+        f(px.v, key.v, 16.0, 240.0),
+    )
+}
+
+/// Remove green spill from a limited-range YUV colour: in RGB, green is
+/// lowered to the larger of red and blue when it exceeds both; the chroma
+/// of the result is returned with the original luma (so nothing darkens).
+fn despill((y, u, v): (f32, f32, f32)) -> (f32, f32, f32) {
+    let yn = (y - 16.0) / 219.0;
+    let cb = (u - 128.0) / 224.0;
+    let cr = (v - 128.0) / 224.0;
+    let r = yn + 1.5748 * cr;
+    let g = yn - 0.1873 * cb - 0.4681 * cr;
+    let b = yn + 1.8556 * cb;
+    let limit = r.max(b);
+    if g <= limit {
+        return (y, u, v);
+    }
+    let g = limit;
+    let y2 = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let cb2 = (b - y2) / 1.8556;
+    let cr2 = (r - y2) / 1.5748;
+    (y, 128.0 + 224.0 * cb2, 128.0 + 224.0 * cr2)
 }
 
 fn mul255(a: u32, b: u32) -> u8 {
@@ -499,6 +633,7 @@ mod tests {
     fn chroma_key_follows_ffmpeg_similarity_and_blend() {
         let green = rgb_to_yuv709(Rgb::GREEN);
         let key = ChromaKey {
+            y: green.y,
             u: green.u,
             v: green.v,
             similarity: 0.1,
@@ -510,6 +645,92 @@ mod tests {
         let soft = ChromaKey { blend: 0.5, ..key };
         let a = soft.alpha(green.u.saturating_add(40), green.v.saturating_add(40));
         assert!(a > 0 && a < 255, "{a}");
+    }
+
+    /// A clip's soft green edge: columns blend from the avatar's colour
+    /// (with some green spill) to pure key green. Keyed over a grey
+    /// background, no pixel of the edge keeps a green hue, none is darker
+    /// than both the avatar and the background (no dark rim), and the
+    /// background shows through where the clip was pure key.
+    #[test]
+    fn keyed_soft_green_edges_leave_neither_a_green_nor_a_dark_fringe() {
+        let (w, h) = (64u32, 16u32);
+        let figure = Rgb::new(0xE0, 0x66, 0x3A);
+        let spilled = Rgb::new(0xC8, 0x8A, 0x3A); // the figure lit by green
+        let grey = Rgb::new(0x80, 0x80, 0x80);
+        let mix = |a: Rgb, b: Rgb, t: f64| {
+            let m = |x: u8, y: u8| (f64::from(x) * (1.0 - t) + f64::from(y) * t).round() as u8;
+            Rgb::new(m(a.r, b.r), m(a.g, b.g), m(a.b, b.b))
+        };
+        // Columns 0..20 the figure, 20..28 spill, 28..44 a soft edge into
+        // green, 44.. pure green.
+        let colour_at = |x: u32| match x {
+            0..=19 => figure,
+            20..=27 => spilled,
+            28..=43 => mix(spilled, Rgb::GREEN, f64::from(x - 27) / 17.0),
+            _ => Rgb::GREEN,
+        };
+        let mut avatar = frame::Video::new(ffmpeg::format::Pixel::YUV420P, w, h);
+        for yy in 0..h as usize {
+            for xx in 0..w as usize {
+                let p = rgb_to_yuv709(colour_at(xx as u32));
+                let s0 = avatar.stride(0);
+                avatar.data_mut(0)[yy * s0 + xx] = p.y;
+                if yy % 2 == 0 && xx % 2 == 0 {
+                    // Chroma of the pair's average colour.
+                    let c = rgb_to_yuv709(mix(colour_at(xx as u32), colour_at(xx as u32 + 1), 0.5));
+                    let (s1, s2) = (avatar.stride(1), avatar.stride(2));
+                    avatar.data_mut(1)[yy / 2 * s1 + xx / 2] = c.u;
+                    avatar.data_mut(2)[yy / 2 * s2 + xx / 2] = c.v;
+                }
+            }
+        }
+        let g = rgb_to_yuv709(Rgb::GREEN);
+        let key = ChromaKey {
+            y: g.y,
+            u: g.u,
+            v: g.v,
+            similarity: 0.1,
+            blend: 0.2,
+        };
+        let bg = Yuv420::filled(w, h, rgb_to_yuv709(grey));
+        let mut out = frame::Video::new(ffmpeg::format::Pixel::YUV420P, w, h);
+        let mut overlay = Overlay::new(Rect::new(0, 0, w, h), false, Some(key));
+        overlay.draw(&mut out, &bg, &avatar);
+
+        let pixel = |x: usize, y: usize| {
+            yuv709_to_rgb(Yuv {
+                y: out.data(0)[y * out.stride(0) + x],
+                u: out.data(1)[y / 2 * out.stride(1) + x / 2],
+                v: out.data(2)[y / 2 * out.stride(2) + x / 2],
+            })
+        };
+        let luma =
+            |c: Rgb| 0.2126 * f64::from(c.r) + 0.7152 * f64::from(c.g) + 0.0722 * f64::from(c.b);
+        let darkest_allowed = luma(figure).min(luma(grey)) - 12.0;
+        let mut edge_pixels = 0;
+        for x in 20..44 {
+            let c = pixel(x, 8);
+            assert!(
+                i32::from(c.g) <= i32::from(c.r.max(c.b)) + 4,
+                "column {x}: {c:?} keeps a green hue"
+            );
+            assert!(
+                luma(c) >= darkest_allowed,
+                "column {x}: {c:?} is a dark rim"
+            );
+            edge_pixels += 1;
+        }
+        assert_eq!(edge_pixels, 24);
+        // Where the clip was pure key, the background.
+        let far = pixel(60, 8);
+        assert!(
+            (i32::from(far.r) - 0x80).abs() <= 3 && (i32::from(far.g) - 0x80).abs() <= 3,
+            "{far:?}"
+        );
+        // The figure itself is untouched.
+        let body = pixel(4, 8);
+        assert!((i32::from(body.r) - 0xE0).abs() <= 4, "{body:?}");
     }
 
     #[test]

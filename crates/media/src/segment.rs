@@ -94,6 +94,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
                 } => {
                     let k = rgb_to_yuv709(key);
                     Some(ChromaKey {
+                        y: k.y,
                         u: k.u,
                         v: k.v,
                         similarity,
