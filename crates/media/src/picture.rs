@@ -406,12 +406,12 @@ impl Overlay {
     /// Composite a keyed clip without fringes. A pixel the keyer made
     /// partly transparent is a mixture of the avatar and the key colour the
     /// vendor rendered behind it (`px = a*F + (1-a)*K`), so the key's share
-    /// is taken out before the new background goes in (`out = px - (1-a)*K
-    /// + (1-a)*B`, the avatar's share clamped to what `a` allows): no green
-    /// and no dark rim. Then green spill on the avatar itself (light
-    /// bounced off the green screen) is removed from the chroma, as the
-    /// usual despill does in RGB (green at most the larger of red and
-    /// blue), keeping the luma so edges do not darken.
+    /// is taken out before the new background goes in
+    /// (`out = px - (1-a)*K + (1-a)*B`, the avatar's share clamped to what
+    /// `a` allows): no green and no dark rim. Then green spill on the avatar
+    /// itself (light bounced off the green screen) is removed from the
+    /// chroma, as the usual despill does in RGB (green at most the larger
+    /// of red and blue), keeping the luma so edges do not darken.
     fn blend_keyed(
         &self,
         key: ChromaKey,
