@@ -237,3 +237,62 @@ fn a_twelve_slide_deck_creates_every_render_before_the_first_is_ready() {
     );
     assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
 }
+
+/// Two renders of different outputs that share a slide, started together,
+/// make one create for it: the second run attaches to the first's render
+/// through the machine-wide registry of renders in flight.
+#[test]
+fn two_concurrent_renders_sharing_a_slide_pay_for_it_once() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let shared = "script = \"This slide is in both decks.\"\n";
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let deck_a = elai_deck_with(&a, 2, &[(2, shared)]);
+    let deck_b = elai_deck_with(&b, 2, &[(1, shared)]);
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
+        c.render_delay(Duration::from_millis(4000))
+    });
+    let spawn = |deck: &std::path::Path, out: &std::path::Path| {
+        Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
+            .arg("render")
+            .arg(deck)
+            .arg("-o")
+            .arg(out)
+            .args(["--provider", "elai", "-q"])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("ELAI_BASE_URL", fake.base_url())
+            .env("ELAI_API_KEY", fake.api_key())
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (out_a, out_b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+    let first = spawn(&deck_a, &out_a);
+    let second = spawn(&deck_b, &out_b);
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stats = fake.stats();
+    let shared_creates = stats
+        .create_bodies
+        .iter()
+        .filter(|b| b["slides"][0]["speech"] == "This slide is in both decks.")
+        .count();
+    assert_eq!(
+        shared_creates, 1,
+        "the shared slide is paid once: {stats:?}"
+    );
+    assert_eq!(stats.creates, 3, "3 distinct clips, 3 creates");
+    assert_eq!(probe_codecs(&out_a), ["h264", "aac", "mov_text"]);
+    assert_eq!(probe_codecs(&out_b), ["h264", "aac", "mov_text"]);
+}

@@ -199,6 +199,96 @@ pub trait RenderJournal: Send + Sync {
     }
 }
 
+/// Renders in flight shared between runs (processes, machines), so two runs
+/// that need the same clip pay for one render: the protocol is *claim* the
+/// clip before creating it, record the vendor's handle (`created`) before
+/// the render is started, *attach* to another run's render instead of
+/// creating one, and *release* (`finished`) once the clip is fetched.
+///
+/// A claim that is dropped without `finished` (a crash, Ctrl-C) leaves the
+/// render recorded, so the next claimant attaches to it instead of paying
+/// again.
+#[async_trait::async_trait]
+pub trait RenderRegistry: Send + Sync {
+    /// Claim the clip of `request`. [`Claim::existing`] is the render to
+    /// use instead of creating one (another run's, or one a dead run left);
+    /// waits while another live run is still creating it.
+    async fn claim(&self, request: &ClipRequest) -> std::io::Result<Claim>;
+    /// The claimed clip's render is `handle` (`started` once it is). Does
+    /// nothing for a claim that attached to another run's render.
+    async fn created(
+        &self,
+        claim: &ClaimToken,
+        handle: &RenderHandle,
+        started: bool,
+    ) -> std::io::Result<()>;
+    /// The clip is fetched: forget the render (a later run finds the clip
+    /// in the cache).
+    async fn finished(&self, claim: ClaimToken) -> std::io::Result<()>;
+}
+
+/// The answer to [`RenderRegistry::claim`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Claim {
+    /// A render of the clip that already exists: its handle and whether it
+    /// was started. `None`: this run creates it.
+    pub existing: Option<(RenderHandle, bool)>,
+    /// What the registry needs back; dropping it releases the claim.
+    pub token: ClaimToken,
+}
+
+impl Claim {
+    /// A claim with `token`, for a clip to create (`existing: None`) or a
+    /// render to attach to.
+    pub fn new(existing: Option<(RenderHandle, bool)>, token: ClaimToken) -> Claim {
+        Claim { existing, token }
+    }
+}
+
+/// A registry's private state of one claim (for example a held lock).
+pub struct ClaimToken(Box<dyn std::any::Any + Send + Sync>);
+
+impl ClaimToken {
+    /// Wrap registry-private state.
+    pub fn new<T: std::any::Any + Send + Sync>(state: T) -> ClaimToken {
+        ClaimToken(Box::new(state))
+    }
+
+    /// The state, if it is a `T`.
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+
+    /// The state, taken out, if it is a `T`.
+    pub fn into_inner<T: std::any::Any>(self) -> Option<T> {
+        self.0.downcast().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for ClaimToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClaimToken(..)")
+    }
+}
+
+/// A registry that shares nothing: every claim creates.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRegistry;
+
+#[async_trait::async_trait]
+impl RenderRegistry for NoRegistry {
+    async fn claim(&self, _: &ClipRequest) -> std::io::Result<Claim> {
+        Ok(Claim::new(None, ClaimToken::new(())))
+    }
+    async fn created(&self, _: &ClaimToken, _: &RenderHandle, _: bool) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn finished(&self, _: ClaimToken) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A journal that remembers nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoJournal;
@@ -304,6 +394,7 @@ pub struct Scheduler {
     composer: Arc<dyn Composer>,
     options: RunOptions,
     journal: Arc<dyn RenderJournal>,
+    registry: Arc<dyn RenderRegistry>,
     sources: HashMap<usize, ClipSource>,
     events: Option<mpsc::UnboundedSender<Progress>>,
     finishing: Option<Finishing>,
@@ -321,6 +412,7 @@ impl Scheduler {
             composer,
             options: RunOptions::default(),
             journal: Arc::new(NoJournal),
+            registry: Arc::new(NoRegistry),
             sources: HashMap::new(),
             events: None,
             finishing: None,
@@ -336,6 +428,13 @@ impl Scheduler {
     /// Where handles are persisted (default: nowhere).
     pub fn journal(mut self, journal: Arc<dyn RenderJournal>) -> Self {
         self.journal = journal;
+        self
+    }
+
+    /// Share renders in flight with other runs through `registry` (default:
+    /// none).
+    pub fn registry(mut self, registry: Arc<dyn RenderRegistry>) -> Self {
+        self.registry = registry;
         self
     }
 
@@ -371,6 +470,7 @@ impl Scheduler {
             provider: self.provider.clone(),
             composer: self.composer.clone(),
             journal: self.journal.clone(),
+            registry: self.registry.clone(),
             options: self.options.clone(),
             limits,
             start: Instant::now(),
@@ -834,16 +934,26 @@ async fn obtain_clip(
     mut permit: Option<OwnedSemaphorePermit>,
 ) -> Result<PathBuf, Error> {
     let slide = job.leader;
-    let mut resume = None;
-    match &job.source {
-        ClipSource::Render => {}
+    let mut claim = None;
+    let mut resume = match &job.source {
+        ClipSource::Render => {
+            // Another run may be rendering the same clip: attach to it.
+            let c = shared
+                .registry_call(shared.registry.claim(&job.request))
+                .await?;
+            if c.existing.is_some() {
+                tracing::info!(slide, "another run renders this clip; using its render");
+            }
+            claim = Some(c.token);
+            c.existing
+        }
         // Verified by whoever chose the source: each clip is verified once.
         ClipSource::Cached(path) => {
             shared.fetched(job, true);
             return Ok(path.clone());
         }
-        ClipSource::Resume { handle, started } => resume = Some((handle.clone(), *started)),
-    }
+        ClipSource::Resume { handle, started } => Some((handle.clone(), *started)),
+    };
     if permit.is_none() && job.source != ClipSource::Render {
         // A resumed render of a sequential run (which takes no slot ahead).
         permit = shared.slots.clone().acquire_owned().await.ok();
@@ -863,6 +973,11 @@ async fn obtain_clip(
                 shared
                     .journal_call(shared.journal.initiated(&job.request, &handle))
                     .await?;
+                if let Some(token) = &claim {
+                    shared
+                        .registry_call(shared.registry.created(token, &handle, false))
+                        .await?;
+                }
                 (handle, true)
             }
         };
@@ -888,6 +1003,11 @@ async fn obtain_clip(
                 shared
                     .journal_call(shared.journal.started(&job.request, &handle))
                     .await?;
+                if let Some(token) = &claim {
+                    shared
+                        .registry_call(shared.registry.created(token, &handle, true))
+                        .await?;
+                }
             }
             shared.span(Some(slide), Stage::Initiate, t0);
             let t1 = shared.now();
@@ -973,6 +1093,11 @@ async fn obtain_clip(
     let kept = shared
         .journal_call(shared.journal.fetched(&job.request, &handle, &dest))
         .await?;
+    if let Some(token) = claim {
+        shared
+            .registry_call(shared.registry.finished(token))
+            .await?;
+    }
     shared.span(Some(slide), Stage::Fetch, t0);
     shared.fetched(job, false);
     Ok(kept)
@@ -1040,6 +1165,7 @@ struct Shared {
     provider: Arc<dyn AvatarProvider>,
     composer: Arc<dyn Composer>,
     journal: Arc<dyn RenderJournal>,
+    registry: Arc<dyn RenderRegistry>,
     options: RunOptions,
     limits: ProviderLimits,
     start: Instant,
@@ -1106,6 +1232,16 @@ impl Shared {
                 s.render_done = true;
             });
         }
+    }
+
+    async fn registry_call<T>(
+        &self,
+        call: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Result<T, Error> {
+        call.await.map_err(|source| Error::Journal {
+            path: PathBuf::from("(renders in flight)"),
+            source,
+        })
     }
 
     async fn journal_call<T>(

@@ -607,6 +607,14 @@ impl RenderJob {
             }
         });
 
+        // Renders in flight shared with other runs on this machine (beside
+        // the clip cache they end up in).
+        let registry = match &cache {
+            Some(c) => Some(slidecast_store::FileRegistry::open(
+                c.dir().join("inflight"),
+            )?),
+            None => None,
+        };
         let journal_kept = journal.is_some();
         let mut scheduler = slidecast_core::Scheduler::new(provider, composer)
             .options(options)
@@ -634,6 +642,9 @@ impl RenderJob {
         }
         if let Some(j) = journal {
             scheduler = scheduler.journal(Arc::new(j));
+        }
+        if let Some(r) = registry {
+            scheduler = scheduler.registry(Arc::new(r));
         }
         let result = scheduler.run(&deck, &self.output).await;
         // The scheduler holds the event sender: drop it so the tee ends.

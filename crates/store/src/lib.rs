@@ -16,6 +16,8 @@
 //!   that rerun.
 //! - [`Plan`]: per slide, cached / in flight / to render, the vendor minutes
 //!   a render will cost, and the `--max-minutes` budget check.
+//! - [`FileRegistry`]: renders in flight on this machine, so two runs that
+//!   need the same clip (different outputs, decks or processes) pay once.
 //!
 //! Wiring it into a render:
 //!
@@ -55,6 +57,7 @@ mod fsutil;
 mod journal;
 mod key;
 mod plan;
+mod registry;
 
 use std::time::Duration;
 
@@ -65,6 +68,7 @@ pub use error::StoreError;
 pub use journal::{Journal, JournalEntry, JournalSnapshot, JOURNAL_FORMAT, STATE_DIR_NAME};
 pub use key::{provider_format_version, ClipKey, PROVIDER_FORMAT_VERSIONS};
 pub use plan::{plan, BudgetError, Plan, Rates, SlidePlan, SlideStatus};
+pub use registry::FileRegistry;
 
 /// Parse an age such as `7d`, `12h`, `90min` or `2weeks` (for
 /// `cache prune --older-than`). Usable directly as a clap value parser.
