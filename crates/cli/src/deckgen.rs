@@ -183,18 +183,9 @@ pub fn deck_toml(deck: &NewDeck) -> String {
     out
 }
 
-/// Write `text` to `path` atomically (temporary file beside it, then rename).
+/// Write `text` to `path` atomically ([`slidecast_core::atomic`]).
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", file_name(path), std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CliError::io(path, e)
-    })
+    slidecast_core::atomic::write_atomic(path, text.as_bytes()).map_err(|e| CliError::io(path, e))
 }
 
 /// Refuse to overwrite an existing deck unless `force`.

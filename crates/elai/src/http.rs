@@ -4,7 +4,7 @@
 //! server echoes it.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
@@ -255,10 +255,11 @@ impl Http {
             )));
         }
         let expected = response.content_length();
-        let temp = TempFile::beside(dest);
-        let mut file = tokio::fs::File::create(&temp.path)
+        let staged = slidecast_core::atomic::AtomicFile::new(dest);
+        let temp = staged.temp_path().to_path_buf();
+        let mut file = tokio::fs::File::create(&temp)
             .await
-            .map_err(|e| failed(local_io(&ctx, &temp.path, e)))?;
+            .map_err(|e| failed(local_io(&ctx, &temp, e)))?;
         let mut received: u64 = 0;
         let mut stream = response.bytes_stream();
         loop {
@@ -279,7 +280,7 @@ impl Http {
                 Some(Ok(chunk)) => {
                     file.write_all(&chunk)
                         .await
-                        .map_err(|e| failed(local_io(&ctx, &temp.path, e)))?;
+                        .map_err(|e| failed(local_io(&ctx, &temp, e)))?;
                     received += chunk.len() as u64;
                 }
                 Some(Err(e)) => {
@@ -305,49 +306,18 @@ impl Http {
         }
         file.flush()
             .await
-            .map_err(|e| failed(local_io(&ctx, &temp.path, e)))?;
-        file.sync_all()
-            .await
-            .map_err(|e| failed(local_io(&ctx, &temp.path, e)))?;
+            .map_err(|e| failed(local_io(&ctx, &temp, e)))?;
         drop(file);
-        tokio::fs::rename(&temp.path, dest)
+        // Sync, rename over `dest`, sync the folder: off the runtime.
+        tokio::task::spawn_blocking(move || staged.commit())
             .await
+            .map_err(|e| {
+                failed(ProviderError::transient(format!(
+                    "{ctx}: download task: {e}"
+                )))
+            })?
             .map_err(|e| failed(local_io(&ctx, dest, e)))?;
-        temp.keep();
         Ok(received)
-    }
-}
-
-/// A temporary download file, removed when dropped unless kept (so a failed
-/// or cancelled download leaves nothing behind).
-struct TempFile {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl TempFile {
-    fn beside(dest: &Path) -> TempFile {
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "clip".into());
-        let tag: u64 = rand::random();
-        TempFile {
-            path: dest.with_file_name(format!(".{name}.{tag:016x}.part")),
-            armed: true,
-        }
-    }
-
-    fn keep(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
 

@@ -133,15 +133,7 @@ pub(crate) fn render_speech(
     let animation = Animation::new(&audio, AUDIO_RATE, fps, frames, seed, options.idle_motion);
     let look = Look::for_code(&request.avatar);
 
-    let dir = match out_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".slidecast-clip-")
-        .suffix(".mp4.part")
-        .tempfile_in(dir)
-        .map_err(|e| LocalError::io(dir, e))?;
+    let staged = slidecast_core::atomic::AtomicFile::new(out_path);
     let settings = VideoSettings {
         width,
         height,
@@ -154,7 +146,7 @@ pub(crate) fn render_speech(
         // presenter's still moments.
         keyframe_interval: Some(250),
     };
-    let mut writer = ClipWriter::create(temp.path(), &settings)?;
+    let mut writer = ClipWriter::create(staged.temp_path(), &settings)?;
     let mut pixmap = Pixmap::new(width, height).ok_or(LocalError::BadCanvas { width, height })?;
     for i in 0..frames {
         if cancel.load(Ordering::Relaxed) {
@@ -177,8 +169,7 @@ pub(crate) fn render_speech(
         seconds = frames as f64 / fps as f64,
         "local clip rendered"
     );
-    temp.persist(out_path)
-        .map_err(|e| LocalError::io(out_path, e.error))?;
+    staged.commit().map_err(|e| LocalError::io(out_path, e))?;
 
     Ok(ClipStats {
         width,

@@ -358,17 +358,18 @@ impl AvatarProvider for LocalProvider {
                 handle.id
             )));
         }
-        let mut partial = dest.as_os_str().to_owned();
-        partial.push(".part");
-        let partial = PathBuf::from(partial);
-        let io = |path: &Path, e: std::io::Error| ProviderError::from(LocalError::io(path, e));
-        if let Err(e) = tokio::fs::copy(&job.clip, &partial).await {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(io(&job.clip, e));
-        }
-        tokio::fs::rename(&partial, dest)
-            .await
-            .map_err(|e| io(dest, e))
+        // A copy: the provider keeps its clip for a later run to reuse.
+        let (clip, dest) = (job.clip.clone(), dest.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            let staged = slidecast_core::atomic::AtomicFile::new(&dest);
+            std::fs::copy(&clip, staged.temp_path()).map_err(|e| LocalError::io(&clip, e))?;
+            staged.commit().map_err(|e| LocalError::io(&dest, e))
+        })
+        .await
+        .map_err(|e| {
+            ProviderError::permanent(PermanentKind::Local, format!("local fetch task: {e}"))
+        })?
+        .map_err(ProviderError::from)
     }
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
