@@ -15,13 +15,17 @@ use crate::progress::{self, LogSink, Mode};
 /// Run `slidecast render`.
 pub fn run(args: RenderArgs, quiet: bool, sink: LogSink) -> Result<(), CliError> {
     let deck = load_deck(&args.deck)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(render(deck, args, quiet, sink))
+}
+
+/// The async runtime a command runs the render library on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Run {
             message: format!("cannot start the async runtime: {e}"),
-        })?;
-    runtime.block_on(render(deck, args, quiet, sink))
+        })
 }
 
 /// Load a deck, listing every problem like `validate` does.

@@ -50,12 +50,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
     let plan = job.plan().map_err(render_error)?;
     print_block(&plan.to_string());
     // What the vendors would refuse, before anything is paid for.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Run {
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
+    let runtime = crate::render::runtime()?;
     match runtime.block_on(job.check_with_vendors()) {
         Ok(()) => {}
         Err(slidecast_render::RenderError::Credentials { provider, .. }) => {
@@ -108,12 +103,7 @@ pub fn cache(cmd: &CacheCommand) -> Result<(), CliError> {
 pub fn elai(cmd: &ElaiCommand) -> Result<(), CliError> {
     let (ElaiCommand::Avatars { elai } | ElaiCommand::Voices { elai }) = cmd;
     let provider = elai_provider(elai)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Run {
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
+    let runtime = crate::render::runtime()?;
     let failed = |e: slidecast_core::ProviderError| CliError::Run {
         message: format!("elai: {e}"),
     };
