@@ -41,6 +41,20 @@ pub fn run(path: &Path) -> Result<(), CliError> {
         }
         Err(e) => return Err(e.into()),
     };
+    // Every slide picture opened, so an unreadable one shows up now, not
+    // after renders were paid for.
+    let images = slidecast_render::check_images(&deck);
+    if !images.is_empty() {
+        for p in &images {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "{} slide picture(s) in {} cannot be read",
+            images.len(),
+            path.display()
+        );
+        return Err(CliError::Deck(DeckError::Invalid(images)));
+    }
     println!("{}", summary(&deck));
     Ok(())
 }

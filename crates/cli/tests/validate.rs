@@ -108,3 +108,41 @@ fn missing_deck_file_says_so() {
         .code(2)
         .stderr(predicate::str::contains("/nonexistent/deck.toml"));
 }
+
+/// Every slide picture is opened: one that cannot be read is reported by
+/// `validate` (and stops `render` before any render is paid for it).
+#[test]
+fn an_unreadable_slide_picture_is_reported_with_its_slide() {
+    let dir = tempfile::tempdir().unwrap();
+    png(&dir.path().join("ok.png"));
+    std::fs::write(
+        dir.path().join("bad.png"),
+        b"\x89PNG but then nothing useful",
+    )
+    .unwrap();
+    let deck = dir.path().join("deck.toml");
+    std::fs::write(
+        &deck,
+        "[presenter]\nprovider = \"mock\"\n[[slides]]\nimage = \"ok.png\"\nscript = \"Fine.\"\n[[slides]]\nimage = \"bad.png\"\nscript = \"Broken picture.\"\n",
+    )
+    .unwrap();
+    let run = slidecast().arg("validate").arg(&deck).assert().code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("slide 2: image") && stderr.contains("bad.png"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("slide 1:"), "{stderr}");
+
+    let out = dir.path().join("o.mp4");
+    let run = slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("slide 2: image"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -13,6 +13,15 @@ use crate::error::MediaError;
 use crate::picture::{fit_rect, rgb_to_yuv709, Yuv420};
 use slidecast_av::compat;
 
+/// Open and decode the picture in `path` and return its width and height:
+/// a slide image that cannot be read is reported before any render is paid
+/// for its slide. Blocking.
+pub fn image_size(path: &Path) -> Result<(u32, u32), MediaError> {
+    slidecast_av::init();
+    let picture = decode_rgb(path, Rgb::BLACK)?;
+    Ok((picture.width(), picture.height()))
+}
+
 /// Decode the first picture of an image file (PNG, JPEG, anything FFmpeg's
 /// image decoders read) as packed RGB, with transparency composited over
 /// `matte`.

@@ -556,6 +556,19 @@ impl RenderJob {
             }
             None => HashMap::new(),
         };
+        // A slide picture that cannot be read fails the run before any
+        // render is paid for it.
+        let images = {
+            let deck = deck.clone();
+            tokio::task::spawn_blocking(move || check_images(&deck))
+                .await
+                .map_err(|e| RenderError::Internal(format!("image check task: {e}")))?
+        };
+        if !images.is_empty() {
+            return Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
+                images,
+            )));
+        }
         // What the vendor would refuse, before anything is created.
         let to_render: Vec<slidecast_core::ClipRequest> = deck
             .presenter_slides()
@@ -784,6 +797,24 @@ impl RenderJob {
         }
         Ok(results)
     }
+}
+
+/// Open every slide image of `deck` (header, dimensions, first picture):
+/// one problem per image that cannot be read, naming slide and field.
+/// Blocking (decodes the pictures).
+pub fn check_images(deck: &Deck) -> Vec<slidecast_core::DeckProblem> {
+    deck.slides
+        .iter()
+        .filter_map(|slide| {
+            let e = slidecast_media::image::image_size(&slide.image).err()?;
+            Some(slidecast_core::DeckProblem {
+                file: deck.source.clone(),
+                slide: Some(slide.number),
+                field: "image".into(),
+                message: format!("cannot be used as a slide picture: {e}"),
+            })
+        })
+        .collect()
 }
 
 /// The folder an output is written in.
