@@ -49,6 +49,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
     let job = job(deck, &output, args.provider, &args.store, &args.elai);
     let plan = job.plan().map_err(render_error)?;
     print_block(&plan.to_string());
+    warn_creation_quota(&plan);
     // What the vendors would refuse, before anything is paid for.
     let runtime = crate::render::runtime()?;
     match runtime.block_on(job.check_with_vendors()) {
@@ -64,6 +65,28 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
         })?;
     }
     Ok(())
+}
+
+/// Elai limits how many videos an account creates per 8 hours (each clip is
+/// one): say which plans a deck's new Elai renders would exceed.
+fn warn_creation_quota(plan: &slidecast_store::Plan) {
+    let creates = plan
+        .slides
+        .iter()
+        .filter(|s| s.provider.as_deref() == Some("elai"))
+        .filter(|s| matches!(s.status, slidecast_store::SlideStatus::ToRender))
+        .count();
+    let over: Vec<String> = slidecast_elai::CREATION_QUOTAS_PER_8H
+        .iter()
+        .filter(|(_, quota)| creates > *quota as usize)
+        .map(|(name, quota)| format!("{name} ({quota})"))
+        .collect();
+    if !over.is_empty() {
+        eprintln!(
+            "note: {creates} new Elai video(s); more than Elai's creation quota per 8 hours on {} plans",
+            over.join(", ")
+        );
+    }
 }
 
 /// `slidecast cache ...`.

@@ -1,4 +1,4 @@
-//! `slidecast plan` and `slidecast cache`: no vendor is contacted.
+//! `slidecast plan` and `slidecast cache` (no API key is set, so no vendor is contacted).
 
 mod common;
 
@@ -86,4 +86,34 @@ fn elai_without_a_key_says_how_to_set_one() {
             predicate::str::contains("ELAI_API_KEY")
                 .and(predicate::str::contains("--provider local")),
         );
+}
+
+/// Each new Elai clip is one video against the account's creation quota
+/// per 8 hours: `plan` says which plans a deck exceeds.
+#[test]
+fn plan_warns_when_a_deck_exceeds_elais_creation_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    common::png(&dir.path().join("s.png"));
+    let mut deck = String::from("[presenter]\nprovider = \"elai\"\navatar = \"gia.casual\"\n");
+    for n in 1..=51 {
+        deck.push_str(&format!(
+            "[[slides]]\nimage = \"s.png\"\nscript = \"Slide {n} of a long course.\"\n"
+        ));
+    }
+    let path = dir.path().join("course.toml");
+    std::fs::write(&path, deck).unwrap();
+    let run = slidecast()
+        .arg("plan")
+        .arg(&path)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env_remove("ELAI_API_KEY")
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("51 new Elai video(s)") && stderr.contains("trial (50)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("paid (1000)"), "{stderr}");
 }

@@ -71,6 +71,11 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Videos an Elai account may create per 8 hours, by plan (Elai's published
+/// plans): trial, paid, API.
+pub const CREATION_QUOTAS_PER_8H: [(&str, u32); 3] =
+    [("trial", 50), ("paid", 1_000), ("API", 6_000)];
+
 /// Renders in flight by default: in effect none (see
 /// [`ElaiConfig::max_in_flight`]).
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;

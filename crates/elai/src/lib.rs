@@ -32,6 +32,8 @@ mod limiter;
 pub mod provider;
 pub mod wire;
 
-pub use config::{ApiKey, ConfigError, ElaiConfig, ElaiConfigBuilder, API_KEY_ENV};
+pub use config::{
+    ApiKey, ConfigError, ElaiConfig, ElaiConfigBuilder, API_KEY_ENV, CREATION_QUOTAS_PER_8H,
+};
 pub use discovery::{find_avatar, Avatar, AvatarTable, AvatarVariant, Voice, VoiceTable};
 pub use provider::{ElaiProvider, HandleData, PROVIDER_NAME};
