@@ -392,21 +392,22 @@ impl RenderJob {
         let cache = self.store.open_cache()?;
         let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
         let sources = snapshot.sources(&deck, cache.as_ref());
-        let to_render: Vec<slidecast_core::ClipRequest> = deck
-            .presenter_slides()
-            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
-            .filter_map(|s| s.clip_request(&deck))
-            .collect();
-        self.vendor_check(&deck, provider.as_ref(), &to_render)
-            .await
+        self.vendor_check(&deck, provider.as_ref(), &sources).await
     }
 
+    /// [`AvatarProvider::check`] on the slides `sources` leaves to render.
     async fn vendor_check(
         &self,
         deck: &Deck,
         provider: &dyn AvatarProvider,
-        requests: &[slidecast_core::ClipRequest],
+        sources: &HashMap<usize, ClipSource>,
     ) -> Result<(), RenderError> {
+        let requests: Vec<slidecast_core::ClipRequest> = deck
+            .presenter_slides()
+            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
+            .filter_map(|s| s.clip_request(deck))
+            .collect();
+        let requests = requests.as_slice();
         if requests.is_empty() {
             return Ok(());
         }
@@ -570,12 +571,7 @@ impl RenderJob {
             )));
         }
         // What the vendor would refuse, before anything is created.
-        let to_render: Vec<slidecast_core::ClipRequest> = deck
-            .presenter_slides()
-            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
-            .filter_map(|s| s.clip_request(&deck))
-            .collect();
-        self.vendor_check(&deck, provider.as_ref(), &to_render)
+        self.vendor_check(&deck, provider.as_ref(), &sources)
             .await?;
         // Priced after verification: a cached or fetched clip that failed
         // it is rendered again, and that render is billed.
