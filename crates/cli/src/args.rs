@@ -178,7 +178,7 @@ pub struct RenderArgs {
 }
 
 /// Where finished clips and run journals are kept.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct StoreArgs {
     /// Clip cache (default: $XDG_CACHE_HOME/slidecast/clips).
     #[arg(long, value_name = "DIR", help_heading = "Cache and resume")]
@@ -263,12 +263,25 @@ pub enum ElaiCommand {
 const VALIDATE_EXAMPLES: &str = "\
 Examples:
   slidecast validate deck.toml
-  slidecast validate deck.json && slidecast render deck.json -o out.mp4";
+  slidecast validate deck.json && slidecast render deck.json -o out.mp4
+  ELAI_API_KEY=... slidecast validate deck.toml --online --provider elai
+
+Every slide picture is opened. --online also asks the vendors what they
+would refuse (avatar and voice codes, speech limits), creating nothing.";
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The deck file (deck.toml or deck.json).
     pub deck: PathBuf,
+    /// Also ask the deck's vendors what they would refuse (avatar, voice,
+    /// speech limits), creating nothing.
+    #[arg(long)]
+    pub online: bool,
+    /// Provider for every presenter slide (default: what the deck says).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderChoice>,
+    #[command(flatten)]
+    pub elai: ElaiArgs,
 }
 
 const INIT_EXAMPLES: &str = "\

@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
     match cli.command {
-        Command::Validate(a) => validate::run(&a.deck),
+        Command::Validate(a) => validate::run(&a),
         Command::Render(a) => render::run(a, cli.quiet, sink),
         Command::Init(a) => deckgen::init(&a.folder, a.notes.as_deref(), a.force).map(|_| ()),
         Command::Import(a) => import::import(&import::ImportOptions {

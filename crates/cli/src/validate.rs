@@ -1,11 +1,11 @@
 //! `slidecast validate DECK`: every problem, or a summary of a good deck.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use slidecast_core::{Deck, DeckError, SpeechRate};
 
+use crate::args::{StoreArgs, ValidateArgs};
 use crate::exit::CliError;
 
 /// Estimated length of the whole video: narration at the default
@@ -23,7 +23,8 @@ pub fn estimated_length(deck: &Deck) -> Duration {
 }
 
 /// Load the deck; print its problems (exit 2) or a summary.
-pub fn run(path: &Path) -> Result<(), CliError> {
+pub fn run(args: &ValidateArgs) -> Result<(), CliError> {
+    let path = args.deck.as_path();
     let options = slidecast_render::ProviderRegistry::builtin().load_options();
     let deck = match Deck::load_with(path, &options) {
         Ok(deck) => deck,
@@ -54,6 +55,20 @@ pub fn run(path: &Path) -> Result<(), CliError> {
             path.display()
         );
         return Err(CliError::Deck(DeckError::Invalid(images)));
+    }
+    if args.online {
+        // No output and no journal: the default store only reads.
+        let output = path.with_extension("mp4");
+        let job = crate::render::job(
+            deck.clone(),
+            &output,
+            args.provider,
+            &StoreArgs::default(),
+            &args.elai,
+        );
+        crate::render::runtime()?
+            .block_on(job.check_with_vendors())
+            .map_err(crate::render::render_error)?;
     }
     println!("{}", summary(&deck));
     Ok(())

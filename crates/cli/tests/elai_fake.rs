@@ -201,6 +201,19 @@ fn vendor_problems_are_reported_before_any_create() {
         );
         assert!(!stderr.contains("slide 1:"), "{command}: {stderr}");
     }
+    // `validate --online` asks the same questions.
+    let assert = slidecast()
+        .args(["validate", "--online", "--provider", "elai"])
+        .arg(&deck)
+        .env("ELAI_BASE_URL", fake.base_url())
+        .env("ELAI_API_KEY", fake.api_key())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("slide 2: presenter.voice") && stderr.contains("slide 3: script"),
+        "validate --online: {stderr}"
+    );
     assert_eq!(fake.stats().creates, 0, "nothing created, nothing paid");
     assert!(!out.exists());
 }
