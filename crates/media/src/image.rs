@@ -13,13 +13,22 @@ use crate::error::MediaError;
 use crate::picture::{fit_rect, rgb_to_yuv709, Yuv420};
 use slidecast_av::compat;
 
-/// Open and decode the picture in `path` and return its width and height:
-/// a slide image that cannot be read is reported before any render is paid
-/// for its slide. Blocking.
+/// Open the picture in `path` and return the width and height its header
+/// declares (nothing is decoded, so it is cheap for a whole deck): a slide
+/// image that cannot be read is reported before any render is paid for
+/// its slide. Blocking.
 pub fn image_size(path: &Path) -> Result<(u32, u32), MediaError> {
     slidecast_av::init();
-    let picture = decode_rgb(path, Rgb::BLACK)?;
-    Ok((picture.width(), picture.height()))
+    let bad = |m: String| MediaError::bad_input(path, m);
+    let ictx = format::input(path).map_err(|e| bad(format!("not a readable image: {e}")))?;
+    let stream = ictx
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or_else(|| bad("no picture in the file".into()))?;
+    match compat::video_size(&stream) {
+        (0, _) | (_, 0) => Err(bad("the picture has no size (damaged header)".into())),
+        size => Ok(size),
+    }
 }
 
 /// Decode the first picture of an image file (PNG, JPEG, anything FFmpeg's

@@ -503,6 +503,19 @@ impl RenderJob {
         self.check_output()?;
         let deck = self.deck();
         let names = self.providers()?;
+        // A slide picture that cannot be read fails the run before any
+        // render is paid for it.
+        let images = {
+            let deck = deck.clone();
+            tokio::task::spawn_blocking(move || check_images(&deck))
+                .await
+                .map_err(|e| RenderError::Internal(format!("image check task: {e}")))?
+        };
+        if !images.is_empty() {
+            return Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
+                images,
+            )));
+        }
 
         // The work folder: given, or a private one beside the output
         // (unique per job, so jobs never share file names).
@@ -557,19 +570,6 @@ impl RenderJob {
             }
             None => HashMap::new(),
         };
-        // A slide picture that cannot be read fails the run before any
-        // render is paid for it.
-        let images = {
-            let deck = deck.clone();
-            tokio::task::spawn_blocking(move || check_images(&deck))
-                .await
-                .map_err(|e| RenderError::Internal(format!("image check task: {e}")))?
-        };
-        if !images.is_empty() {
-            return Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
-                images,
-            )));
-        }
         // What the vendor would refuse, before anything is created.
         self.vendor_check(&deck, provider.as_ref(), &sources)
             .await?;
@@ -795,9 +795,9 @@ impl RenderJob {
     }
 }
 
-/// Open every slide image of `deck` (header, dimensions, first picture):
-/// one problem per image that cannot be read, naming slide and field.
-/// Blocking (decodes the pictures).
+/// Open every slide image of `deck` (its header and size): one problem per
+/// image that cannot be read, naming slide and field. Blocking (cheap: no
+/// picture is decoded).
 pub fn check_images(deck: &Deck) -> Vec<slidecast_core::DeckProblem> {
     deck.slides
         .iter()
