@@ -11,10 +11,8 @@ use common::{elai_deck, probe_codecs, probe_duration, slidecast, start_fake_elai
 use slidecast_elai::fake::{Faults, RateLimitBurst};
 
 /// The fake's render time: longer than the worst retry chain of one create
-/// (the 429 burst's 1 s Retry-After, then 5xx backoffs of 1, 2 and 4 s), so
-/// "every render initiated before the first is ready" does not depend on
-/// which request the faults hit. At 1.5 s, and even 3 s, a create behind a
-/// 429 and two 5xx came after.
+/// (5xx backoffs of 1, 2 and 4 s), so "every render initiated before the
+/// first is ready" does not depend on which request the faults hit.
 const RENDER_DELAY_MS: u64 = 8000;
 
 #[test]
@@ -26,11 +24,6 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
             .faults(Faults {
                 server_error_rate: 0.1,
                 seed: 7,
-                rate_limit_burst: Some(RateLimitBurst {
-                    after: 3,
-                    count: 3,
-                    retry_after_secs: 1,
-                }),
                 ..Faults::default()
             })
     });
@@ -308,4 +301,42 @@ fn two_concurrent_renders_sharing_a_slide_pay_for_it_once() {
     assert_eq!(stats.creates, 3, "3 distinct clips, 3 creates");
     assert_eq!(probe_codecs(&out_a), ["h264", "aac", "mov_text"]);
     assert_eq!(probe_codecs(&out_b), ["h264", "aac", "mov_text"]);
+}
+
+/// A burst of 429s: slidecast backs off (the window of renders in flight
+/// halves, so later creates may wait for a render to finish) and still
+/// creates each slide exactly once.
+#[test]
+fn a_429_burst_slows_creates_down_but_pays_each_slide_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = elai_deck(dir.path(), 6);
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
+        c.render_delay(Duration::from_millis(2000)).faults(Faults {
+            rate_limit_burst: Some(RateLimitBurst {
+                after: 3,
+                count: 3,
+                retry_after_secs: 1,
+            }),
+            ..Faults::default()
+        })
+    });
+    let out = dir.path().join("talk.mp4");
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--provider", "elai", "-q", "--no-cache"])
+        .env("ELAI_BASE_URL", fake.base_url())
+        .env("ELAI_API_KEY", fake.api_key())
+        .assert()
+        .success();
+    let stats = fake.stats();
+    assert_eq!(stats.injected_429, 3, "{stats:?}");
+    assert_eq!(stats.creates, 5, "{stats:?}");
+    assert!(
+        stats.creates_by_slide.values().all(|n| *n == 1),
+        "{stats:?}"
+    );
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
 }

@@ -101,8 +101,9 @@ pub struct ElaiConfig {
     pub burst: u32,
     /// Renders in flight at once; becomes `limits().max_in_flight`. By
     /// default no cap: Elai documents no concurrency limit (only a creation
-    /// quota per 8 hours), so every render of a deck starts at once; 429s
-    /// are handled by the client's shared Retry-After hold.
+    /// quota per 8 hours), so every render of a deck starts at once. A 429
+    /// on a create halves the renders allowed in flight and each finished
+    /// render raises it by one, up to this cap.
     pub max_in_flight: usize,
     /// Poll backoff: the wait before the next status read is
     /// `poll_growth` × the time the render has run so far, at least

@@ -20,7 +20,7 @@ use slidecast_core::{
     AvatarProvider, ClipRequest, PermanentKind, ProviderError, ProviderLimits, RenderHandle,
     RenderStatus, RequestProblem,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 
 use crate::config::{ConfigError, ElaiConfig};
@@ -67,6 +67,29 @@ pub struct ElaiProvider {
     /// Requests (as JSON) whose create call failed without a clear answer,
     /// with the token their video was tagged with: the video may exist.
     unsure_creates: Mutex<HashMap<String, String>>,
+    /// How many renders may be in flight: the vendor's only limits are
+    /// the ones it shows (see [`Window`]).
+    window: Mutex<Window>,
+    window_changed: Notify,
+}
+
+/// Additive increase, multiplicative decrease of the renders in flight.
+/// It starts at the configured cap (by default none). A create answered 429
+/// halves it (never below 1), relative to the renders in flight then; each
+/// render that finishes raises it by one again, up to the cap.
+#[derive(Debug)]
+struct Window {
+    limit: usize,
+    /// Creates under way.
+    reserved: usize,
+    /// Renders this provider created that have not finished.
+    rendering: HashSet<String>,
+}
+
+impl Window {
+    fn in_flight(&self) -> usize {
+        self.reserved + self.rendering.len()
+    }
 }
 
 impl std::fmt::Debug for ElaiProvider {
@@ -81,12 +104,18 @@ impl ElaiProvider {
     pub fn new(config: ElaiConfig) -> Result<ElaiProvider, ConfigError> {
         let http = Http::new(&config)?;
         Ok(ElaiProvider {
-            config,
-            http,
             avatars: OnceCell::new(),
             renders: Mutex::new(HashMap::new()),
             warned_statuses: Mutex::new(HashSet::new()),
             unsure_creates: Mutex::new(HashMap::new()),
+            window: Mutex::new(Window {
+                limit: config.max_in_flight.max(1),
+                reserved: 0,
+                rendering: HashSet::new(),
+            }),
+            window_changed: Notify::new(),
+            config,
+            http,
         })
     }
 
@@ -97,6 +126,68 @@ impl ElaiProvider {
 
     pub fn config(&self) -> &ElaiConfig {
         &self.config
+    }
+
+    /// The renders this provider lets be in flight now, and how many are.
+    pub fn window(&self) -> (usize, usize) {
+        let w = self.window_state();
+        (w.limit, w.in_flight())
+    }
+
+    fn window_state(&self) -> MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait for room in the window and take a place for one create.
+    async fn reserve_create(&self) {
+        loop {
+            let changed = self.window_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut w = self.window_state();
+                if w.in_flight() < w.limit {
+                    w.reserved += 1;
+                    return;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// The create that took a place ended: with a render (`Some(id)`), or
+    /// refused; a 429 halves the window.
+    fn end_create(&self, created: Option<&str>, rate_limited: bool) {
+        let mut w = self.window_state();
+        let before = w.in_flight();
+        w.reserved = w.reserved.saturating_sub(1);
+        if let Some(id) = created {
+            w.rendering.insert(id.to_string());
+        }
+        if rate_limited {
+            let halved = (before / 2).max(1);
+            if halved < w.limit {
+                tracing::info!(
+                    window = halved,
+                    "Elai asked to slow down: fewer renders in flight"
+                );
+                w.limit = halved;
+            }
+        }
+        drop(w);
+        self.window_changed.notify_waiters();
+    }
+
+    /// A render of this provider finished (`ready`: it went well, and the
+    /// window grows by one).
+    fn end_render(&self, id: &str, ready: bool) {
+        let mut w = self.window_state();
+        let was_ours = w.rendering.remove(id);
+        if ready && was_ours {
+            w.limit = (w.limit + 1).min(self.config.max_in_flight.max(1));
+        }
+        drop(w);
+        self.window_changed.notify_waiters();
     }
 
     /// The avatars the account can use (`GET avatars`), fresh from Elai.
@@ -332,11 +423,20 @@ impl AvatarProvider for ElaiProvider {
                 let token = earlier_token
                     .unwrap_or_else(|| format!("slidecast-req-{:016x}", rand::random::<u64>()));
                 let body = wire::create_video_body(request, avatar, canvas_url, &voice, &token);
-                match self
+                self.reserve_create().await;
+                let created = self
                     .http
                     .call(Method::POST, wire::VIDEOS, Some(&body), ctx)
-                    .await
-                {
+                    .await;
+                let id = created
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| VideoObject::from_json(a).id);
+                self.end_create(
+                    id.as_deref(),
+                    matches!(created, Err(ProviderError::RateLimited { .. })),
+                );
+                match created {
                     Ok(answer) => VideoObject::from_json(&answer)
                         .id
                         .filter(|id| wire::is_valid_video_id(id))
@@ -466,6 +566,8 @@ impl AvatarProvider for ElaiProvider {
         match state {
             VideoState::Ready if video.url.is_some() => {
                 track.url = video.url.clone();
+                drop(renders);
+                self.end_render(id, true);
                 return Ok(RenderStatus::Ready);
             }
             VideoState::Ready => {
@@ -476,6 +578,8 @@ impl AvatarProvider for ElaiProvider {
             }
             VideoState::Failed => {
                 renders.remove(id);
+                drop(renders);
+                self.end_render(id, false);
                 return Ok(RenderStatus::Failed {
                     reason: format!(
                         "{ctx}: Elai reported the render failed{}",
@@ -485,6 +589,8 @@ impl AvatarProvider for ElaiProvider {
             }
             VideoState::Error => {
                 renders.remove(id);
+                drop(renders);
+                self.end_render(id, false);
                 let reason = match video.error {
                     Some(e) => format!("Elai says \"{e}\""),
                     None => "Elai reported status `error` and gave no reason".to_string(),
@@ -498,6 +604,8 @@ impl AvatarProvider for ElaiProvider {
         if elapsed > track.deadline {
             let deadline = track.deadline;
             renders.remove(id);
+            drop(renders);
+            self.end_render(id, false);
             return Err(ProviderError::permanent(
                 PermanentKind::DeadlineExceeded,
                 format!(
@@ -564,6 +672,7 @@ impl AvatarProvider for ElaiProvider {
         let slide = self.handle_data(handle).map(|d| d.slide);
         let ctx = Ctx::new("delete video").slide(slide).video(id);
         self.renders().remove(id);
+        self.end_render(id, false);
         match self
             .http
             .call(Method::DELETE, &wire::video_path(id), None, ctx)

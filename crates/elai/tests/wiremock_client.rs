@@ -853,3 +853,62 @@ async fn the_key_is_not_in_debug_output() {
         .push_str(&format!("{}", p.config().api_key));
     assert_no_secret(&logged.lock().unwrap());
 }
+
+/// Every render at once, until Elai objects: a create answered 429 halves
+/// the renders allowed in flight (never below one), and each render that
+/// finishes lets one more start again (additive increase, multiplicative
+/// decrease).
+#[tokio::test]
+async fn a_429_on_create_narrows_the_window_and_finished_renders_widen_it() {
+    let server = MockServer::start().await;
+    mount_avatars(&server).await;
+    let created =
+        |id: &str| ResponseTemplate::new(200).set_body_json(json!({"_id": id, "status": "draft"}));
+    Mock::given(method("POST"))
+        .and(path("/api/v1/videos"))
+        .respond_with(Sequence::new(vec![
+            created("v1"),
+            created("v2"),
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0")
+                .set_body_json(json!({"message": "Too many requests"})),
+            created("v3"),
+        ]))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/videos/v1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"_id": "v1", "status": "ready", "url": "http://127.0.0.1:9/v1.mp4"}),
+        ))
+        .mount(&server)
+        .await;
+    let p = std::sync::Arc::new(provider(&server));
+    let unlimited = p.window().0;
+    assert!(unlimited >= 1000, "no cap by default: {unlimited}");
+    let h1 = p.initiate(&request(1)).await.unwrap();
+    p.initiate(&request(2)).await.unwrap();
+    assert_eq!(p.window(), (unlimited, 2));
+
+    let err = p.initiate(&request(3)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+    // Three in flight when Elai objected (two rendering, one creating).
+    assert_eq!(p.window(), (1, 2));
+
+    // The retry waits: two renders in flight, room for one.
+    let retry = {
+        let p = p.clone();
+        tokio::spawn(async move { p.initiate(&request(3)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!retry.is_finished(), "the window is full");
+    // A render finishes: the window grows by one and the create goes out.
+    assert_eq!(p.status(&h1).await.unwrap(), RenderStatus::Ready);
+    let h3 = tokio::time::timeout(Duration::from_secs(5), retry)
+        .await
+        .expect("room after a render finished")
+        .unwrap()
+        .unwrap();
+    assert_eq!(h3.id, "v3");
+    assert_eq!(p.window(), (2, 2));
+}
