@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{elai_deck, probe_codecs, probe_duration, slidecast, start_fake_elai};
-use slidecast_elai::fake::{Faults, RateLimitBurst};
+use slidecast_elai::fake::{FakeElai, Faults, RateLimitBurst};
 
 /// The fake's render time: longer than the worst retry chain of one create
 /// (5xx backoffs of 1, 2 and 4 s), so "every render initiated before the
@@ -30,16 +30,10 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
 
     let out = dir.path().join("talk.mp4");
     let render = || {
-        slidecast()
-            .arg("render")
-            .arg(&deck)
-            .arg("-o")
-            .arg(&out)
-            .args(["--provider", "elai", "--progress", "plain"])
+        elai_command(&fake, "render", &deck, &out)
+            .args(["--progress", "plain"])
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
-            .env("ELAI_BASE_URL", fake.base_url())
-            .env("ELAI_API_KEY", fake.api_key())
             .assert()
             .success()
     };
@@ -127,6 +121,30 @@ fn ctrl_c_with_cleanup_remote_deletes_the_started_renders() {
     assert!(!out.exists());
 }
 
+/// The `slidecast` binary aimed at `fake` (API root and key).
+fn with_fake(fake: &FakeElai) -> assert_cmd::Command {
+    let mut cmd = slidecast();
+    cmd.env("ELAI_BASE_URL", fake.base_url())
+        .env("ELAI_API_KEY", fake.api_key());
+    cmd
+}
+
+/// `slidecast COMMAND DECK -o OUT --provider elai` against `fake`.
+fn elai_command(
+    fake: &FakeElai,
+    command: &str,
+    deck: &std::path::Path,
+    out: &std::path::Path,
+) -> assert_cmd::Command {
+    let mut cmd = with_fake(fake);
+    cmd.arg(command)
+        .arg(deck)
+        .arg("-o")
+        .arg(out)
+        .args(["--provider", "elai"]);
+    cmd
+}
+
 /// A deck of `slides` narrated Elai slides in `dir` with `extra` appended
 /// to slide `n`'s table for each `(n, extra)` (a voice, a long script).
 fn elai_deck_with(
@@ -172,14 +190,9 @@ fn vendor_problems_are_reported_before_any_create() {
     let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| c);
     let out = dir.path().join("talk.mp4");
     for command in ["render", "plan"] {
-        let mut cmd = slidecast();
-        cmd.arg(command).arg(&deck).arg("-o").arg(&out);
-        let assert = cmd
-            .args(["--provider", "elai"])
+        let assert = elai_command(&fake, command, &deck, &out)
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
-            .env("ELAI_BASE_URL", fake.base_url())
-            .env("ELAI_API_KEY", fake.api_key())
             .assert()
             .code(2);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
@@ -195,11 +208,9 @@ fn vendor_problems_are_reported_before_any_create() {
         assert!(!stderr.contains("slide 1:"), "{command}: {stderr}");
     }
     // `validate --online` asks the same questions.
-    let assert = slidecast()
+    let assert = with_fake(&fake)
         .args(["validate", "--online", "--provider", "elai"])
         .arg(&deck)
-        .env("ELAI_BASE_URL", fake.base_url())
-        .env("ELAI_API_KEY", fake.api_key())
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
@@ -221,14 +232,8 @@ fn a_twelve_slide_deck_creates_every_render_before_the_first_is_ready() {
         c.render_delay(Duration::from_millis(RENDER_DELAY_MS))
     });
     let out = dir.path().join("talk.mp4");
-    slidecast()
-        .arg("render")
-        .arg(&deck)
-        .arg("-o")
-        .arg(&out)
-        .args(["--provider", "elai", "--no-cache", "-q"])
-        .env("ELAI_BASE_URL", fake.base_url())
-        .env("ELAI_API_KEY", fake.api_key())
+    elai_command(&fake, "render", &deck, &out)
+        .args(["--no-cache", "-q"])
         .assert()
         .success();
     let stats = fake.stats();
@@ -321,14 +326,8 @@ fn a_429_burst_slows_creates_down_but_pays_each_slide_once() {
         })
     });
     let out = dir.path().join("talk.mp4");
-    slidecast()
-        .arg("render")
-        .arg(&deck)
-        .arg("-o")
-        .arg(&out)
-        .args(["--provider", "elai", "-q", "--no-cache"])
-        .env("ELAI_BASE_URL", fake.base_url())
-        .env("ELAI_API_KEY", fake.api_key())
+    elai_command(&fake, "render", &deck, &out)
+        .args(["-q", "--no-cache"])
         .assert()
         .success();
     let stats = fake.stats();
