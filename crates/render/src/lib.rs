@@ -345,7 +345,12 @@ impl RenderJob {
     /// The providers the deck's presenter slides name, sorted, each checked
     /// against the registry.
     pub fn providers(&self) -> Result<Vec<String>, RenderError> {
-        let deck = self.deck();
+        self.providers_of(&self.deck())
+    }
+
+    /// [`providers`](Self::providers) of `deck` (the job's deck, already
+    /// built, so callers that hold it do not build it again).
+    fn providers_of(&self, deck: &Deck) -> Result<Vec<String>, RenderError> {
         let mut first_slide: BTreeMap<String, usize> = BTreeMap::new();
         for slide in deck.presenter_slides() {
             if let Some(p) = &slide.presenter {
@@ -369,8 +374,8 @@ impl RenderJob {
     /// What the render would do now: per slide cached, in flight or to
     /// render, and the vendor minutes it would cost.
     pub fn plan(&self) -> Result<Plan, RenderError> {
-        self.providers()?;
         let deck = self.deck();
+        self.providers_of(&deck)?;
         let cache = self.store.open_cache()?;
         let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
         Ok(slidecast_store::plan(
@@ -386,7 +391,7 @@ impl RenderJob {
     /// field.
     pub async fn check_with_vendors(&self) -> Result<(), RenderError> {
         let deck = self.deck();
-        let names = self.providers()?;
+        let names = self.providers_of(&deck)?;
         let work = tempfile::tempdir().map_err(|e| RenderError::io(std::env::temp_dir(), e))?;
         let provider = self.build_provider(&names, &self.provider_context(work.path()))?;
         let cache = self.store.open_cache()?;
@@ -502,7 +507,7 @@ impl RenderJob {
     pub async fn run(&self) -> Result<RenderOutcome, RenderError> {
         self.check_output()?;
         let deck = self.deck();
-        let names = self.providers()?;
+        let names = self.providers_of(&deck)?;
         // A slide picture that cannot be read fails the run before any
         // render is paid for it.
         let images = {
@@ -740,7 +745,7 @@ impl RenderJob {
     /// waits while a run of the same output holds it.
     pub async fn cancel_remote(&self) -> Result<Vec<RemoteCancel>, RenderError> {
         let deck = self.deck();
-        let names = self.providers()?;
+        let names = self.providers_of(&deck)?;
         if names.iter().all(|n| n == "mock") {
             return Ok(Vec::new());
         }
