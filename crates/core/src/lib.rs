@@ -41,7 +41,7 @@ pub use provider::{
     RenderHandle, RenderStatus, RequestProblem,
 };
 pub use schedule::{
-    Claim, ClaimToken, ClipSource, Finishing, NoJournal, NoRegistry, RenderJournal, RenderRegistry,
-    RenderReport, RetryPolicy, RunOptions, Schedule, Scheduler, Span, Stage,
+    Claim, ClaimToken, ClipSource, CpuPool, Finishing, NoJournal, NoRegistry, RenderJournal,
+    RenderRegistry, RenderReport, RetryPolicy, RunOptions, Schedule, Scheduler, Span, Stage,
 };
 pub use speech::SpeechRate;

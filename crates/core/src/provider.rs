@@ -369,6 +369,15 @@ pub trait AvatarProvider: Send + Sync {
     /// provider may assume its directory exists and nothing else writes there).
     async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError>;
 
+    /// Wait up to `wait` before the next [`status`](Self::status) poll of
+    /// `handle`. A provider that hears of changes itself (a vendor's
+    /// webhook) returns as soon as it does; polling stays the backstop. The
+    /// default sleeps for `wait`.
+    async fn wait_for_change(&self, handle: &RenderHandle, wait: std::time::Duration) {
+        let _ = handle;
+        tokio::time::sleep(wait).await;
+    }
+
     /// Stop and discard a render (used on explicit user request only: an
     /// interrupted run keeps its renders so a rerun can resume them).
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError>;

@@ -123,6 +123,34 @@ pub struct RunOptions {
     pub retry: RetryPolicy,
     /// Where fetched clips are written.
     pub work_dir: PathBuf,
+    /// CPU slots shared with other runs in this process (a service running
+    /// several decks at once): each compose or prepare holds one of the
+    /// run's own `jobs` slots and one of the pool's.
+    pub cpu_pool: Option<CpuPool>,
+}
+
+/// CPU slots shared by several runs of one process, so that jobs running
+/// side by side use the machine's cores together instead of each taking
+/// all of them (see [`RunOptions::cpu_pool`]).
+#[derive(Debug, Clone)]
+pub struct CpuPool(Arc<Semaphore>);
+
+impl CpuPool {
+    /// A pool of `cores` slots (at least one).
+    pub fn new(cores: usize) -> CpuPool {
+        CpuPool(Arc::new(Semaphore::new(cores.max(1))))
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+}
+
+impl PartialEq for CpuPool {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl RunOptions {
@@ -143,6 +171,7 @@ impl Default for RunOptions {
             max_in_flight: None,
             retry: RetryPolicy::default(),
             work_dir: std::env::temp_dir(),
+            cpu_pool: None,
         }
     }
 }
@@ -480,7 +509,7 @@ impl Scheduler {
                 self.options.schedule,
                 self.options.jobs,
             )),
-            cpu: CpuGate::new(self.options.jobs.max(1)),
+            cpu: CpuGate::new(self.options.jobs.max(1), self.options.cpu_pool.clone()),
             slots: Arc::new(Semaphore::new(cap)),
             compose_seq: AtomicU64::new(0),
         });
@@ -1154,7 +1183,7 @@ async fn wait_ready(
                 eta.map_or(poll, |eta| eta.clamp(MIN_POLL, poll))
             }
         };
-        tokio::time::sleep(wait).await;
+        shared.provider.wait_for_change(handle, wait).await;
     }
 }
 
@@ -1489,6 +1518,7 @@ impl Tracker {
 struct CpuGate {
     state: Mutex<GateState>,
     notify: Notify,
+    pool: Option<CpuPool>,
 }
 
 struct GateState {
@@ -1497,13 +1527,14 @@ struct GateState {
 }
 
 impl CpuGate {
-    fn new(permits: usize) -> Self {
+    fn new(permits: usize, pool: Option<CpuPool>) -> Self {
         CpuGate {
             state: Mutex::new(GateState {
                 free: permits,
                 waiting: BTreeSet::new(),
             }),
             notify: Notify::new(),
+            pool,
         }
     }
 
@@ -1534,11 +1565,21 @@ impl CpuGate {
                     if state.free > 0 && !state.waiting.is_empty() {
                         self.notify.notify_waiters();
                     }
-                    return CpuPermit { gate: self };
+                    break;
                 }
             }
             notified.await;
         }
+        // The run's own slot decides the order within the run; the shared
+        // pool, taken second, only bounds runs together.
+        let mut permit = CpuPermit {
+            gate: self,
+            _shared: None,
+        };
+        if let Some(pool) = &self.pool {
+            permit._shared = pool.0.clone().acquire_owned().await.ok();
+        }
+        permit
     }
 }
 
@@ -1560,6 +1601,7 @@ impl Drop for Waiter<'_> {
 
 struct CpuPermit<'a> {
     gate: &'a CpuGate,
+    _shared: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Drop for CpuPermit<'_> {

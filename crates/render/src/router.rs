@@ -87,4 +87,11 @@ impl AvatarProvider for Router {
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
         self.get(&handle.provider)?.cancel(handle).await
     }
+
+    async fn wait_for_change(&self, handle: &RenderHandle, wait: Duration) {
+        match self.get(&handle.provider) {
+            Ok(p) => p.wait_for_change(handle, wait).await,
+            Err(_) => tokio::time::sleep(wait).await,
+        }
+    }
 }
