@@ -30,6 +30,7 @@ pub mod fake;
 mod http;
 mod limiter;
 pub mod provider;
+pub mod webhook;
 pub mod wire;
 
 pub use config::{

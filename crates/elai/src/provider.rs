@@ -71,6 +71,8 @@ pub struct ElaiProvider {
     /// the ones it shows (see [`Window`]).
     window: Mutex<Window>,
     window_changed: Notify,
+    /// Renders whose next poll a webhook may bring forward, by video id.
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 /// Additive increase, multiplicative decrease of the renders in flight.
@@ -114,9 +116,28 @@ impl ElaiProvider {
                 rendering: HashSet::new(),
             }),
             window_changed: Notify::new(),
+            wakers: Mutex::new(HashMap::new()),
             config,
             http,
         })
+    }
+
+    /// Bring the next status poll of video `id` forward (Elai's webhook
+    /// said it changed). Returns false when this provider is not polling
+    /// that video. Polling stays the backstop: a lost webhook only delays.
+    pub fn wake(&self, id: &str) -> bool {
+        if !self.renders().contains_key(id) {
+            return false;
+        }
+        // `notify_one` keeps a permit when nobody waits yet, so a webhook
+        // that arrives between two polls is not lost.
+        self.waker(id).notify_one();
+        true
+    }
+
+    fn waker(&self, id: &str) -> Arc<Notify> {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        wakers.entry(id.to_string()).or_default().clone()
     }
 
     /// A provider with every default, the key from `ELAI_API_KEY`.
@@ -188,6 +209,10 @@ impl ElaiProvider {
         }
         drop(w);
         self.window_changed.notify_waiters();
+        self.wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// The avatars the account can use (`GET avatars`), fresh from Elai.
@@ -663,6 +688,16 @@ impl AvatarProvider for ElaiProvider {
                     t.url = None;
                 }
                 Err(e)
+            }
+        }
+    }
+
+    async fn wait_for_change(&self, handle: &RenderHandle, wait: Duration) {
+        let waker = self.waker(&handle.id);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = waker.notified() => {
+                tracing::debug!(video = %handle.id, "webhook: polling now");
             }
         }
     }
