@@ -46,7 +46,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use slidecast_core::{AvatarProvider, ClipSource, Composer, RenderHandle, RunOptions, SlideEvent};
+use slidecast_core::{
+    AvatarProvider, ClipSource, Composer, RenderHandle, RenderRegistry, RunOptions, SlideEvent,
+};
 use slidecast_store::{ClipCache, Journal, Plan, Rates};
 use tokio::sync::mpsc;
 
@@ -56,7 +58,7 @@ pub use registry::{
     elai_config, elai_url, ProviderContext, ProviderFactory, ProviderRegistry, ELAI_URL_ENV,
 };
 pub use router::Router;
-pub use slidecast_core::{Deck, Progress, RenderReport, Schedule};
+pub use slidecast_core::{CpuPool, Deck, Progress, RenderReport, Schedule};
 
 /// How much CPU a job may use: one number sizes the scheduler's compose
 /// and prepare tasks, each x264 encoder's threads and the local presenter's
@@ -172,6 +174,8 @@ pub struct RenderJob {
     max_renders: Option<usize>,
     work_dir: Option<PathBuf>,
     events: Option<mpsc::UnboundedSender<Progress>>,
+    render_registry: Option<Arc<dyn RenderRegistry>>,
+    cpu_pool: Option<CpuPool>,
 }
 
 impl std::fmt::Debug for RenderJob {
@@ -191,6 +195,8 @@ impl std::fmt::Debug for RenderJob {
             .field("cpu", &self.cpu)
             .field("max_renders", &self.max_renders)
             .field("work_dir", &self.work_dir)
+            .field("render_registry", &self.render_registry.is_some())
+            .field("cpu_pool", &self.cpu_pool)
             .finish_non_exhaustive()
     }
 }
@@ -248,6 +254,8 @@ impl RenderJob {
             max_renders: None,
             work_dir: None,
             events: None,
+            render_registry: None,
+            cpu_pool: None,
         }
     }
 
@@ -315,6 +323,21 @@ impl RenderJob {
     /// folder beside the output, removed at the end).
     pub fn work_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.work_dir = Some(dir.into());
+        self
+    }
+
+    /// Share renders in flight through `registry` instead of the file
+    /// registry beside the clip cache (a service keeps them in its
+    /// database), so runs that need the same clip pay for one render.
+    pub fn render_registry(mut self, registry: Arc<dyn RenderRegistry>) -> Self {
+        self.render_registry = Some(registry);
+        self
+    }
+
+    /// Take CPU slots from `pool` as well as from the job's own budget, so
+    /// jobs running side by side share the machine's cores.
+    pub fn cpu_pool(mut self, pool: CpuPool) -> Self {
+        self.cpu_pool = Some(pool);
         self
     }
 
@@ -602,6 +625,7 @@ impl RenderJob {
         options.max_in_flight = self.max_renders;
         options.work_dir = clips_dir.clone();
         options.jobs = self.cpu.jobs();
+        options.cpu_pool = self.cpu_pool.clone();
 
         // Remember every vendor handle while passing the events on.
         let (tx, mut rx) = mpsc::unbounded_channel::<Progress>();
@@ -623,11 +647,12 @@ impl RenderJob {
 
         // Renders in flight shared with other runs on this machine (beside
         // the clip cache they end up in).
-        let registry = match &cache {
-            Some(c) => Some(slidecast_store::FileRegistry::open(
+        let registry: Option<Arc<dyn RenderRegistry>> = match (&self.render_registry, &cache) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(c)) => Some(Arc::new(slidecast_store::FileRegistry::open(
                 c.dir().join("inflight"),
-            )?),
-            None => None,
+            )?)),
+            (None, None) => None,
         };
         let journal_kept = journal.is_some();
         let mut scheduler = slidecast_core::Scheduler::new(provider, composer)
@@ -658,7 +683,7 @@ impl RenderJob {
             scheduler = scheduler.journal(Arc::new(j));
         }
         if let Some(r) = registry {
-            scheduler = scheduler.registry(Arc::new(r));
+            scheduler = scheduler.registry(r);
         }
         let result = scheduler.run(&deck, &self.output).await;
         // The scheduler holds the event sender: drop it so the tee ends.
