@@ -66,6 +66,46 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_help = format!("{COMPLETIONS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Completions(CompletionsArgs),
+    /// Run the HTTP service: decks submitted over HTTP, progress as events, a web page at /.
+    #[command(after_help = format!("{SERVE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Serve(ServeArgs),
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  slidecast serve                       # http://127.0.0.1:8787/
+  slidecast serve --data-dir /srv/slidecast --jobs 8
+  slidecast serve --listen 0.0.0.0:8787 --api-tokens /etc/slidecast/tokens
+  curl -F bundle=@talk.zip http://127.0.0.1:8787/v1/jobs
+
+The API is described in docs/service.md.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but loopback needs --api-tokens.
+    #[arg(long, value_name = "ADDR", default_value = slidecast_service::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Where jobs, outputs, the clip cache and the database live
+    /// (default: $XDG_DATA_HOME/slidecast/service).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// CPU cores the running jobs share (default: every core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Jobs rendered at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrent_jobs: usize,
+    /// File of API tokens, one per line (the token, or sha256:HEX of it).
+    #[arg(long, value_name = "FILE")]
+    pub api_tokens: Option<PathBuf>,
+    /// File holding Elai's webhook secret (enables POST /v1/webhooks/elai).
+    #[arg(long, value_name = "FILE")]
+    pub elai_webhook_secret_file: Option<PathBuf>,
+    /// Largest upload accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub max_upload_mib: usize,
+    #[command(flatten)]
+    pub elai: ElaiArgs,
 }
 
 const RENDER_EXAMPLES: &str = "\

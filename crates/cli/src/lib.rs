@@ -7,6 +7,7 @@
 //!   into a `slidecast_render::RenderJob`, which does the work.
 //! - [`progress`]: live bars, plain log lines or JSON events for a run.
 //! - [`deckgen`], [`import`]: `slidecast init` and `slidecast import`.
+//! - [`serve`]: `slidecast serve`, a front end of `slidecast-service`.
 
 pub mod args;
 pub mod deckgen;
@@ -14,6 +15,7 @@ pub mod exit;
 pub mod import;
 pub mod progress;
 pub mod render;
+pub mod serve;
 pub mod store_cmds;
 pub mod validate;
 
@@ -59,6 +61,7 @@ fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
         Command::Plan(a) => store_cmds::plan(&a),
         Command::Cache(c) => store_cmds::cache(&c),
         Command::Elai(c) => store_cmds::elai(&c),
+        Command::Serve(a) => serve::run(a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "slidecast", &mut std::io::stdout());
