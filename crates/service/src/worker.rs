@@ -469,6 +469,8 @@ fn internal(message: String) -> ApiError {
 /// A render error as the API shows it; deck files are named relative to
 /// the upload, so no server path leaks.
 pub fn api_error(e: &RenderError, input_dir: &std::path::Path) -> ApiError {
+    // Messages name files relative to the upload: no server path leaks.
+    let prefix = format!("{}/", input_dir.display());
     let relative =
         |p: &std::path::Path| p.strip_prefix(input_dir).unwrap_or(p).display().to_string();
     let (code, problems) = match e {
@@ -480,7 +482,7 @@ pub fn api_error(e: &RenderError, input_dir: &std::path::Path) -> ApiError {
                     file: relative(&p.file),
                     slide: p.slide,
                     field: p.field.clone(),
-                    message: p.message.clone(),
+                    message: p.message.replace(&prefix, ""),
                 })
                 .collect(),
         ),
