@@ -56,8 +56,10 @@ pub async fn run_worker(inner: Arc<Inner>, queue: Queue) -> Result<(), String> {
     // A fresh worker name per process start: the queue recovers a dead
     // process's tasks by its name going silent.
     let name = format!("slidecast-{}", inner.instance);
+    // Polled four times a second: a new job starts at once, and pushes from
+    // any connection (a restart's requeue included) are seen.
     let worker = WorkerBuilder::new(name)
-        .backend(queue)
+        .backend(queue.poll_with_interval(Duration::from_millis(250)))
         .data(inner)
         .build(handle_task);
     worker.run().await.map_err(|e| e.to_string())

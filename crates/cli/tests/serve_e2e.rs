@@ -1,0 +1,178 @@
+//! `slidecast serve` end to end: the real binary against the fake Elai on
+//! 127.0.0.1, killed with `-9` once every render is created, then started
+//! again on the same data folder. Both jobs finish and the vendor sees one
+//! create per distinct clip.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::start_fake_elai;
+use slidecast_elai::fake::FakeElai;
+use slidecast_tests::{mock_deck, Probe};
+
+/// A running `slidecast serve` and its address.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, fake: &FakeElai, key_file: &Path) -> Serve {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(["--elai-url", &fake.base_url(), "--elai-key-file"])
+        .arg(key_file)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line names the address it listens on.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("serve prints its address").unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    // Keep reading stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve { child, base }
+}
+
+/// A zipped deck folder whose narrated slides Elai presents; `variant`
+/// changes slide 3 only.
+fn zipped_deck(dir: &Path, variant: &str) -> Vec<u8> {
+    std::fs::create_dir_all(dir).unwrap();
+    let deck = mock_deck(dir, 4);
+    let text = std::fs::read_to_string(&deck)
+        .unwrap()
+        .replace(
+            "provider = \"mock\"",
+            "provider = \"elai\"\navatar = \"gia.casual\"",
+        )
+        .replace(
+            "This is slide number 3.",
+            &format!("This is slide number 3 of deck {variant}."),
+        );
+    std::fs::write(&deck, text).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path: PathBuf = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    }
+    w.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn kill_9_after_the_creates_then_restart_finishes_both_jobs_paying_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Renders long enough that the kill lands while they are in flight.
+    let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
+        c.render_delay(Duration::from_secs(6))
+    });
+    let key_file = dir.path().join("elai.key");
+    std::fs::write(&key_file, fake.api_key()).unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let first = serve(&data, &fake, &key_file);
+    let mut ids = Vec::new();
+    for variant in ["A", "B"] {
+        let zip = zipped_deck(&dir.path().join(variant), variant);
+        let form = reqwest::multipart::Form::new().part(
+            "bundle",
+            reqwest::multipart::Part::bytes(zip).file_name("deck.zip"),
+        );
+        let job: serde_json::Value = runtime.block_on(async {
+            let r = client
+                .post(format!("{}/v1/jobs", first.base))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 202);
+            r.json().await.unwrap()
+        });
+        ids.push(job["id"].as_str().unwrap().to_string());
+    }
+
+    // Slides 1 and 4 are shared, 3 differs: four distinct clips.
+    let until = Instant::now() + Duration::from_secs(60);
+    while fake.stats().renders < 4 {
+        assert!(Instant::now() < until, "{:?}", fake.stats());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut first = first;
+    Command::new("kill")
+        .args(["-9", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    first.child.wait().unwrap();
+    assert_eq!(fake.stats().creates, 4, "{:?}", fake.stats());
+    assert!(
+        fake.stats()
+            .first_ready_at
+            .is_some_and(|t| Instant::now() < t.into_std()),
+        "killed while every render was still in flight"
+    );
+
+    let second = serve(&data, &fake, &key_file);
+    for id in &ids {
+        let until = Instant::now() + Duration::from_secs(180);
+        let job = loop {
+            let job: serde_json::Value = runtime.block_on(async {
+                client
+                    .get(format!("{}/v1/jobs/{id}", second.base))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap()
+            });
+            if matches!(
+                job["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
+                break job;
+            }
+            assert!(Instant::now() < until, "{job}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let bytes = runtime.block_on(async {
+            client
+                .get(format!("{}/v1/jobs/{id}/video", second.base))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        });
+        let file = dir.path().join(format!("{id}.mp4"));
+        std::fs::write(&file, bytes).unwrap();
+        assert!(Probe::of(&file).duration() > 4.0);
+    }
+    let stats = fake.stats();
+    assert_eq!(stats.creates, 4, "no render paid twice: {stats:?}");
+    assert_eq!(stats.renders, 4, "{stats:?}");
+}
