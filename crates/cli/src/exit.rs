@@ -61,6 +61,21 @@ pub enum CliError {
     Interrupted,
 }
 
+impl From<slidecast_deckgen::DeckgenError> for CliError {
+    fn from(e: slidecast_deckgen::DeckgenError) -> Self {
+        use slidecast_deckgen::DeckgenError as D;
+        match e {
+            D::Io { path, source } => CliError::Io { path, source },
+            D::BadInput { path, message } => CliError::BadInput { path, message },
+            D::MissingTool { program, hint } => CliError::MissingTool { program, hint },
+            D::Exists(_) => CliError::Usage(e.to_string()),
+            other => CliError::Run {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 impl CliError {
     /// Shorthand for [`CliError::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

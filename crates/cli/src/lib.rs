@@ -6,13 +6,13 @@
 //! - [`validate`], [`render`]: the main subcommands; `render` turns flags
 //!   into a `slidecast_render::RenderJob`, which does the work.
 //! - [`progress`]: live bars, plain log lines or JSON events for a run.
-//! - [`deckgen`], [`import`]: `slidecast init` and `slidecast import`.
+//! - [`deckgen`]: `slidecast init` and `slidecast import` (the decks are
+//!   written by `slidecast-deckgen`).
 //! - [`serve`]: `slidecast serve`, a front end of `slidecast-service`.
 
 pub mod args;
 pub mod deckgen;
 pub mod exit;
-pub mod import;
 pub mod progress;
 pub mod render;
 pub mod serve;
@@ -50,14 +50,14 @@ fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
         Command::Validate(a) => validate::run(&a),
         Command::Render(a) => render::run(a, cli.quiet, sink),
         Command::Init(a) => deckgen::init(&a.folder, a.notes.as_deref(), a.force).map(|_| ()),
-        Command::Import(a) => import::import(&import::ImportOptions {
-            file: a.file,
-            output: a.output,
-            notes: a.notes,
-            width: a.width,
-            force: a.force,
-        })
-        .map(|_| ()),
+        Command::Import(a) => {
+            let mut options = slidecast_deckgen::ImportOptions::new(a.file);
+            options.output = a.output;
+            options.notes = a.notes;
+            options.width = a.width;
+            options.force = a.force;
+            deckgen::import(&options).map(|_| ())
+        }
         Command::Plan(a) => store_cmds::plan(&a),
         Command::Cache(c) => store_cmds::cache(&c),
         Command::Elai(c) => store_cmds::elai(&c),

@@ -173,6 +173,9 @@ async fn receive(inner: &Inner, mut multipart: Multipart) -> Result<Received, Fa
     let mut options = JobOptions::default();
     let mut bundle = false;
     let mut deck_part = false;
+    let mut presentation = false;
+    let mut import_notes: Vec<String> = Vec::new();
+    let staging_path = staging.path().to_path_buf();
     let mut files = 0usize;
     while let Some(mut field) = multipart
         .next_field()
@@ -237,29 +240,62 @@ async fn receive(inner: &Inner, mut multipart: Multipart) -> Result<Received, Fa
                 save_field(&mut field, &dest).await?;
             }
             "source" => {
-                return Err(Failure::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_source",
-                    "PDF and PPTX uploads are not imported by the service yet: run \
-                     `slidecast import FILE` and upload the deck folder as a zip (part `bundle`)",
-                ))
+                // A presentation, imported as `slidecast import` does.
+                let file_name = field.file_name().unwrap_or_default().to_string();
+                let lower = file_name.to_ascii_lowercase();
+                if !(lower.ends_with(".pdf") || lower.ends_with(".pptx")) {
+                    return Err(Failure::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_source",
+                        "part `source` must be a .pdf or .pptx file",
+                    ));
+                }
+                // Its own name (the deck's title comes from it), without
+                // any folder the client sent.
+                let name = Path::new(&file_name)
+                    .file_name()
+                    .ok_or_else(|| UploadError("part `source` has no file name".into()))?;
+                let source_dir = staging.path().join("source");
+                tokio::fs::create_dir_all(&source_dir)
+                    .await
+                    .map_err(Failure::internal)?;
+                let source = source_dir.join(name);
+                save_field(&mut field, &source).await?;
+                let mut options = slidecast_deckgen::ImportOptions::new(&source);
+                options.output = Some(input.clone());
+                let generated = tokio::task::spawn_blocking(move || slidecast_deckgen::import(&options))
+                    .await
+                    .map_err(Failure::internal)?
+                    .map_err(|e| {
+                        let message = e
+                            .to_string()
+                            .replace(&format!("{}/", staging_path.display()), "");
+                        match e {
+                            slidecast_deckgen::DeckgenError::MissingTool { .. } => {
+                                Failure::new(StatusCode::SERVICE_UNAVAILABLE, "missing_tool", message)
+                            }
+                            _ => Failure::from(UploadError(format!("source: {message}"))),
+                        }
+                    })?;
+                import_notes = generated.notes;
+                presentation = true;
             }
             other => {
                 return Err(UploadError(format!(
-                    "unknown part `{other}`; send `bundle` (a zip), or `deck` and `files`, and optionally `options`"
+                    "unknown part `{other}`; send `bundle` (a zip), `source` (a PDF or PPTX), or `deck` and `files`, and optionally `options`"
                 ))
                 .into())
             }
         }
     }
-    if bundle && deck_part {
+    if usize::from(bundle) + usize::from(deck_part) + usize::from(presentation) > 1 {
         return Err(
-            UploadError("send either `bundle` or `deck` (with `files`), not both".into()).into(),
+            UploadError("send one of `bundle`, `source`, or `deck` (with `files`)".into()).into(),
         );
     }
-    if !bundle && !deck_part {
+    if !bundle && !deck_part && !presentation {
         return Err(UploadError(
-            "no deck: send `bundle` (a zip of a deck folder), or `deck` and `files`".into(),
+            "no deck: send `bundle` (a zip of a deck folder), `source` (a PDF or PPTX), or `deck` and `files`".into(),
         )
         .into());
     }
@@ -301,7 +337,10 @@ async fn receive(inner: &Inner, mut multipart: Multipart) -> Result<Received, Fa
             status: StatusCode::UNPROCESSABLE_ENTITY,
             error: ApiError {
                 code: "invalid_deck".into(),
-                message: format!("{} problem(s) in the deck", problems.len()),
+                message: std::iter::once(format!("{} problem(s) in the deck", problems.len()))
+                    .chain(import_notes.iter().map(|n| format!("note: {n}")))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 problems,
             },
         });

@@ -436,3 +436,44 @@ async fn a_second_service_on_the_same_data_folder_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_is_imported_and_rendered_as_slides() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"), |c| c).await;
+    let form = reqwest::multipart::Form::new().part(
+        "source",
+        reqwest::multipart::Part::bytes(slidecast_tests::tiny_pdf(3))
+            .file_name("Quarterly-update.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let (status, job) = server.post_form("/v1/jobs", form).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["slides"], 3);
+    assert_eq!(job["title"], "Quarterly update");
+    let job = server
+        .wait_final(job["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    // Three slides without narration, 5 s each.
+    let length = job["video_length"].as_f64().unwrap();
+    assert!((length - 15.0).abs() < 0.2, "{length}");
+
+    let form = reqwest::multipart::Form::new().part(
+        "source",
+        reqwest::multipart::Part::bytes(b"not a pdf".to_vec()).file_name("talk.pdf"),
+    );
+    let (status, body) = server.post_form("/v1/jobs", form).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        !body.to_string().contains(dir.path().to_str().unwrap()),
+        "no server path: {body}"
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "source",
+        reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("talk.key"),
+    );
+    let (status, body) = server.post_form("/v1/jobs", form).await;
+    assert_eq!(status, 415, "{body}");
+}

@@ -38,7 +38,9 @@ async fn browser(profile: &std::path::Path) -> (Driver, Client) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver runs (install chromium and chromium-driver: scripts/install-deps --test)");
+        .expect(
+            "chromedriver runs (install chromium and chromium-driver: scripts/install-deps --test)",
+        );
     let driver = Driver(driver);
     let mut caps = serde_json::Map::new();
     caps.insert(

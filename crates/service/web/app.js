@@ -27,14 +27,21 @@ function choose(c, label) {
 
 $("bundle").addEventListener("change", (e) => {
   const f = e.target.files[0];
-  if (f) choose({ kind: "bundle", file: f }, "Zip: " + f.name);
+  if (f) fileChoice(f);
 });
 $("folder").addEventListener("change", (e) => {
   const files = Array.from(e.target.files).map((f) => ({ file: f, path: f.webkitRelativePath || f.name }));
   if (files.length) choose({ kind: "folder", files: stripTop(files) }, "Folder: " + files.length + " files");
 });
 
-// A dropped folder is read entry by entry; a dropped zip is a bundle.
+// A PDF or PPTX is sent as `source`, a zip as `bundle`.
+function fileChoice(f) {
+  const lower = f.name.toLowerCase();
+  const kind = lower.endsWith(".pdf") || lower.endsWith(".pptx") ? "source" : "bundle";
+  choose({ kind, file: f }, (kind === "source" ? "Presentation: " : "Zip: ") + f.name);
+}
+
+// A dropped folder is read entry by entry; a dropped file is sent whole.
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -48,8 +55,7 @@ drop.addEventListener("drop", async (e) => {
     await walk(entry, "", files);
     choose({ kind: "folder", files }, "Folder: " + entry.name + " (" + files.length + " files)");
   } else if (e.dataTransfer.files[0]) {
-    const f = e.dataTransfer.files[0];
-    choose({ kind: "bundle", file: f }, "Zip: " + f.name);
+    fileChoice(e.dataTransfer.files[0]);
   }
 });
 
@@ -79,8 +85,8 @@ function stripTop(files) {
 
 function body() {
   const form = new FormData();
-  if (chosen.kind === "bundle") {
-    form.append("bundle", chosen.file, chosen.file.name);
+  if (chosen.kind === "bundle" || chosen.kind === "source") {
+    form.append(chosen.kind, chosen.file, chosen.file.name);
   } else {
     const deck = chosen.files.find((f) => f.path === "deck.toml" || f.path === "deck.json");
     if (!deck) throw new Error("the folder has no deck.toml or deck.json at its root");

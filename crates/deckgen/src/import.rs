@@ -1,4 +1,4 @@
-//! `slidecast import FILE.pdf|FILE.pptx`: a deck folder from a presentation.
+//! A deck folder from a presentation (`slidecast import FILE.pdf|FILE.pptx`).
 //!
 //! - PDF: every page rendered to PNG by poppler's `pdftoppm`; scripts from
 //!   `--notes` if given.
@@ -17,30 +17,47 @@ use std::process::Command;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use crate::deckgen::{self, NewDeck, NewSlide};
-use crate::exit::CliError;
+use crate::folder::{self as deckgen, NewDeck, NewSlide};
+use crate::{DeckgenError, Generated};
 
 /// Where import writes and how.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ImportOptions {
+    /// The PDF or PPTX.
     pub file: PathBuf,
     /// Deck folder (created); default: beside the file, named after it.
     pub output: Option<PathBuf>,
+    /// A notes.md whose `## ` sections are the scripts, in slide order.
     pub notes: Option<PathBuf>,
     /// Pixel width of rendered slide images.
     pub width: u32,
+    /// Overwrite an existing deck.toml.
     pub force: bool,
 }
 
-/// Import a PDF or PPTX; returns the deck file written.
-pub fn import(opts: &ImportOptions) -> Result<PathBuf, CliError> {
+impl ImportOptions {
+    /// Import `file` beside itself, 1920 px wide slides.
+    pub fn new(file: impl Into<PathBuf>) -> ImportOptions {
+        ImportOptions {
+            file: file.into(),
+            output: None,
+            notes: None,
+            width: 1920,
+            force: false,
+        }
+    }
+}
+
+/// Import a PDF or PPTX into a deck folder.
+pub fn import(opts: &ImportOptions) -> Result<Generated, DeckgenError> {
     let ext = opts
         .file
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     if !opts.file.is_file() {
-        return Err(CliError::bad_input(&opts.file, "no such file"));
+        return Err(DeckgenError::bad_input(&opts.file, "no such file"));
     }
     let dir = match &opts.output {
         Some(d) => d.clone(),
@@ -56,18 +73,22 @@ pub fn import(opts: &ImportOptions) -> Result<PathBuf, CliError> {
     let deck_path = dir.join("deck.toml");
     deckgen::check_overwrite(&deck_path, opts.force)?;
     let slides_dir = dir.join("slides");
-    std::fs::create_dir_all(&slides_dir).map_err(|e| CliError::io(&slides_dir, e))?;
+    std::fs::create_dir_all(&slides_dir).map_err(|e| DeckgenError::io(&slides_dir, e))?;
+    let mut notes = Vec::new();
     let deck = match ext.as_deref() {
-        Some("pdf") => import_pdf(opts, &slides_dir)?,
-        Some("pptx") => import_pptx(opts, &slides_dir)?,
-        _ => return Err(CliError::bad_input(
+        Some("pdf") => import_pdf(opts, &slides_dir, &mut notes)?,
+        Some("pptx") => import_pptx(opts, &slides_dir, &mut notes)?,
+        _ => return Err(DeckgenError::bad_input(
             &opts.file,
             "import reads .pdf and .pptx files; for a folder of images use `slidecast init FOLDER`",
         )),
     };
     deckgen::write_atomic(&deck_path, &deckgen::deck_toml(&deck))?;
-    deckgen::summarize(&deck_path, &deck);
-    Ok(deck_path)
+    Ok(Generated {
+        deck_path,
+        deck,
+        notes,
+    })
 }
 
 fn stem_title(file: &Path) -> String {
@@ -82,7 +103,11 @@ fn stem_title(file: &Path) -> String {
     }
 }
 
-fn import_pdf(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
+fn import_pdf(
+    opts: &ImportOptions,
+    slides_dir: &Path,
+    remarks: &mut Vec<String>,
+) -> Result<NewDeck, DeckgenError> {
     let images = render_pdf(&opts.file, slides_dir, opts.width)?;
     let notes = deckgen::read_notes(opts.notes.as_deref(), None)?;
     let scripts = notes
@@ -99,7 +124,7 @@ fn import_pdf(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliErr
             file_label(&opts.file),
             images.len()
         ),
-        slides: deckgen::pair_scripts(images, &scripts, "the notes file"),
+        slides: deckgen::pair_scripts(images, &scripts, "the notes file", remarks),
     })
 }
 
@@ -111,7 +136,7 @@ fn file_label(p: &Path) -> String {
 
 /// Render every page of `pdf` into `slides_dir` as `slide-N.png`; returns the
 /// image paths relative to the deck folder (`slides/slide-N.png`), in order.
-pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<String>, CliError> {
+pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<String>, DeckgenError> {
     // Clear images of an earlier import so a shorter deck leaves no strays.
     if let Ok(entries) = std::fs::read_dir(slides_dir) {
         for entry in entries.flatten() {
@@ -139,7 +164,7 @@ pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<Strin
             )
         })?;
     if !output.status.success() {
-        return Err(CliError::bad_input(
+        return Err(DeckgenError::bad_input(
             pdf,
             format!(
                 "pdftoppm could not render it: {}",
@@ -149,7 +174,7 @@ pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<Strin
     }
     let images = deckgen::slide_images(slides_dir)?;
     if images.is_empty() {
-        return Err(CliError::bad_input(pdf, "the PDF has no pages"));
+        return Err(DeckgenError::bad_input(pdf, "the PDF has no pages"));
     }
     Ok(images
         .iter()
@@ -158,18 +183,22 @@ pub fn render_pdf(pdf: &Path, slides_dir: &Path, width: u32) -> Result<Vec<Strin
         .collect())
 }
 
-fn missing_or_io(program: &str, hint: &str, input: &Path, e: std::io::Error) -> CliError {
+fn missing_or_io(program: &str, hint: &str, input: &Path, e: std::io::Error) -> DeckgenError {
     if e.kind() == std::io::ErrorKind::NotFound {
-        CliError::MissingTool {
+        DeckgenError::MissingTool {
             program: program.into(),
             hint: hint.into(),
         }
     } else {
-        CliError::io(input, e)
+        DeckgenError::io(input, e)
     }
 }
 
-fn import_pptx(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliError> {
+fn import_pptx(
+    opts: &ImportOptions,
+    slides_dir: &Path,
+    remarks: &mut Vec<String>,
+) -> Result<NewDeck, DeckgenError> {
     let pptx = read_pptx(&opts.file)?;
     let mut scripts: Vec<String> = pptx.slides.iter().map(|s| s.notes.clone()).collect();
     if let Some(notes) = deckgen::read_notes(opts.notes.as_deref(), None)? {
@@ -181,10 +210,10 @@ fn import_pptx(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliEr
         Some(office) => {
             let images = render_pptx(&office, &opts.file, slides_dir, opts.width)?;
             if images.len() != n {
-                eprintln!(
-                    "note: LibreOffice produced {} page(s) for {n} slide(s) (hidden slides?); scripts were matched in order",
+                remarks.push(format!(
+                    "LibreOffice produced {} page(s) for {n} slide(s) (hidden slides?); scripts were matched in order",
                     images.len()
-                );
+                ));
             }
             (images, "slide images rendered by LibreOffice")
         }
@@ -192,15 +221,15 @@ fn import_pptx(opts: &ImportOptions, slides_dir: &Path) -> Result<NewDeck, CliEr
             let images: Vec<String> = (1..=n)
                 .map(|i| format!("slides/slide-{}.png", pad(i, n)))
                 .collect();
-            eprintln!(
-                "note: LibreOffice is not installed, so the slide images were not made.\n  \
+            remarks.push(format!(
+                "LibreOffice is not installed, so the slide images were not made.\n  \
                  Export the slides as PNG (PowerPoint: File > Export > PNG; Keynote/Google Slides: download as PNG)\n  \
                  into {} named {} ... {},\n  \
                  or install LibreOffice (apt-get install libreoffice-impress) and run this import again.",
                 slides_dir.display(),
                 images.first().map_or("", |s| s.trim_start_matches("slides/")),
                 images.last().map_or("", |s| s.trim_start_matches("slides/")),
-            );
+            ));
             (images, "slide images still to be exported: see slides/")
         }
     };
@@ -246,9 +275,9 @@ fn render_pptx(
     pptx: &Path,
     slides_dir: &Path,
     width: u32,
-) -> Result<Vec<String>, CliError> {
+) -> Result<Vec<String>, DeckgenError> {
     let tmp = slides_dir.join(format!(".convert-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| DeckgenError::io(&tmp, e))?;
     let result = (|| {
         let output = Command::new(office)
             .args(["--headless", "--convert-to", "pdf", "--outdir"])
@@ -257,13 +286,13 @@ fn render_pptx(
             // A private profile, so a running LibreOffice does not swallow the call.
             .env("HOME", &tmp)
             .output()
-            .map_err(|e| CliError::io(office, e))?;
+            .map_err(|e| DeckgenError::io(office, e))?;
         let pdf = tmp.join(format!(
             "{}.pdf",
             pptx.file_stem().unwrap_or_default().to_string_lossy()
         ));
         if !output.status.success() || !pdf.is_file() {
-            return Err(CliError::bad_input(
+            return Err(DeckgenError::bad_input(
                 pptx,
                 format!(
                     "LibreOffice could not convert it to PDF: {}",
@@ -286,6 +315,7 @@ pub struct Pptx {
     pub slides: Vec<PptxSlide>,
 }
 
+/// One slide of a PPTX.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PptxSlide {
     /// Path of the slide part inside the zip (`ppt/slides/slide1.xml`).
@@ -295,10 +325,10 @@ pub struct PptxSlide {
 }
 
 /// Read slide order, speaker notes and title from a PPTX file.
-pub fn read_pptx(path: &Path) -> Result<Pptx, CliError> {
-    let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+pub fn read_pptx(path: &Path) -> Result<Pptx, DeckgenError> {
+    let file = std::fs::File::open(path).map_err(|e| DeckgenError::io(path, e))?;
     let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| CliError::bad_input(path, format!("not a PPTX (zip) file: {e}")))?;
+        .map_err(|e| DeckgenError::bad_input(path, format!("not a PPTX (zip) file: {e}")))?;
     let mut read = |name: &str| -> Option<String> {
         let mut entry = zip.by_name(name).ok()?;
         let mut text = String::new();
@@ -306,13 +336,13 @@ pub fn read_pptx(path: &Path) -> Result<Pptx, CliError> {
         Some(text)
     };
     let presentation = read("ppt/presentation.xml").ok_or_else(|| {
-        CliError::bad_input(
+        DeckgenError::bad_input(
             path,
             "no ppt/presentation.xml inside: is this a PowerPoint file?",
         )
     })?;
     let bad_xml = |part: &str, e: quick_xml::Error| {
-        CliError::bad_input(path, format!("{part}: malformed XML: {e}"))
+        DeckgenError::bad_input(path, format!("{part}: malformed XML: {e}"))
     };
     let rels = read("ppt/_rels/presentation.xml.rels")
         .map(|t| relationships(&t))
@@ -350,7 +380,10 @@ pub fn read_pptx(path: &Path) -> Result<Pptx, CliError> {
         slides.push(PptxSlide { part, notes });
     }
     if slides.is_empty() {
-        return Err(CliError::bad_input(path, "the presentation has no slides"));
+        return Err(DeckgenError::bad_input(
+            path,
+            "the presentation has no slides",
+        ));
     }
     let title = read("docProps/core.xml")
         .and_then(|xml| element_text(&xml, b"title"))
