@@ -219,3 +219,28 @@ pub fn tiny_pdf(pages: usize) -> Vec<u8> {
     );
     out
 }
+
+/// [`mock_deck`] with every narrated slide presented by Elai's `gia.casual`.
+pub fn elai_deck(dir: &Path, slides: usize) -> PathBuf {
+    let deck = mock_deck(dir, slides);
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "provider = \"mock\"",
+        "provider = \"elai\"\navatar = \"gia.casual\"",
+    );
+    std::fs::write(&deck, text).unwrap();
+    deck
+}
+
+/// A 4-slide [`elai_deck`] in `dir` (created) whose slide 3 says which
+/// `variant` it is: two variants share the clips of slides 1 and 4 and
+/// differ in slide 3's. Returns the deck file.
+pub fn elai_deck_variant(dir: &Path, variant: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let deck = elai_deck(dir, 4);
+    let text = std::fs::read_to_string(&deck).unwrap().replace(
+        "This is slide number 3.",
+        &format!("This is slide number 3 of deck {variant}."),
+    );
+    std::fs::write(&deck, text).unwrap();
+    deck
+}

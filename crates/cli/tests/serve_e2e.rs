@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::start_fake_elai;
 use slidecast_elai::fake::FakeElai;
-use slidecast_tests::{mock_deck, Probe};
+use slidecast_tests::Probe;
 
 /// A running `slidecast serve` and its address.
 struct Serve {
@@ -55,19 +55,7 @@ fn serve(data: &Path, fake: &FakeElai, key_file: &Path) -> Serve {
 /// A zipped deck folder whose narrated slides Elai presents; `variant`
 /// changes slide 3 only.
 fn zipped_deck(dir: &Path, variant: &str) -> Vec<u8> {
-    std::fs::create_dir_all(dir).unwrap();
-    let deck = mock_deck(dir, 4);
-    let text = std::fs::read_to_string(&deck)
-        .unwrap()
-        .replace(
-            "provider = \"mock\"",
-            "provider = \"elai\"\navatar = \"gia.casual\"",
-        )
-        .replace(
-            "This is slide number 3.",
-            &format!("This is slide number 3 of deck {variant}."),
-        );
-    std::fs::write(&deck, text).unwrap();
+    slidecast_tests::elai_deck_variant(dir, variant);
     let mut out = std::io::Cursor::new(Vec::new());
     let mut w = zip::ZipWriter::new(&mut out);
     for entry in std::fs::read_dir(dir).unwrap() {

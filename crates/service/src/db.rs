@@ -62,6 +62,10 @@ CREATE TABLE webhook_deliveries (
 );
 "#];
 
+/// A job's next event: numbered one past its last.
+const INSERT_EVENT: &str = "INSERT INTO events (job_id, seq, data) \
+     VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job_id = ?), ?)";
+
 /// Seconds since the Unix epoch, now.
 pub fn now() -> f64 {
     SystemTime::now()
@@ -435,16 +439,13 @@ impl Db {
         if held.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO events (job_id, seq, data) \
-             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job_id = ?), ?)",
-        )
-        .bind(id)
-        .bind(id)
-        .bind(data)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| ServiceError::db("recording progress", e))?;
+        sqlx::query(INSERT_EVENT)
+            .bind(id)
+            .bind(id)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| ServiceError::db("recording progress", e))?;
         tx.commit()
             .await
             .map_err(|e| ServiceError::db("recording progress", e))?;
@@ -454,16 +455,13 @@ impl Db {
     /// Append an event to a job whatever its hold (the service's own final
     /// events: cancelled, failed before the run).
     pub async fn append_event(&self, id: &str, data: &str) -> Result<(), ServiceError> {
-        sqlx::query(
-            "INSERT INTO events (job_id, seq, data) \
-             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job_id = ?), ?)",
-        )
-        .bind(id)
-        .bind(id)
-        .bind(data)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| ServiceError::db("recording progress", e))?;
+        sqlx::query(INSERT_EVENT)
+            .bind(id)
+            .bind(id)
+            .bind(data)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| ServiceError::db("recording progress", e))?;
         Ok(())
     }
 

@@ -78,34 +78,16 @@ async fn a_submitted_deck_renders_and_every_output_downloads() {
 
     // Captions and the timeline.
     let srt = server
-        .client
-        .get(server.url(job["links"]["captions_srt"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(job["links"]["captions_srt"].as_str().unwrap())
+        .await;
     assert!(srt.contains("This is slide number 1."), "{srt}");
     let vtt = server
-        .client
-        .get(server.url(job["links"]["captions_vtt"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(job["links"]["captions_vtt"].as_str().unwrap())
+        .await;
     assert!(vtt.starts_with("WEBVTT"), "{vtt}");
     let svg = server
-        .client
-        .get(server.url(job["links"]["timeline"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(job["links"]["timeline"].as_str().unwrap())
+        .await;
     assert!(svg.contains("<svg"), "{svg}");
 
     // The list shows it, and filters by state.

@@ -10,26 +10,33 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{fake_elai, start, with_fake};
 use slidecast_elai::fake::Faults;
 use slidecast_elai::webhook::WebhookSecret;
-use slidecast_tests::{mock_deck, Probe};
+use slidecast_tests::Probe;
 
-/// A deck folder in `dir` whose narrated slides Elai presents; `variant`
-/// changes the script of slide 3 only, so two variants share slides 1
-/// and 4.
+/// The folder of [`slidecast_tests::elai_deck_variant`].
 fn elai_deck(dir: &Path, variant: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let deck = mock_deck(dir, 4);
-    let text = std::fs::read_to_string(&deck)
-        .unwrap()
-        .replace(
-            "provider = \"mock\"",
-            "provider = \"elai\"\navatar = \"gia.casual\"",
-        )
-        .replace(
-            "This is slide number 3.",
-            &format!("This is slide number 3 of deck {variant}."),
-        );
-    std::fs::write(&deck, text).unwrap();
+    slidecast_tests::elai_deck_variant(dir, variant);
     dir.to_path_buf()
+}
+
+/// A fake Elai whose renders of the deck's narrated slides (1, 3, 4)
+/// never finish: a job against it runs until cancelled.
+async fn never_finishing_elai(dir: &Path) -> slidecast_elai::fake::FakeElai {
+    fake_elai(dir, 1.5, |c| {
+        c.faults(Faults {
+            never_finish: [1, 3, 4].into_iter().collect(),
+            ..Faults::default()
+        })
+    })
+    .await
+}
+
+/// Wait until `fake` has started `n` renders.
+async fn wait_renders(fake: &slidecast_elai::fake::FakeElai, n: u32) {
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while fake.stats().renders < n {
+        assert!(std::time::Instant::now() < until, "{:?}", fake.stats());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,23 +82,13 @@ async fn two_jobs_sharing_slides_pay_once_for_each_distinct_clip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_running_job_and_can_delete_its_vendor_renders() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = fake_elai(dir.path(), 1.5, |c| {
-        c.faults(Faults {
-            never_finish: [1, 3, 4].into_iter().collect(),
-            ..Faults::default()
-        })
-    })
-    .await;
+    let fake = never_finishing_elai(dir.path()).await;
     let server = start(&dir.path().join("data"), with_fake(&fake, dir.path())).await;
     let deck = elai_deck(&dir.path().join("a"), "A");
     let job = server.submit(&deck, "{}").await;
     let id = job["id"].as_str().unwrap().to_string();
     // Wait for the three renders to be started at the vendor.
-    let until = std::time::Instant::now() + Duration::from_secs(60);
-    while fake.stats().renders < 3 {
-        assert!(std::time::Instant::now() < until, "{:?}", fake.stats());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_renders(&fake, 3).await;
     let r = server
         .client
         .post(server.url(&format!("/v1/jobs/{id}/cancel?remote=delete")))
@@ -128,13 +125,7 @@ fn now() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_is_verified_deduplicated_and_wakes_the_poll() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = fake_elai(dir.path(), 1.5, |c| {
-        c.faults(Faults {
-            never_finish: [1, 3, 4].into_iter().collect(),
-            ..Faults::default()
-        })
-    })
-    .await;
+    let fake = never_finishing_elai(dir.path()).await;
     let secret = WebhookSecret::new("whsec-test-value");
     let with = with_fake(&fake, dir.path());
     let hook_secret = secret.clone();
@@ -144,11 +135,7 @@ async fn the_webhook_is_verified_deduplicated_and_wakes_the_poll() {
     .await;
     let deck = elai_deck(&dir.path().join("a"), "A");
     let job = server.submit(&deck, "{}").await;
-    let until = std::time::Instant::now() + Duration::from_secs(60);
-    while fake.stats().renders < 3 {
-        assert!(std::time::Instant::now() < until, "{:?}", fake.stats());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_renders(&fake, 3).await;
     let video = fake.video_ids()[0].clone();
     let body = format!(r#"{{"event":"video_ready","error":null,"video":{{"_id":"{video}"}}}}"#);
     let post = |timestamp: u64, signature: String, delivery: &str| {

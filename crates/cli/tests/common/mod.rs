@@ -30,7 +30,7 @@ pub fn png(path: &Path) {
 pub mod schema;
 
 #[allow(unused_imports)]
-pub use slidecast_tests::{mock_deck, png_sized, tiny_pdf};
+pub use slidecast_tests::{elai_deck, mock_deck, png_sized, tiny_pdf};
 
 /// Duration of a media file's container, from ffprobe.
 pub fn probe_duration(path: &Path) -> f64 {
@@ -92,15 +92,4 @@ pub fn start_fake_elai(
     let config = configure(FakeElaiConfig::from_mp4_file(&clip).unwrap());
     let fake = runtime.block_on(FakeElai::start(config)).unwrap();
     (runtime, fake)
-}
-
-/// [`mock_deck`] with every narrated slide presented by Elai.
-pub fn elai_deck(dir: &Path, slides: usize) -> std::path::PathBuf {
-    let deck = mock_deck(dir, slides);
-    let text = std::fs::read_to_string(&deck).unwrap().replace(
-        "provider = \"mock\"",
-        "provider = \"elai\"\navatar = \"gia.casual\"",
-    );
-    std::fs::write(&deck, text).unwrap();
-    deck
 }
