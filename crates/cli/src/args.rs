@@ -67,10 +67,12 @@ pub enum Command {
     #[command(after_help = format!("{COMPLETIONS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Completions(CompletionsArgs),
     /// Run the HTTP service: decks submitted over HTTP, progress as events, a web page at /.
+    #[cfg(feature = "serve")]
     #[command(after_help = format!("{SERVE_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Serve(ServeArgs),
 }
 
+#[cfg(feature = "serve")]
 const SERVE_EXAMPLES: &str = "\
 Examples:
   slidecast serve                       # http://127.0.0.1:8787/
@@ -80,6 +82,7 @@ Examples:
 
 The API is described in docs/service.md.";
 
+#[cfg(feature = "serve")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --api-tokens.

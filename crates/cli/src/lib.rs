@@ -8,13 +8,15 @@
 //! - [`progress`]: live bars, plain log lines or JSON events for a run.
 //! - [`deckgen`]: `slidecast init` and `slidecast import` (the decks are
 //!   written by `slidecast-deckgen`).
-//! - [`serve`]: `slidecast serve`, a front end of `slidecast-service`.
+//! - `serve`: `slidecast serve`, a front end of `slidecast-service`
+//!   (cargo feature `serve`, on by default).
 
 pub mod args;
 pub mod deckgen;
 pub mod exit;
 pub mod progress;
 pub mod render;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod store_cmds;
 pub mod validate;
@@ -61,6 +63,7 @@ fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
         Command::Plan(a) => store_cmds::plan(&a),
         Command::Cache(c) => store_cmds::cache(&c),
         Command::Elai(c) => store_cmds::elai(&c),
+        #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();

@@ -164,3 +164,164 @@ fn kill_9_after_the_creates_then_restart_finishes_both_jobs_paying_once() {
     assert_eq!(stats.creates, 4, "no render paid twice: {stats:?}");
     assert_eq!(stats.renders, 4, "{stats:?}");
 }
+
+#[test]
+fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
+    const KEY: &str = "sk-live-VERY-SECRET-0042";
+    const WEBHOOK_SECRET: &str = "whsec-VERY-SECRET-0043";
+    const TOKEN: &str = "tok-VERY-SECRET-0044";
+    let dir = tempfile::tempdir().unwrap();
+    let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
+        c.api_key(KEY).render_delay(Duration::from_millis(500))
+    });
+    let key_file = dir.path().join("elai.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let secret_file = dir.path().join("webhook.secret");
+    std::fs::write(&secret_file, WEBHOOK_SECRET).unwrap();
+    let tokens_file = dir.path().join("tokens");
+    std::fs::write(&tokens_file, format!("{TOKEN}\n")).unwrap();
+    let data = dir.path().join("data");
+
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
+        .args(["-vvv", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .args(["--elai-url", &fake.base_url(), "--elai-key-file"])
+        .arg(&key_file)
+        .arg("--elai-webhook-secret-file")
+        .arg(&secret_file)
+        .arg("--api-tokens")
+        .arg(&tokens_file)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let base = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(w) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            break w.trim_end_matches('/').to_string();
+        }
+    };
+    let log_reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        for line in lines {
+            rest.push_str(&line.unwrap());
+            rest.push('\n');
+        }
+        rest
+    });
+    let mut serve = Serve { child, base };
+
+    let client = reqwest::Client::new();
+    let mut answers = String::new();
+    runtime.block_on(async {
+        // A job through Elai, to the end.
+        let zip = zipped_deck(&dir.path().join("deck"), "A");
+        let form = reqwest::multipart::Form::new().part(
+            "bundle",
+            reqwest::multipart::Part::bytes(zip).file_name("deck.zip"),
+        );
+        let r = client
+            .post(format!("{}/v1/jobs", serve.base))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        let job: serde_json::Value = r.json().await.unwrap();
+        let id = job["id"].as_str().unwrap().to_string();
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let text = client
+                .get(format!("{}/v1/jobs/{id}", serve.base))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            answers.push_str(&text);
+            let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if job["state"] != "queued" && job["state"] != "running" {
+                assert_eq!(job["state"], "succeeded", "{job}");
+                break;
+            }
+            assert!(Instant::now() < until, "{job}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        answers.push_str(
+            &client
+                .get(format!("{}/v1/jobs/{id}/events", serve.base))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        // A wrong token, a forged webhook and a signed one.
+        let r = client
+            .get(format!("{}/v1/jobs", serve.base))
+            .bearer_auth("tok-wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        answers.push_str(&r.text().await.unwrap());
+        let body = r#"{"event":"video_ready","error":null,"video":{"_id":"v1"}}"#;
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let secret = slidecast_elai::webhook::WebhookSecret::new(WEBHOOK_SECRET);
+        for signature in ["00ff".to_string(), secret.sign(&t, body.as_bytes())] {
+            let r = client
+                .post(format!("{}/v1/webhooks/elai", serve.base))
+                .header("Elai-Timestamp", &t)
+                .header("Elai-Signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            answers.push_str(&r.text().await.unwrap());
+        }
+    });
+    let _ = serve.child.kill();
+    let _ = serve.child.wait();
+    log.push_str(&log_reader.join().unwrap());
+    assert!(
+        log.contains("running"),
+        "the log was captured at trace level: {log}"
+    );
+
+    for secret in [KEY, WEBHOOK_SECRET, TOKEN] {
+        assert!(!log.contains(secret), "{secret} in the log");
+        assert!(!answers.contains(secret), "{secret} in an answer");
+        let mut stack = vec![data.clone()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(
+                        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                        "{secret} in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    // Each answer named no server path either.
+    assert!(!answers.contains(data.to_str().unwrap()), "{answers}");
+}

@@ -161,6 +161,9 @@ impl Service {
             std::fs::create_dir_all(&dir).map_err(|e| ServiceError::io(&dir, e))?;
         }
         let lock = take_lock(&data)?;
+        // Uploads a dead process was receiving: nobody else can be (the
+        // lock), and no job refers to them.
+        clear_folder(&data.join("uploads"))?;
         let db = db::Db::open(&data.join("state.sqlite")).await?;
         let instance = new_id();
 
@@ -258,6 +261,21 @@ fn new_id() -> String {
     use rand::Rng;
     let n: u64 = rand::thread_rng().gen();
     format!("{n:016x}")
+}
+
+/// Remove everything inside `dir`.
+fn clear_folder(dir: &std::path::Path) -> Result<(), ServiceError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ServiceError::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| ServiceError::io(dir, e))?.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| ServiceError::io(&path, e))?;
+    }
+    Ok(())
 }
 
 /// The data folder's lock: one service per folder.
