@@ -14,10 +14,22 @@ use common::start_fake_elai;
 use slidecast_elai::fake::FakeElai;
 use slidecast_tests::Probe;
 
-/// A running `slidecast serve` and its address.
+/// A running `slidecast serve`, its address and everything it logged.
 struct Serve {
     child: Child,
     base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Serve {
+    /// Stop it (as `kill -9` does) and return its whole log.
+    fn kill(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader ends with the pipe; give it a moment to take the rest.
+        std::thread::sleep(Duration::from_millis(200));
+        self.log.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Serve {
@@ -28,28 +40,47 @@ impl Drop for Serve {
 }
 
 fn serve(data: &Path, fake: &FakeElai, key_file: &Path) -> Serve {
+    serve_with(data, fake, key_file, &[], &[])
+}
+
+/// `slidecast GLOBAL... serve ... EXTRA...` on a free loopback port.
+fn serve_with(
+    data: &Path,
+    fake: &FakeElai,
+    key_file: &Path,
+    global: &[&str],
+    extra: &[&std::ffi::OsStr],
+) -> Serve {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
+        .args(global)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(["--elai-url", &fake.base_url(), "--elai-key-file"])
         .arg(key_file)
+        .args(extra)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The first line names the address it listens on.
+    // It names the address it listens on; the log is kept, and read to
+    // the end so the server never blocks on a full pipe.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("serve prints its address").unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    // Keep reading stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Serve { child, base }
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let base = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        log.lock().unwrap().push_str(&format!("{line}\n"));
+        if let Some(w) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            break w.trim_end_matches('/').to_string();
+        }
+    };
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    Serve { child, base, log }
 }
 
 /// A zipped deck folder whose narrated slides Elai presents; `variant`
@@ -109,11 +140,7 @@ fn kill_9_after_the_creates_then_restart_finishes_both_jobs_paying_once() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut first = first;
-    Command::new("kill")
-        .args(["-9", &first.child.id().to_string()])
-        .status()
-        .unwrap();
-    first.child.wait().unwrap();
+    first.kill();
     assert_eq!(fake.stats().creates, 4, "{:?}", fake.stats());
     assert!(
         fake.stats()
@@ -182,39 +209,18 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
     std::fs::write(&tokens_file, format!("{TOKEN}\n")).unwrap();
     let data = dir.path().join("data");
 
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
-        .args(["-vvv", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .args(["--elai-url", &fake.base_url(), "--elai-key-file"])
-        .arg(&key_file)
-        .arg("--elai-webhook-secret-file")
-        .arg(&secret_file)
-        .arg("--api-tokens")
-        .arg(&tokens_file)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = String::new();
-    let base = loop {
-        let line = lines.next().expect("serve prints its address").unwrap();
-        log.push_str(&line);
-        log.push('\n');
-        if let Some(w) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            break w.trim_end_matches('/').to_string();
-        }
-    };
-    let log_reader = std::thread::spawn(move || {
-        let mut rest = String::new();
-        for line in lines {
-            rest.push_str(&line.unwrap());
-            rest.push('\n');
-        }
-        rest
-    });
-    let mut serve = Serve { child, base };
+    let mut serve = serve_with(
+        &data,
+        &fake,
+        &key_file,
+        &["-vvv"],
+        &[
+            "--elai-webhook-secret-file".as_ref(),
+            secret_file.as_os_str(),
+            "--api-tokens".as_ref(),
+            tokens_file.as_os_str(),
+        ],
+    );
 
     let client = reqwest::Client::new();
     let mut answers = String::new();
@@ -294,9 +300,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
             answers.push_str(&r.text().await.unwrap());
         }
     });
-    let _ = serve.child.kill();
-    let _ = serve.child.wait();
-    log.push_str(&log_reader.join().unwrap());
+    let log = serve.kill();
     assert!(
         log.contains("running"),
         "the log was captured at trace level: {log}"
