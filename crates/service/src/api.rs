@@ -177,116 +177,128 @@ async fn receive(inner: &Inner, mut multipart: Multipart) -> Result<Received, Fa
     let mut import_notes: Vec<String> = Vec::new();
     let staging_path = staging.path().to_path_buf();
     let mut files = 0usize;
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid_upload", e.body_text()))?
-    {
-        let name = field.name().unwrap_or_default().to_string();
-        match name.as_str() {
-            "options" => {
-                let text = field.text().await.map_err(|e| {
-                    Failure::new(StatusCode::BAD_REQUEST, "invalid_upload", e.body_text())
-                })?;
-                options = serde_json::from_str(&text).map_err(|e| {
-                    UploadError(format!("options: {e}"))
-                })?;
-            }
-            "bundle" => {
-                let zip = staging.path().join("bundle.zip");
-                save_field(&mut field, &zip).await?;
-                let (max_files, max_bytes) = (
-                    inner.config.max_bundle_files,
-                    inner.config.max_upload_bytes as u64 * 4,
-                );
-                let dest = input.clone();
-                tokio::task::spawn_blocking(move || {
-                    upload::unpack_bundle(&zip, &dest, max_files, max_bytes)
-                })
-                .await
-                .map_err(Failure::internal)??;
-                bundle = true;
-            }
-            "deck" => {
-                let file_name = field.file_name().unwrap_or("deck.toml").to_string();
-                let deck_name = if file_name.ends_with(".json") {
-                    "deck.json"
-                } else {
-                    "deck.toml"
-                };
-                save_field(&mut field, &input.join(deck_name)).await?;
-                deck_part = true;
-            }
-            "files" => {
-                files += 1;
-                if files > inner.config.max_bundle_files {
-                    return Err(UploadError(format!(
-                        "more than the {} files allowed",
-                        inner.config.max_bundle_files
-                    ))
-                    .into());
+    // Every part is read even when one is refused: answering before the
+    // client has sent its whole body makes it see a reset, not the answer.
+    let parts: Result<(), Failure> = async {
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid_upload", e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            match name.as_str() {
+                "options" => {
+                    let text = field.text().await.map_err(|e| {
+                        Failure::new(StatusCode::BAD_REQUEST, "invalid_upload", e.body_text())
+                    })?;
+                    options = serde_json::from_str(&text).map_err(|e| {
+                        UploadError(format!("options: {e}"))
+                    })?;
                 }
-                let file_name = field
-                    .file_name()
-                    .ok_or_else(|| UploadError("a `files` part has no file name".into()))?
-                    .to_string();
-                let rel = upload::safe_relative(&file_name)?;
-                let dest = input.join(rel);
-                if let Some(parent) = dest.parent() {
-                    tokio::fs::create_dir_all(parent)
+                "bundle" => {
+                    let zip = staging.path().join("bundle.zip");
+                    save_field(&mut field, &zip).await?;
+                    let (max_files, max_bytes) = (
+                        inner.config.max_bundle_files,
+                        inner.config.max_upload_bytes as u64 * 4,
+                    );
+                    let dest = input.clone();
+                    tokio::task::spawn_blocking(move || {
+                        upload::unpack_bundle(&zip, &dest, max_files, max_bytes)
+                    })
+                    .await
+                    .map_err(Failure::internal)??;
+                    bundle = true;
+                }
+                "deck" => {
+                    let file_name = field.file_name().unwrap_or("deck.toml").to_string();
+                    let deck_name = if file_name.ends_with(".json") {
+                        "deck.json"
+                    } else {
+                        "deck.toml"
+                    };
+                    save_field(&mut field, &input.join(deck_name)).await?;
+                    deck_part = true;
+                }
+                "files" => {
+                    files += 1;
+                    if files > inner.config.max_bundle_files {
+                        return Err(UploadError(format!(
+                            "more than the {} files allowed",
+                            inner.config.max_bundle_files
+                        ))
+                        .into());
+                    }
+                    let file_name = field
+                        .file_name()
+                        .ok_or_else(|| UploadError("a `files` part has no file name".into()))?
+                        .to_string();
+                    let rel = upload::safe_relative(&file_name)?;
+                    let dest = input.join(rel);
+                    if let Some(parent) = dest.parent() {
+                        tokio::fs::create_dir_all(parent)
+                            .await
+                            .map_err(Failure::internal)?;
+                    }
+                    save_field(&mut field, &dest).await?;
+                }
+                "source" => {
+                    // A presentation, imported as `slidecast import` does.
+                    let file_name = field.file_name().unwrap_or_default().to_string();
+                    let lower = file_name.to_ascii_lowercase();
+                    if !(lower.ends_with(".pdf") || lower.ends_with(".pptx")) {
+                        return Err(Failure::new(
+                            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                            "unsupported_source",
+                            "part `source` must be a .pdf or .pptx file",
+                        ));
+                    }
+                    // Its own name (the deck's title comes from it), without
+                    // any folder the client sent.
+                    let name = Path::new(&file_name)
+                        .file_name()
+                        .ok_or_else(|| UploadError("part `source` has no file name".into()))?;
+                    let source_dir = staging.path().join("source");
+                    tokio::fs::create_dir_all(&source_dir)
                         .await
                         .map_err(Failure::internal)?;
-                }
-                save_field(&mut field, &dest).await?;
-            }
-            "source" => {
-                // A presentation, imported as `slidecast import` does.
-                let file_name = field.file_name().unwrap_or_default().to_string();
-                let lower = file_name.to_ascii_lowercase();
-                if !(lower.ends_with(".pdf") || lower.ends_with(".pptx")) {
-                    return Err(Failure::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "unsupported_source",
-                        "part `source` must be a .pdf or .pptx file",
-                    ));
-                }
-                // Its own name (the deck's title comes from it), without
-                // any folder the client sent.
-                let name = Path::new(&file_name)
-                    .file_name()
-                    .ok_or_else(|| UploadError("part `source` has no file name".into()))?;
-                let source_dir = staging.path().join("source");
-                tokio::fs::create_dir_all(&source_dir)
-                    .await
-                    .map_err(Failure::internal)?;
-                let source = source_dir.join(name);
-                save_field(&mut field, &source).await?;
-                let mut options = slidecast_deckgen::ImportOptions::new(&source);
-                options.output = Some(input.clone());
-                let generated = tokio::task::spawn_blocking(move || slidecast_deckgen::import(&options))
-                    .await
-                    .map_err(Failure::internal)?
-                    .map_err(|e| {
-                        let message = e
-                            .to_string()
-                            .replace(&format!("{}/", staging_path.display()), "");
-                        match e {
-                            slidecast_deckgen::DeckgenError::MissingTool { .. } => {
-                                Failure::new(StatusCode::SERVICE_UNAVAILABLE, "missing_tool", message)
+                    let source = source_dir.join(name);
+                    save_field(&mut field, &source).await?;
+                    let mut options = slidecast_deckgen::ImportOptions::new(&source);
+                    options.output = Some(input.clone());
+                    let generated = tokio::task::spawn_blocking(move || slidecast_deckgen::import(&options))
+                        .await
+                        .map_err(Failure::internal)?
+                        .map_err(|e| {
+                            let message = e
+                                .to_string()
+                                .replace(&format!("{}/", staging_path.display()), "");
+                            match e {
+                                slidecast_deckgen::DeckgenError::MissingTool { .. } => {
+                                    Failure::new(StatusCode::SERVICE_UNAVAILABLE, "missing_tool", message)
+                                }
+                                _ => Failure::from(UploadError(format!("source: {message}"))),
                             }
-                            _ => Failure::from(UploadError(format!("source: {message}"))),
-                        }
-                    })?;
-                import_notes = generated.notes;
-                presentation = true;
-            }
-            other => {
-                return Err(UploadError(format!(
-                    "unknown part `{other}`; send `bundle` (a zip), `source` (a PDF or PPTX), or `deck` and `files`, and optionally `options`"
-                ))
-                .into())
+                        })?;
+                    import_notes = generated.notes;
+                    presentation = true;
+                }
+                other => {
+                    return Err(UploadError(format!(
+                        "unknown part `{other}`; send `bundle` (a zip), `source` (a PDF or PPTX), or `deck` and `files`, and optionally `options`"
+                    ))
+                    .into())
+                }
             }
         }
+        Ok(())
+    }
+    .await;
+    if let Err(refused) = parts {
+        while let Ok(Some(mut rest)) = multipart.next_field().await {
+            while let Ok(Some(_)) = rest.chunk().await {}
+        }
+        return Err(refused);
     }
     if usize::from(bundle) + usize::from(deck_part) + usize::from(presentation) > 1 {
         return Err(

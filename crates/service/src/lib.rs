@@ -193,6 +193,27 @@ impl Service {
                 Ok(shared.get_or_build(ctx)? as Arc<dyn AvatarProvider>)
             });
         }
+        if providers.contains("local") {
+            // The offline presenter renders on this machine's cores: one
+            // instance per frame rate for every job, its renders bounded
+            // by the service's cores rather than by each job's.
+            let base = config.providers.clone();
+            let by_fps: Mutex<HashMap<u32, Arc<dyn AvatarProvider>>> = Mutex::default();
+            let work = data.join("local");
+            let cores = config.cores;
+            providers.register("local", move |ctx: &ProviderContext| {
+                let mut built = by_fps.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(p) = built.get(&ctx.fps) {
+                    return Ok(p.clone());
+                }
+                let mut shared_ctx = ctx.clone();
+                shared_ctx.work_dir = work.join(format!("fps-{}", ctx.fps));
+                shared_ctx.parallel_renders = cores;
+                let provider = base.build("local", &shared_ctx)?;
+                built.insert(ctx.fps, provider.clone());
+                Ok(provider)
+            });
+        }
         let render_registry = Arc::new(SqlRegistry::new(db.pool().clone(), instance.clone()));
         let (changes, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
