@@ -690,11 +690,8 @@ async fn cancel(
         .await?
         .ok_or_else(|| Failure::not_found(&id))?;
     if before.state == JobState::Queued && state == JobState::Cancelled {
-        let data = json!({
-            "at": 0.0, "overall": 0.0, "eta": null,
-            "event": {"type": "cancelled", "remote_deleted": false},
-        });
-        inner.db.append_event(&id, &data.to_string()).await?;
+        let event = json!({"type": "cancelled", "remote_deleted": false});
+        inner.db.append_event(&id, event).await?;
     }
     let signal = inner
         .running

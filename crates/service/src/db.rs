@@ -452,9 +452,16 @@ impl Db {
         Ok(true)
     }
 
-    /// Append an event to a job whatever its hold (the service's own final
-    /// events: cancelled, failed before the run).
-    pub async fn append_event(&self, id: &str, data: &str) -> Result<(), ServiceError> {
+    /// Append one of the service's own events (`event` is the `event`
+    /// object: cancelled, failed before the run) to a job whatever its
+    /// hold, as a progress line of the `--progress json` shape.
+    pub async fn append_event(
+        &self,
+        id: &str,
+        event: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        let data =
+            serde_json::json!({"at": 0.0, "overall": 0.0, "eta": null, "event": event}).to_string();
         sqlx::query(INSERT_EVENT)
             .bind(id)
             .bind(id)

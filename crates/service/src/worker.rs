@@ -344,16 +344,10 @@ impl Hold {
     /// the reason).
     async fn fail(&self, error: ApiError, failed_event: Option<bool>) -> Outcome {
         if failed_event != Some(true) {
-            let data = serde_json::json!({
-                "at": 0.0, "overall": 0.0, "eta": null,
-                "event": {"type": "failed", "slide": null, "reason": error.message},
-            });
-            if let Err(e) = self
-                .inner
-                .db
-                .append_event(&self.id, &data.to_string())
-                .await
-            {
+            let event = serde_json::json!(
+                {"type": "failed", "slide": null, "reason": error.message}
+            );
+            if let Err(e) = self.inner.db.append_event(&self.id, event).await {
                 tracing::warn!(job = %self.id, "recording the failure event: {e}");
             }
         }
@@ -374,16 +368,8 @@ impl Hold {
                 Err(e) => tracing::warn!(job = %self.id, "deleting renders: {e}"),
             }
         }
-        let data = serde_json::json!({
-            "at": 0.0, "overall": 0.0, "eta": null,
-            "event": {"type": "cancelled", "remote_deleted": remote},
-        });
-        if let Err(e) = self
-            .inner
-            .db
-            .append_event(&self.id, &data.to_string())
-            .await
-        {
+        let event = serde_json::json!({"type": "cancelled", "remote_deleted": remote});
+        if let Err(e) = self.inner.db.append_event(&self.id, event).await {
             tracing::warn!(job = %self.id, "recording the cancel event: {e}");
         }
         self.finish(JobState::Cancelled, None, None).await
