@@ -80,6 +80,11 @@ Examples:
   slidecast serve --listen 0.0.0.0:8787 --api-tokens /etc/slidecast/tokens
   curl -F bundle=@talk.zip http://127.0.0.1:8787/v1/jobs
 
+A fleet (any number of each role, one database and one bucket):
+  SLIDECAST_DATABASE_URL=postgres://slidecast@db/slidecast AWS_ENDPOINT=... \
+    slidecast serve --role api --blobs s3://renders/slidecast --listen 0.0.0.0:8787 --api-tokens FILE
+  SLIDECAST_DATABASE_URL=... slidecast serve --role worker --blobs s3://renders/slidecast
+
 The API is described in docs/service.md.";
 
 #[cfg(feature = "serve")]
@@ -107,8 +112,42 @@ pub struct ServeArgs {
     /// Largest upload accepted, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub max_upload_mib: usize,
+    /// What this process does: all (API and worker), api, or worker.
+    #[arg(long, value_name = "ROLE", default_value = "all")]
+    pub role: RoleChoice,
+    /// Database shared by a fleet: postgres://USER[:PASSWORD]@HOST/DB or
+    /// sqlite://PATH (default: state.sqlite in the data folder). Prefer the
+    /// environment variable or PGPASSWORD, so no password shows in `ps`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SLIDECAST_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+    /// Blob store shared by a fleet: s3://BUCKET[/PREFIX] (endpoint, region
+    /// and keys from AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, ...) or a
+    /// folder (default: blobs/ in the data folder).
+    #[arg(long, value_name = "URL")]
+    pub blobs: Option<String>,
+    /// Seconds a worker holds a job without renewing it; a worker silent
+    /// for longer is taken for dead and its jobs move to another.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub lease_secs: f64,
     #[command(flatten)]
     pub elai: ElaiArgs,
+}
+
+/// What a `slidecast serve` process does.
+#[cfg(feature = "serve")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleChoice {
+    /// The API and a worker (one machine).
+    All,
+    /// The API only: uploads, progress, downloads.
+    Api,
+    /// A worker only: runs jobs, listens on no port.
+    Worker,
 }
 
 const RENDER_EXAMPLES: &str = "\

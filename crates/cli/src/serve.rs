@@ -1,6 +1,6 @@
 //! `slidecast serve`: flags into a `slidecast_service::ServiceConfig`.
 
-use crate::args::ServeArgs;
+use crate::args::{RoleChoice, ServeArgs};
 use crate::exit::CliError;
 
 /// Run the service until interrupted.
@@ -8,7 +8,19 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let mut config = slidecast_service::ServiceConfig::builder()
         .listen(args.listen)
         .concurrent_jobs(args.concurrent_jobs)
-        .max_upload_bytes(args.max_upload_mib.saturating_mul(1 << 20));
+        .max_upload_bytes(args.max_upload_mib.saturating_mul(1 << 20))
+        .lease_secs(args.lease_secs)
+        .role(match args.role {
+            RoleChoice::All => slidecast_service::Role::All,
+            RoleChoice::Api => slidecast_service::Role::Api,
+            RoleChoice::Worker => slidecast_service::Role::Worker,
+        });
+    if let Some(url) = args.database {
+        config = config.database(slidecast_service::DatabaseUrl::new(url));
+    }
+    if let Some(url) = args.blobs {
+        config = config.blobs(url);
+    }
     if let Some(dir) = args.data_dir {
         config = config.data_dir(dir);
     }
@@ -35,11 +47,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let service = slidecast_service::Service::start(config)
             .await
             .map_err(service_error)?;
-        eprintln!(
-            "slidecast serve: http://{}/ (data in {})",
-            service.local_addr(),
-            data_dir.display()
-        );
+        match service.local_addr() {
+            Some(addr) => eprintln!(
+                "slidecast serve: http://{addr}/ (data in {})",
+                data_dir.display()
+            ),
+            None => eprintln!(
+                "slidecast serve: worker running (data in {})",
+                data_dir.display()
+            ),
+        }
         tokio::select! {
             r = service.serve() => r.map_err(service_error),
             _ = tokio::signal::ctrl_c() => Ok(()),

@@ -445,6 +445,15 @@ async fn submit(
     tokio::fs::rename(received.input(), job_dir.join("input"))
         .await
         .map_err(Failure::internal)?;
+    // Stored before the job exists, so any worker can fetch it.
+    if let Err(e) = inner
+        .blobs
+        .put_dir(&format!("jobs/{id}/input"), &job_dir.join("input"))
+        .await
+    {
+        let _ = tokio::fs::remove_dir_all(&job_dir).await;
+        return Err(Failure::internal(e));
+    }
     let options = serde_json::to_string(&received.options).map_err(Failure::internal)?;
     let (job_id, created) = inner
         .db
@@ -747,7 +756,14 @@ async fn download(
             ),
         ));
     }
+    // This process's copy, else the blob store's (the job ran elsewhere).
     let path = inner.job_dir(&id).join("out").join(name);
+    if !path.is_file() {
+        inner
+            .blobs
+            .get_file(&format!("jobs/{id}/out/{name}"), &path)
+            .await?;
+    }
     if !path.is_file() {
         return Err(Failure::new(
             StatusCode::NOT_FOUND,

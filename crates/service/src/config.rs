@@ -39,6 +39,84 @@ pub struct ServiceConfig {
     pub webhook_secret: Option<WebhookSecret>,
     /// The providers decks may name.
     pub providers: ProviderRegistry,
+    /// What this process does: answer the API, run jobs, or both.
+    pub role: Role,
+    /// The shared database; `None`: `state.sqlite` in the data folder.
+    pub database: Option<DatabaseUrl>,
+    /// The shared blob store (`s3://BUCKET/PREFIX` or a folder); `None`:
+    /// `blobs/` in the data folder.
+    pub blobs: Option<String>,
+    /// How long a worker holds a job or a render claim without renewing
+    /// it; a worker silent for longer is taken to be dead.
+    pub lease_secs: f64,
+}
+
+/// What a `slidecast serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// The API and a worker (one machine).
+    All,
+    /// The API only: takes uploads, queues jobs, streams progress, serves
+    /// downloads; holds no job.
+    Api,
+    /// A worker only: runs queued jobs; listens on no port.
+    Worker,
+}
+
+impl Role {
+    /// True when it answers HTTP.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+    /// True when it runs jobs.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            other => Err(format!("unknown role `{other}`: all, api or worker")),
+        }
+    }
+}
+
+/// A database URL; its password never shows in Debug output or messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// `url` as given.
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+    /// The URL itself, to connect with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            Ok(u) => u.to_string(),
+            Err(_) => "(unparsable URL)".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
 }
 
 impl ServiceConfig {
@@ -59,13 +137,23 @@ impl ServiceConfig {
                 max_bundle_files: 2000,
                 webhook_secret: None,
                 providers: ProviderRegistry::builtin(),
+                role: Role::All,
+                database: None,
+                blobs: None,
+                lease_secs: 30.0,
             },
         }
     }
 
     /// Refuse settings that would be unsafe or cannot work.
     pub fn check(&self) -> Result<(), ServiceError> {
-        if !self.listen.ip().is_loopback() && self.api_tokens.is_empty() {
+        if !(self.lease_secs >= 1.0) {
+            return Err(ServiceError::Config(format!(
+                "a lease of {} s is too short: at least 1 s",
+                self.lease_secs
+            )));
+        }
+        if self.role.serves_api() && !self.listen.ip().is_loopback() && self.api_tokens.is_empty() {
             return Err(ServiceError::Config(format!(
                 "refusing to listen on {} without API tokens: anyone who can reach it could \
                  spend your vendor minutes; give tokens with --api-tokens FILE, or listen on 127.0.0.1",
@@ -136,6 +224,28 @@ impl ServiceConfigBuilder {
     /// The providers decks may name.
     pub fn providers(mut self, providers: ProviderRegistry) -> Self {
         self.config.providers = providers;
+        self
+    }
+    /// Answer the API, run jobs, or both.
+    pub fn role(mut self, role: Role) -> Self {
+        self.config.role = role;
+        self
+    }
+    /// Keep jobs, progress and renders in the database at `url`
+    /// (`sqlite://PATH` or `postgres://...`) instead of the data folder.
+    pub fn database(mut self, url: DatabaseUrl) -> Self {
+        self.config.database = Some(url);
+        self
+    }
+    /// Keep uploads, outputs and clips in `url` (`s3://BUCKET/PREFIX` or a
+    /// folder) instead of the data folder.
+    pub fn blobs(mut self, url: impl Into<String>) -> Self {
+        self.config.blobs = Some(url.into());
+        self
+    }
+    /// Hold jobs and render claims for `secs` without renewal.
+    pub fn lease_secs(mut self, secs: f64) -> Self {
+        self.config.lease_secs = secs;
         self
     }
     /// The configuration.
@@ -255,5 +365,23 @@ mod tests {
             .build();
         assert!(config.check().is_ok());
         assert!(ServiceConfig::builder().build().check().is_ok());
+        // A worker listens on nothing, so it needs no token.
+        let config = ServiceConfig::builder()
+            .listen("0.0.0.0:8787".parse().unwrap())
+            .role(Role::Worker)
+            .build();
+        assert!(config.check().is_ok());
+    }
+
+    #[test]
+    fn a_database_password_never_shows() {
+        let url = DatabaseUrl::new("postgres://slidecast:hunter2@db.internal:5432/jobs");
+        let config = ServiceConfig::builder().database(url.clone()).build();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(url.redacted().contains("slidecast:***@db.internal"));
+        assert_eq!(
+            url.expose(),
+            "postgres://slidecast:hunter2@db.internal:5432/jobs"
+        );
     }
 }

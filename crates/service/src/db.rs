@@ -6,71 +6,104 @@
 //! can later run on PostgreSQL without compile-time checking against one
 //! dialect.
 
-use std::path::Path;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use crate::error::ServiceError;
 
-/// Schema, applied once per `user_version`.
-const SCHEMA: &[&str] = &[r#"
+/// The schema, one step per version; `{real}` and `{int}` are the
+/// dialect's floating-point and 64-bit integer types.
+const SCHEMA: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
-    created_seq INTEGER NOT NULL,
+    created_seq {int} NOT NULL,
     state TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
     idempotency_key TEXT UNIQUE,
     title TEXT NOT NULL,
-    slides INTEGER NOT NULL,
+    slides {int} NOT NULL,
     options TEXT NOT NULL,
-    overall REAL NOT NULL DEFAULT 0,
-    eta REAL,
+    overall {real} NOT NULL DEFAULT 0,
+    eta {real},
     stages TEXT NOT NULL DEFAULT '{}',
     error TEXT,
-    video_length REAL,
+    video_length {real},
     owner TEXT,
-    fence INTEGER NOT NULL DEFAULT 0,
-    lease_until REAL,
-    generation INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    remote_delete INTEGER NOT NULL DEFAULT 0
+    fence {int} NOT NULL DEFAULT 0,
+    lease_until {real},
+    generation {int} NOT NULL DEFAULT 0,
+    cancel_requested {int} NOT NULL DEFAULT 0,
+    remote_delete {int} NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_by_state ON jobs(state, created_seq);
 CREATE TABLE events (
     job_id TEXT NOT NULL REFERENCES jobs(id),
-    seq INTEGER NOT NULL,
+    seq {int} NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (job_id, seq)
 );
 CREATE TABLE renders (
     clip_key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
-    claimed_at REAL NOT NULL,
+    claimed_at {real} NOT NULL,
     provider TEXT,
     vendor_id TEXT,
     handle TEXT,
-    started INTEGER NOT NULL DEFAULT 0
+    started {int} NOT NULL DEFAULT 0
 );
 CREATE TABLE webhook_deliveries (
     delivery_id TEXT PRIMARY KEY,
-    received_at REAL NOT NULL
+    received_at {real} NOT NULL
 );
-"#];
+"#,
+    // Renders held under a lease (several processes share the table) and
+    // kept once finished, so a late claimant attaches instead of paying.
+    r#"
+ALTER TABLE renders ADD COLUMN lease_until {real};
+ALTER TABLE renders ADD COLUMN done {int} NOT NULL DEFAULT 0;
+"#,
+];
 
 /// A job's next event: numbered one past its last.
 const INSERT_EVENT: &str = "INSERT INTO events (job_id, seq, data) \
-     VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job_id = ?), ?)";
+     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job_id = $1), $2)";
 
-/// Seconds since the Unix epoch, now.
-pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// The SQL dialect behind a [`Db`]: the few things that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (the embedded default).
+    Sqlite,
+    /// PostgreSQL (a fleet).
+    Postgres,
+}
+
+impl Dialect {
+    /// The database's clock, seconds since the Unix epoch: leases are
+    /// compared against one clock, whichever machine writes.
+    fn now(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "((julianday('now') - 2440587.5) * 86400.0)",
+            Dialect::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION)",
+        }
+    }
+
+    /// `template` with `{now}`, `{real}` and `{int}` spelled for this
+    /// dialect.
+    pub fn sql(self, template: &str) -> String {
+        let (real, int) = match self {
+            Dialect::Sqlite => ("REAL", "INTEGER"),
+            Dialect::Postgres => ("DOUBLE PRECISION", "BIGINT"),
+        };
+        template
+            .replace("{now}", self.now())
+            .replace("{real}", real)
+            .replace("{int}", int)
+    }
 }
 
 /// A job's state.
@@ -177,10 +210,12 @@ pub struct NewJob<'a> {
     pub options: &'a str,
 }
 
-/// The database.
+/// The database: SQLite or PostgreSQL through one pool and one set of
+/// statements (`$N` parameters work on both).
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
 }
 
 const JOB_COLUMNS: &str =
@@ -188,54 +223,128 @@ const JOB_COLUMNS: &str =
      stages, error, video_length, cancel_requested, remote_delete";
 
 impl Db {
-    /// Open (and create or upgrade) the database at `path`.
-    pub async fn open(path: &Path) -> Result<Db, ServiceError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+    /// Open (and create or upgrade) the database at `url`: `sqlite://PATH`
+    /// or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Db, ServiceError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(ServiceError::Config(
+                "--database takes sqlite://PATH or postgres://USER@HOST/DB".into(),
+            ));
+        };
+        let options: AnyConnectOptions = url
+            .parse()
+            .map_err(|e| ServiceError::db("reading the database URL", e))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 4,
+                Dialect::Postgres => 8,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL and a full fsync per commit: these rows
+                        // record money spent at the vendor.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
-            .map_err(|e| ServiceError::db(format!("opening {}", path.display()), e))?;
-        let db = Db { pool };
+            .map_err(|e| ServiceError::db("opening the database", e))?;
+        let db = Db { pool, dialect };
         db.migrate().await?;
         Ok(db)
     }
 
+    /// The `sqlite://` URL of the database file `path` (created if missing).
+    pub fn sqlite_url(path: &std::path::Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// Its dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// `template` spelled for this database (see [`Dialect::sql`]).
+    pub fn sql(&self, template: &str) -> AssertSqlSafe<String> {
+        AssertSqlSafe(self.dialect.sql(template))
+    }
+
     async fn migrate(&self) -> Result<(), ServiceError> {
-        let version: i64 = sqlx::query("PRAGMA user_version")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| ServiceError::db("reading the schema version", e))?
-            .get(0);
-        for (i, step) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(|e| ServiceError::db("migrating", e))?;
-            sqlx::raw_sql(AssertSqlSafe(*step))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| ServiceError::db("migrating", e))?;
-            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1)))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| ServiceError::db("migrating", e))?;
-            tx.commit()
-                .await
-                .map_err(|e| ServiceError::db("migrating", e))?;
+        let err = |e| ServiceError::db("migrating", e);
+        // One process migrates at a time: SQLite takes the write lock at
+        // BEGIN IMMEDIATE, PostgreSQL an advisory lock for the transaction.
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
         }
+        .map_err(err)?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7_355_787)")
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        sqlx::raw_sql(
+            self.sql("CREATE TABLE IF NOT EXISTS slidecast_schema (version {int} NOT NULL)"),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let recorded: Option<i64> = sqlx::query("SELECT version FROM slidecast_schema")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?
+            .map(|r| r.get(0));
+        let version = match recorded {
+            Some(v) => v,
+            None => {
+                // A database of the first release kept its version in
+                // SQLite's user_version.
+                let legacy: i64 = match self.dialect {
+                    Dialect::Sqlite => sqlx::query("PRAGMA user_version")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(err)?
+                        .get(0),
+                    Dialect::Postgres => 0,
+                };
+                sqlx::query("INSERT INTO slidecast_schema (version) VALUES ($1)")
+                    .bind(legacy)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                legacy
+            }
+        };
+        for (i, step) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
+            sqlx::raw_sql(self.sql(step))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            sqlx::query("UPDATE slidecast_schema SET version = $1")
+                .bind(i as i64 + 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
         Ok(())
     }
 
     /// The pool (for the render registry).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -252,15 +361,13 @@ impl Db {
                 return Ok((id, false));
             }
         }
-        let t = now();
-        let result = sqlx::query(
+        let result = sqlx::query(self.sql(
             "INSERT INTO jobs (id, created_seq, state, created_at, updated_at, idempotency_key, \
              title, slides, options) \
-             VALUES (?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM jobs), 'queued', ?, ?, ?, ?, ?, ?)",
-        )
+             VALUES ($1, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM jobs), 'queued', {now}, {now}, \
+             $2, $3, $4, $5)",
+        ))
         .bind(job.id)
-        .bind(t)
-        .bind(t)
         .bind(job.idempotency_key)
         .bind(job.title)
         .bind(job.slides as i64)
@@ -290,18 +397,20 @@ impl Db {
     }
 
     async fn job_by_key(&self, key: &str) -> Result<Option<String>, ServiceError> {
-        Ok(sqlx::query("SELECT id FROM jobs WHERE idempotency_key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| ServiceError::db("reading a job", e))?
-            .map(|r| r.get(0)))
+        Ok(
+            sqlx::query("SELECT id FROM jobs WHERE idempotency_key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| ServiceError::db("reading a job", e))?
+                .map(|r| r.get(0)),
+        )
     }
 
     /// One job.
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>, ServiceError> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -318,12 +427,12 @@ impl Db {
     ) -> Result<Vec<JobRow>, ServiceError> {
         let rows = match state {
             Some(s) => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_seq DESC LIMIT ?"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE state = $1 ORDER BY created_seq DESC LIMIT $2"
             )))
             .bind(s.as_str())
             .bind(limit),
             None => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_seq DESC LIMIT ?"
+                "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_seq DESC LIMIT $1"
             )))
             .bind(limit),
         }
@@ -333,16 +442,22 @@ impl Db {
         rows.iter().map(job_row).collect()
     }
 
-    /// Give every unfinished job a new generation and no owner: called at
-    /// start, when this process holds the data folder alone, so any owner
-    /// recorded is a process that died. Returns `(id, generation)` of each.
-    pub async fn requeue_orphans(&self) -> Result<Vec<(String, i64)>, ServiceError> {
-        let rows = sqlx::query(
+    /// Give unfinished jobs a new generation and no owner, so they run
+    /// again: with `all`, every one (at start, when this process holds the
+    /// database alone, so any owner recorded is a process that died);
+    /// otherwise only running jobs whose lease ran out (their worker died
+    /// or was cut off). Returns `(id, generation)` of each job to queue.
+    pub async fn requeue_orphans(&self, all: bool) -> Result<Vec<(String, i64)>, ServiceError> {
+        let which = if all {
+            "state IN ('queued', 'running')"
+        } else {
+            "state = 'running' AND lease_until < {now}"
+        };
+        let rows = sqlx::query(self.sql(&format!(
             "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END, \
-             owner = NULL, lease_until = NULL, generation = generation + 1, updated_at = ? \
-             WHERE state IN ('queued', 'running') RETURNING id, generation, state",
-        )
-        .bind(now())
+             owner = NULL, lease_until = NULL, generation = generation + 1, updated_at = {{now}} \
+             WHERE {which} RETURNING id, generation, state"
+        )))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| ServiceError::db("requeueing jobs", e))?;
@@ -361,19 +476,16 @@ impl Db {
         owner: &str,
         lease_secs: f64,
     ) -> Result<Option<i64>, ServiceError> {
-        let t = now();
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', owner = ?, fence = fence + 1, lease_until = ?, \
-             updated_at = ? \
-             WHERE id = ? AND cancel_requested = 0 AND (state = 'queued' OR \
-             (state = 'running' AND (lease_until IS NULL OR lease_until < ?))) \
+        let row = sqlx::query(self.sql(
+            "UPDATE jobs SET state = 'running', owner = $1, fence = fence + 1, \
+             lease_until = {now} + $2, updated_at = {now} \
+             WHERE id = $3 AND cancel_requested = 0 AND (state = 'queued' OR \
+             (state = 'running' AND (lease_until IS NULL OR lease_until < {now}))) \
              RETURNING fence",
-        )
+        ))
         .bind(owner)
-        .bind(t + lease_secs)
-        .bind(t)
+        .bind(lease_secs)
         .bind(id)
-        .bind(t)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| ServiceError::db("claiming a job", e))?;
@@ -381,7 +493,7 @@ impl Db {
     }
 
     /// Extend the lease; false when the hold is lost (another owner or
-    /// fence) or cancel was asked for.
+    /// fence, or the lease ran out) or cancel was asked for.
     pub async fn heartbeat(
         &self,
         id: &str,
@@ -389,12 +501,11 @@ impl Db {
         fence: i64,
         lease_secs: f64,
     ) -> Result<bool, ServiceError> {
-        let t = now();
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND fence = ? \
-             AND state = 'running' AND cancel_requested = 0",
-        )
-        .bind(t + lease_secs)
+        let done = sqlx::query(self.sql(
+            "UPDATE jobs SET lease_until = {now} + $1 WHERE id = $2 AND owner = $3 AND fence = $4 \
+             AND state = 'running' AND cancel_requested = 0 AND lease_until >= {now}",
+        ))
+        .bind(lease_secs)
         .bind(id)
         .bind(owner)
         .bind(fence)
@@ -417,38 +528,40 @@ impl Db {
         eta: Option<f64>,
         stages: &str,
     ) -> Result<bool, ServiceError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| ServiceError::db("recording progress", e))?;
-        let held = sqlx::query(
-            "UPDATE jobs SET overall = ?, eta = ?, stages = ?, updated_at = ? \
-             WHERE id = ? AND owner = ? AND fence = ? AND state = 'running'",
-        )
-        .bind(overall)
-        .bind(eta)
-        .bind(stages)
-        .bind(now())
-        .bind(id)
-        .bind(owner)
-        .bind(fence)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| ServiceError::db("recording progress", e))?;
-        if held.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query(INSERT_EVENT)
+        let err = |e| ServiceError::db("recording progress", e);
+        for attempt in 1.. {
+            let mut tx = self.pool.begin().await.map_err(err)?;
+            let held = sqlx::query(self.sql(
+                "UPDATE jobs SET overall = $1, eta = $2, stages = $3, updated_at = {now} \
+                 WHERE id = $4 AND owner = $5 AND fence = $6 AND state = 'running'",
+            ))
+            .bind(overall)
+            .bind(eta)
+            .bind(stages)
             .bind(id)
-            .bind(id)
-            .bind(data)
+            .bind(owner)
+            .bind(fence)
             .execute(&mut *tx)
             .await
-            .map_err(|e| ServiceError::db("recording progress", e))?;
-        tx.commit()
-            .await
-            .map_err(|e| ServiceError::db("recording progress", e))?;
+            .map_err(err)?;
+            if held.rows_affected() != 1 {
+                return Ok(false);
+            }
+            match sqlx::query(INSERT_EVENT)
+                .bind(id)
+                .bind(data)
+                .execute(&mut *tx)
+                .await
+            {
+                Ok(_) => {}
+                // Another writer took the number (PostgreSQL runs both at
+                // once): number it again.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempt < 5 => continue,
+                Err(e) => return Err(err(e)),
+            }
+            tx.commit().await.map_err(err)?;
+            break;
+        }
         Ok(true)
     }
 
@@ -462,13 +575,18 @@ impl Db {
     ) -> Result<(), ServiceError> {
         let data =
             serde_json::json!({"at": 0.0, "overall": 0.0, "eta": null, "event": event}).to_string();
-        sqlx::query(INSERT_EVENT)
-            .bind(id)
-            .bind(id)
-            .bind(data)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| ServiceError::db("recording progress", e))?;
+        for attempt in 1.. {
+            match sqlx::query(INSERT_EVENT)
+                .bind(id)
+                .bind(&data)
+                .execute(&self.pool)
+                .await
+            {
+                Ok(_) => break,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempt < 5 => {}
+                Err(e) => return Err(ServiceError::db("recording progress", e)),
+            }
+        }
         Ok(())
     }
 
@@ -486,17 +604,15 @@ impl Db {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let done = sqlx::query(
-            "UPDATE jobs SET state = ?, error = ?, video_length = ?, \
-             overall = CASE WHEN ? = 'succeeded' THEN 100 ELSE overall END, eta = NULL, \
-             owner = NULL, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND owner = ? AND fence = ? AND state = 'running'",
-        )
+        let done = sqlx::query(self.sql(
+            "UPDATE jobs SET state = $1, error = $2, video_length = $3, \
+             overall = CASE WHEN $1 = 'succeeded' THEN 100.0 ELSE overall END, eta = NULL, \
+             owner = NULL, lease_until = NULL, updated_at = {now} \
+             WHERE id = $4 AND owner = $5 AND fence = $6 AND state = 'running'",
+        ))
         .bind(state.as_str())
         .bind(error)
         .bind(video_length)
-        .bind(state.as_str())
-        .bind(now())
         .bind(id)
         .bind(owner)
         .bind(fence)
@@ -513,14 +629,13 @@ impl Db {
         id: &str,
         remote_delete: bool,
     ) -> Result<Option<JobState>, ServiceError> {
-        let row = sqlx::query(
+        let row = sqlx::query(self.sql(
             "UPDATE jobs SET cancel_requested = CASE WHEN state IN ('queued', 'running') THEN 1 ELSE cancel_requested END, \
-             remote_delete = CASE WHEN ? AND state IN ('queued', 'running', 'cancelled') THEN 1 ELSE remote_delete END, \
+             remote_delete = CASE WHEN $1 = 1 AND state IN ('queued', 'running', 'cancelled') THEN 1 ELSE remote_delete END, \
              state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END, \
-             updated_at = ? WHERE id = ? RETURNING state",
-        )
-        .bind(remote_delete)
-        .bind(now())
+             updated_at = {now} WHERE id = $2 RETURNING state",
+        ))
+        .bind(i64::from(remote_delete))
         .bind(id)
         .fetch_optional(&self.pool)
         .await
@@ -540,7 +655,7 @@ impl Db {
         after: i64,
     ) -> Result<Vec<(i64, String)>, ServiceError> {
         let rows = sqlx::query(
-            "SELECT seq, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 1000",
+            "SELECT seq, data FROM events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
         )
         .bind(id)
         .bind(after)
@@ -552,12 +667,11 @@ impl Db {
 
     /// Note a webhook delivery; false when it was seen before.
     pub async fn first_delivery(&self, delivery_id: &str) -> Result<bool, ServiceError> {
-        let done = sqlx::query(
-            "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES (?, ?) \
+        let done = sqlx::query(self.sql(
+            "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES ($1, {now}) \
              ON CONFLICT (delivery_id) DO NOTHING",
-        )
+        ))
         .bind(delivery_id)
-        .bind(now())
         .execute(&self.pool)
         .await
         .map_err(|e| ServiceError::db("recording a webhook delivery", e))?;
@@ -565,7 +679,7 @@ impl Db {
     }
 }
 
-fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRow, ServiceError> {
+fn job_row(r: &AnyRow) -> Result<JobRow, ServiceError> {
     let state: String = r.get("state");
     let error: Option<String> = r.get("error");
     Ok(JobRow {

@@ -25,6 +25,9 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    /// The blob store (uploads, outputs, clips) failed.
+    #[error("blob store: {0}")]
+    Blobs(String),
     /// The job queue failed.
     #[error("job queue: {0}")]
     Queue(String),

@@ -6,13 +6,21 @@
 //! progress as Server-Sent Events, then downloads the video, its captions
 //! and the render timeline. A web page at `/` does the same in a browser.
 //!
-//! State lives in one data folder: `state.sqlite` (jobs, progress events,
-//! renders in flight, webhook deliveries), `queue.sqlite` (the job queue,
-//! apalis), `jobs/<id>/` (upload, journal, outputs) and `cache/` (finished
-//! clips, shared by every job). The service holds the folder's lock, so one
-//! process serves it; after a crash the next start requeues every job that
-//! was running, and each resumes its vendor renders from its journal and the
-//! `renders` table instead of paying for them again.
+//! On one machine, state lives in one data folder: `state.sqlite` (jobs,
+//! progress events, renders in flight, webhook deliveries),
+//! `state-queue.sqlite` (the job queue, apalis), `blobs/` (uploads, outputs
+//! and finished clips), and this process's working copies: `jobs/<id>/`
+//! and `cache/` (finished clips). The service holds the folder's lock, so
+//! one process serves it; after a crash the next start requeues every job
+//! that was running, and each resumes its vendor renders from the `renders`
+//! table instead of paying for them again.
+//!
+//! A fleet shares a PostgreSQL database ([`ServiceConfig::database`]) and
+//! an S3 bucket ([`ServiceConfig::blobs`]) between any number of API
+//! processes and workers ([`Role`]). A worker holds a job under a lease it
+//! renews; when it stops renewing (killed, cut off), any live worker
+//! requeues the job and takes it over, and the renders it had started are
+//! resumed, not paid again.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), slidecast_service::ServiceError> {
@@ -20,7 +28,9 @@
 //!     .data_dir("/tmp/slidecast-service")
 //!     .build();
 //! let service = slidecast_service::Service::start(config).await?;
-//! println!("listening on http://{}", service.local_addr());
+//! if let Some(addr) = service.local_addr() {
+//!     println!("listening on http://{addr}");
+//! }
 //! service.serve().await
 //! # }
 //! ```
@@ -30,6 +40,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod blobs;
 mod config;
 mod db;
 mod error;
@@ -47,8 +58,10 @@ use slidecast_elai::ElaiProvider;
 use slidecast_render::{CpuPool, ProviderContext, ProviderRegistry, RenderError};
 use tokio::sync::{broadcast, Notify};
 
+pub use blobs::Blobs;
 pub use config::{
-    default_data_dir, ApiTokens, ServiceConfig, ServiceConfigBuilder, DEFAULT_LISTEN,
+    default_data_dir, ApiTokens, DatabaseUrl, Role, ServiceConfig, ServiceConfigBuilder,
+    DEFAULT_LISTEN,
 };
 pub use db::{ApiError, JobState, Problem};
 pub use error::ServiceError;
@@ -59,6 +72,10 @@ pub use upload::JobOptions;
 pub(crate) struct Inner {
     config: ServiceConfig,
     db: db::Db,
+    /// Uploads, outputs and finished clips, shared by every process.
+    blobs: Blobs,
+    /// This process's clip cache, in front of the blob store.
+    clip_cache: slidecast_store::ClipCache,
     /// This process's name in `owner` columns (new at every start).
     instance: String,
     /// The configured providers, `elai` shared by every job.
@@ -132,23 +149,27 @@ impl SharedElai {
 /// bound. [`serve`](Service::serve) answers requests.
 pub struct Service {
     inner: Arc<Inner>,
-    listener: tokio::net::TcpListener,
-    worker: tokio::task::JoinHandle<()>,
+    /// `None` for a worker, which listens on nothing.
+    listener: Option<tokio::net::TcpListener>,
+    /// The worker and the requeuer of dead workers' jobs (none for an API
+    /// process).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("listen", &self.listener.local_addr().ok())
+            .field("listen", &self.local_addr())
+            .field("role", &self.inner.config.role)
             .field("data_dir", &self.inner.config.data_dir)
             .finish_non_exhaustive()
     }
 }
 
 impl Service {
-    /// Check `config`, take the data folder, open the database, requeue
-    /// the jobs a previous process left unfinished, start the worker and
-    /// bind the port.
+    /// Check `config`, take the data folder, open the database, the blob
+    /// store and the queue, requeue the jobs a previous process left
+    /// unfinished, start the worker and bind the port (as the role says).
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
         config.check()?;
         let data = config.data_dir.clone();
@@ -164,23 +185,24 @@ impl Service {
         // Uploads a dead process was receiving: nobody else can be (the
         // lock), and no job refers to them.
         clear_folder(&data.join("uploads"))?;
-        let db = db::Db::open(&data.join("state.sqlite")).await?;
-        let instance = new_id();
-
-        // The queue has its own file: apalis tunes its connection for
-        // throughput (no fsync), which the rows that record money must
-        // not share.
-        let queue_pool = apalis_sqlite::SqlitePool::connect_with(
-            apalis_sqlite::SqliteConnectOptions::new()
-                .filename(data.join("queue.sqlite"))
-                .create_if_missing(true),
-        )
-        .await
-        .map_err(|e| ServiceError::db("opening the job queue", e))?;
-        apalis_sqlite::SqliteStorage::<()>::setup(&queue_pool)
+        // The data folder's own database is this process's alone (the
+        // lock); a database given by URL may be shared by a fleet.
+        let own_database = config.database.is_none();
+        let db_url = match &config.database {
+            Some(url) => url.expose().to_string(),
+            None => db::Db::sqlite_url(&data.join("state.sqlite")),
+        };
+        let db = db::Db::open(&db_url).await?;
+        let blobs = match &config.blobs {
+            Some(url) => Blobs::open(url)?,
+            None => Blobs::open(&data.join("blobs").display().to_string())?,
+        };
+        let queue = worker::Queue::open(&db_url)
             .await
-            .map_err(|e| ServiceError::Queue(format!("setting up: {e}")))?;
-        let queue = worker::Queue::new(&queue_pool);
+            .map_err(ServiceError::Queue)?;
+        let clip_cache = slidecast_store::ClipCache::open(data.join("cache"))
+            .map_err(|e| ServiceError::Internal(format!("opening the clip cache: {e}")))?;
+        let instance = new_id();
 
         let elai = Arc::new(SharedElai {
             provider: OnceLock::new(),
@@ -214,13 +236,18 @@ impl Service {
                 Ok(provider)
             });
         }
-        let render_registry = Arc::new(SqlRegistry::new(db.pool().clone(), instance.clone()));
+        let render_registry = Arc::new(
+            SqlRegistry::new(db.clone(), instance.clone(), config.lease_secs)
+                .share_clips(clip_cache.clone(), blobs.clone()),
+        );
         let (changes, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             cpu: CpuPool::new(config.cores),
             job_slots: Arc::new(tokio::sync::Semaphore::new(config.concurrent_jobs.max(1))),
             config,
             db,
+            blobs,
+            clip_cache,
             instance,
             providers,
             elai,
@@ -231,49 +258,79 @@ impl Service {
             _lock: lock,
         });
 
-        // Jobs a dead process held run again, as new generations.
-        for (id, generation) in inner.db.requeue_orphans().await? {
-            tracing::info!(job = %id, generation, "requeued after a restart");
-            worker::enqueue(&inner.queue, &id, generation)
-                .await
-                .map_err(ServiceError::Queue)?;
+        if own_database {
+            // Jobs a dead process held run again, as new generations.
+            for (id, generation) in inner.db.requeue_orphans(true).await? {
+                tracing::info!(job = %id, generation, "requeued after a restart");
+                worker::enqueue(&inner.queue, &id, generation)
+                    .await
+                    .map_err(ServiceError::Queue)?;
+            }
         }
 
-        let listener = tokio::net::TcpListener::bind(inner.config.listen)
-            .await
-            .map_err(|e| {
-                ServiceError::Config(format!("cannot listen on {}: {e}", inner.config.listen))
-            })?;
-        let worker = {
-            let inner = inner.clone();
-            tokio::spawn(async move {
-                if let Err(e) = worker::run_worker(inner, queue).await {
+        let role = inner.config.role;
+        let listener = if role.serves_api() {
+            let listener = tokio::net::TcpListener::bind(inner.config.listen)
+                .await
+                .map_err(|e| {
+                    ServiceError::Config(format!("cannot listen on {}: {e}", inner.config.listen))
+                })?;
+            Some(listener)
+        } else {
+            None
+        };
+        let mut tasks = Vec::new();
+        if role.runs_jobs() {
+            let worker_inner = inner.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = worker::run_worker(worker_inner, queue).await {
                     tracing::error!("the worker stopped: {e}");
                 }
-            })
-        };
+            }));
+            tasks.push(tokio::spawn(worker::run_reaper(inner.clone())));
+        }
         Ok(Service {
             inner,
             listener,
-            worker,
+            tasks,
         })
     }
 
-    /// The address it listens on (the port, when asked for port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.inner.config.listen)
+    /// The address it listens on (the port, when asked for port 0); `None`
+    /// for a worker.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Answer requests until the process ends.
-    pub async fn serve(self) -> Result<(), ServiceError> {
-        let app = api::router(self.inner.clone());
-        let result = axum::serve(self.listener, app)
-            .await
-            .map_err(|e| ServiceError::Config(format!("serving: {e}")));
-        self.worker.abort();
+    /// Answer requests (an API process) or run jobs (a worker) until the
+    /// process ends.
+    pub async fn serve(mut self) -> Result<(), ServiceError> {
+        let result = match self.listener.take() {
+            Some(listener) => {
+                let app = api::router(self.inner.clone());
+                axum::serve(listener, app)
+                    .await
+                    .map_err(|e| ServiceError::Config(format!("serving: {e}")))
+            }
+            None => {
+                for task in &mut self.tasks {
+                    let _ = task.await;
+                }
+                Err(ServiceError::Queue("the worker stopped".into()))
+            }
+        };
+        for task in &self.tasks {
+            task.abort();
+        }
         result
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -1,42 +1,49 @@
-//! [`SqlRegistry`]: renders in flight kept in the service's database.
+//! [`SqlRegistry`]: renders in flight kept in the service's database, so
+//! every job on every worker that needs a clip pays for one render.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use slidecast_core::{Claim, ClaimToken, ClipRequest, RenderHandle, RenderRegistry};
-use slidecast_store::ClipKey;
-use sqlx::{Row, SqlitePool};
+use slidecast_store::{ClipCache, ClipKey};
+use sqlx::Row;
 
-use crate::db::now;
+use crate::blobs::Blobs;
+use crate::db::Db;
 
-/// How often a claim waiting for another job's create looks again.
+/// How often a claim waiting for another holder's create looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
-/// Core's [`RenderRegistry`] on the `renders` table: one row per clip key,
-/// so jobs that need the same clip pay for one render.
+/// Core's [`RenderRegistry`] on the `renders` table: one row per clip key.
 ///
-/// - *claim*: a job of this process already holds the key: wait until its
-///   row names the render, then attach to it. Otherwise hold the key (in
-///   memory) and take the row: a row another process left names a render
-///   to resume instead of creating one.
+/// - *claim*: the row is taken by a unique insert; its holder (a process,
+///   under a lease it renews) alone creates, starts and finishes the
+///   render. A claimant that finds a live holder attaches to the render
+///   the row names (waiting until it names one); one that finds the row's
+///   lease run out takes the row over and resumes the render it names
+///   instead of creating one. A finished row stays, so a late claimant
+///   attaches to the finished render (fetching it again costs nothing).
 /// - *created*: the holder writes the vendor's handle into the row before
-///   the render is started.
-/// - *finished*: the holder deletes the row; the clip is in the clip cache.
+///   the render is started; a holder that lost the row is refused, and its
+///   run stops.
+/// - *finished*: the holder copies the clip to the blob store (when there
+///   is one) and marks the row done.
 ///
-/// Liveness is this process's set of held keys: the service holds its data
-/// folder's lock, so a row owned by another process is a dead one's. (A
-/// fleet needs leases instead: several live processes share the table.)
+/// Within one process, a set of held keys lets a second job wait for the
+/// first without touching the database.
 #[derive(Debug, Clone)]
 pub struct SqlRegistry {
-    pool: SqlitePool,
+    db: Db,
     owner: String,
+    lease_secs: f64,
     held: Arc<Mutex<HashSet<String>>>,
+    clips: Option<(ClipCache, Blobs)>,
 }
 
-/// A claim's state: the key, and whether this job holds it.
+/// A claim's state: the key, and whether this process holds it.
 struct Held {
-    key: String,
+    key: ClipKey,
     holder: bool,
     held: Arc<Mutex<HashSet<String>>>,
 }
@@ -47,77 +54,227 @@ impl Drop for Held {
             self.held
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&self.key);
+                .remove(self.key.as_str());
         }
     }
 }
 
+/// One row of `renders`, as a claimant sees it.
+struct RenderRow {
+    owner: String,
+    expired: bool,
+    done: bool,
+    recorded: Option<(RenderHandle, bool)>,
+}
+
 impl SqlRegistry {
-    /// The registry of the database behind `pool`, for process `owner`.
-    pub fn new(pool: SqlitePool, owner: impl Into<String>) -> SqlRegistry {
-        SqlRegistry {
-            pool,
+    /// The registry of `db` for process `owner`, whose holds last
+    /// `lease_secs` unless renewed (a task renews them while the registry
+    /// lives).
+    pub fn new(db: Db, owner: impl Into<String>, lease_secs: f64) -> SqlRegistry {
+        let registry = SqlRegistry {
+            db,
             owner: owner.into(),
+            lease_secs,
             held: Arc::default(),
+            clips: None,
+        };
+        registry.spawn_renewal();
+        registry
+    }
+
+    /// Copy each finished clip from `cache` to `blobs`, where other
+    /// processes find it.
+    pub fn share_clips(mut self, cache: ClipCache, blobs: Blobs) -> SqlRegistry {
+        self.clips = Some((cache, blobs));
+        self
+    }
+
+    /// Renew the leases of the rows this process holds, until the
+    /// registry is dropped.
+    fn spawn_renewal(&self) {
+        let held: Weak<Mutex<HashSet<String>>> = Arc::downgrade(&self.held);
+        let db = self.db.clone();
+        let owner = self.owner.clone();
+        let lease = self.lease_secs;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs_f64(lease / 6.0)).await;
+                let Some(held) = held.upgrade() else { return };
+                let keys: Vec<String> = held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect();
+                drop(held);
+                for key in keys {
+                    let renewed = sqlx::query(db.sql(
+                        "UPDATE renders SET lease_until = {now} + $1 \
+                         WHERE clip_key = $2 AND owner = $3 AND done = 0",
+                    ))
+                    .bind(lease)
+                    .bind(&key)
+                    .bind(&owner)
+                    .execute(db.pool())
+                    .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(clip = %key, "renewing a render lease: {e}");
+                    }
+                }
+            }
+        });
+    }
+
+    fn try_hold(&self, key: &ClipKey) -> Option<Held> {
+        let fresh = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string());
+        fresh.then(|| Held {
+            key: key.clone(),
+            holder: true,
+            held: self.held.clone(),
+        })
+    }
+
+    fn attached(&self, key: &ClipKey) -> Held {
+        Held {
+            key: key.clone(),
+            holder: false,
+            held: self.held.clone(),
         }
     }
 
-    fn try_hold(&self, key: &str) -> bool {
-        self.held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string())
-    }
-
-    async fn recorded(&self, key: &str) -> std::io::Result<Option<(RenderHandle, bool)>> {
-        let row = sqlx::query("SELECT handle, started FROM renders WHERE clip_key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(std::io::Error::other)?;
-        Ok(row.and_then(|r| {
-            let handle: Option<String> = r.get(0);
-            let started: i64 = r.get(1);
-            let handle: RenderHandle = serde_json::from_str(&handle?).ok()?;
-            Some((handle, started != 0))
+    async fn row(&self, key: &ClipKey) -> std::io::Result<Option<RenderRow>> {
+        let row = sqlx::query(self.db.sql(
+            "SELECT owner, CASE WHEN lease_until IS NULL OR lease_until < {now} THEN 1 ELSE 0 END, \
+             done, handle, started FROM renders WHERE clip_key = $1",
+        ))
+        .bind(key.as_str())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(std::io::Error::other)?;
+        Ok(row.map(|r| {
+            let handle: Option<String> = r.get(3);
+            let started: i64 = r.get(4);
+            RenderRow {
+                owner: r.get(0),
+                expired: r.get::<i64, _>(1) != 0,
+                done: r.get::<i64, _>(2) != 0,
+                recorded: handle
+                    .and_then(|h| serde_json::from_str::<RenderHandle>(&h).ok())
+                    .map(|h| (h, started != 0)),
+            }
         }))
     }
+
+    /// Insert the row for `key`, held by this process. False when it
+    /// exists.
+    async fn insert(&self, key: &ClipKey) -> std::io::Result<bool> {
+        let done = sqlx::query(self.db.sql(
+            "INSERT INTO renders (clip_key, owner, claimed_at, lease_until, done) \
+             VALUES ($1, $2, {now}, {now} + $3, 0) ON CONFLICT (clip_key) DO NOTHING",
+        ))
+        .bind(key.as_str())
+        .bind(&self.owner)
+        .bind(self.lease_secs)
+        .execute(self.db.pool())
+        .await
+        .map_err(std::io::Error::other)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Take over the row of `key` from `previous`, whose hold is gone.
+    async fn take_over(&self, key: &ClipKey, previous: &str) -> std::io::Result<bool> {
+        let done = sqlx::query(self.db.sql(
+            "UPDATE renders SET owner = $1, claimed_at = {now}, lease_until = {now} + $2 \
+             WHERE clip_key = $3 AND owner = $4 AND done = 0 \
+             AND (owner = $1 OR lease_until IS NULL OR lease_until < {now})",
+        ))
+        .bind(&self.owner)
+        .bind(self.lease_secs)
+        .bind(key.as_str())
+        .bind(previous)
+        .execute(self.db.pool())
+        .await
+        .map_err(std::io::Error::other)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn share_clip(&self, key: &ClipKey) {
+        let Some((cache, blobs)) = &self.clips else {
+            return;
+        };
+        let Some(path) = cache.peek(key) else {
+            return;
+        };
+        if let Err(e) = blobs.put_file(&clip_blob(key), &path).await {
+            // The row still names the render: another process fetches it
+            // from the vendor instead.
+            tracing::warn!(clip = %key, "sharing the clip: {e}");
+        }
+    }
+}
+
+/// Where a finished clip is kept in the blob store.
+pub fn clip_blob(key: &ClipKey) -> String {
+    format!("clips/{key}.mp4")
 }
 
 #[async_trait::async_trait]
 impl RenderRegistry for SqlRegistry {
     async fn claim(&self, request: &ClipRequest) -> std::io::Result<Claim> {
-        let key = ClipKey::for_request(request).to_string();
+        let key = ClipKey::for_request(request);
         loop {
-            if self.try_hold(&key) {
-                let held = Held {
-                    key: key.clone(),
-                    holder: true,
-                    held: self.held.clone(),
-                };
-                sqlx::query(
-                    "INSERT INTO renders (clip_key, owner, claimed_at) VALUES (?, ?, ?) \
-                     ON CONFLICT (clip_key) DO UPDATE SET owner = excluded.owner, \
-                     claimed_at = excluded.claimed_at",
-                )
-                .bind(&key)
-                .bind(&self.owner)
-                .bind(now())
-                .execute(&self.pool)
-                .await
-                .map_err(std::io::Error::other)?;
-                // A render a dead process recorded is resumed, not paid again.
-                let existing = self.recorded(&key).await?;
-                return Ok(Claim::new(existing, ClaimToken::new(held)));
-            }
-            if let Some((handle, _)) = self.recorded(&key).await? {
-                // The live holder starts its render itself.
-                let held = Held {
-                    key: key.clone(),
-                    holder: false,
-                    held: self.held.clone(),
-                };
-                return Ok(Claim::new(Some((handle, true)), ClaimToken::new(held)));
+            if let Some(held) = self.try_hold(&key) {
+                if self.insert(&key).await? {
+                    return Ok(Claim::new(None, ClaimToken::new(held)));
+                }
+                match self.row(&key).await? {
+                    // Deleted between the insert and the read: again.
+                    None => {}
+                    Some(row) if row.done => {
+                        drop(held);
+                        if let Some((handle, _)) = row.recorded {
+                            return Ok(Claim::new(
+                                Some((handle, true)),
+                                ClaimToken::new(self.attached(&key)),
+                            ));
+                        }
+                    }
+                    // No live holder (a dead process, or a run of this
+                    // one that ended without finishing): resume its render.
+                    Some(row) if row.expired || row.owner == self.owner => {
+                        if self.take_over(&key, &row.owner).await? {
+                            if row.owner != self.owner {
+                                tracing::info!(clip = %key.short(), from = %row.owner, "took over a render claim");
+                            }
+                            return Ok(Claim::new(row.recorded, ClaimToken::new(held)));
+                        }
+                    }
+                    Some(row) => {
+                        drop(held);
+                        if let Some((handle, _)) = row.recorded {
+                            // The live holder starts its render itself.
+                            return Ok(Claim::new(
+                                Some((handle, true)),
+                                ClaimToken::new(self.attached(&key)),
+                            ));
+                        }
+                    }
+                }
+            } else if let Some(RenderRow {
+                recorded: Some((handle, _)),
+                ..
+            }) = self.row(&key).await?
+            {
+                // Another job of this process holds it and has created it.
+                return Ok(Claim::new(
+                    Some((handle, true)),
+                    ClaimToken::new(self.attached(&key)),
+                ));
             }
             tokio::time::sleep(WAIT_STEP).await;
         }
@@ -136,19 +293,26 @@ impl RenderRegistry for SqlRegistry {
             return Ok(());
         }
         let json = serde_json::to_string(handle).map_err(std::io::Error::other)?;
-        sqlx::query(
-            "UPDATE renders SET provider = ?, vendor_id = ?, handle = ?, started = ? \
-             WHERE clip_key = ? AND owner = ?",
+        let done = sqlx::query(
+            "UPDATE renders SET provider = $1, vendor_id = $2, handle = $3, started = $4 \
+             WHERE clip_key = $5 AND owner = $6 AND done = 0",
         )
         .bind(&handle.provider)
         .bind(&handle.id)
         .bind(json)
-        .bind(started)
-        .bind(&held.key)
+        .bind(i64::from(started))
+        .bind(held.key.as_str())
         .bind(&self.owner)
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await
         .map_err(std::io::Error::other)?;
+        if done.rows_affected() != 1 {
+            return Err(std::io::Error::other(format!(
+                "render {} of clip {}: this worker's claim ran out and another took it over",
+                handle.id,
+                held.key.short()
+            )));
+        }
         Ok(())
     }
 
@@ -159,12 +323,15 @@ impl RenderRegistry for SqlRegistry {
         if !held.holder {
             return Ok(());
         }
-        sqlx::query("DELETE FROM renders WHERE clip_key = ? AND owner = ?")
-            .bind(&held.key)
-            .bind(&self.owner)
-            .execute(&self.pool)
-            .await
-            .map_err(std::io::Error::other)?;
+        self.share_clip(&held.key).await;
+        sqlx::query(
+            "UPDATE renders SET done = 1, lease_until = NULL WHERE clip_key = $1 AND owner = $2",
+        )
+        .bind(held.key.as_str())
+        .bind(&self.owner)
+        .execute(self.db.pool())
+        .await
+        .map_err(std::io::Error::other)?;
         Ok(())
     }
 }

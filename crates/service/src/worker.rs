@@ -1,6 +1,6 @@
-//! The worker: takes queued jobs from the job queue (apalis on SQLite) and
-//! renders each with the render library, recording progress in the
-//! database as it goes.
+//! The worker: takes queued jobs from the job queue (apalis, on SQLite or
+//! PostgreSQL beside the database) and renders each with the render
+//! library, recording progress in the database as it goes.
 //!
 //! The queue only wakes the worker; correctness lives in the `jobs` table.
 //! A job is run only by the process that holds its row (owner, fence and a
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
 use slidecast_render::events::{EventKind, EventRecord};
@@ -22,9 +23,6 @@ use tokio::sync::{mpsc, Notify};
 use crate::db::{ApiError, JobState, Problem};
 use crate::upload::JobOptions;
 use crate::Inner;
-
-/// A job's lease: a worker that stops heartbeating loses it after this.
-pub const LEASE_SECS: f64 = 30.0;
 
 /// The queued unit of work: run job `job` (its `generation`, so a requeue
 /// after a restart is a new task, not a duplicate the queue drops).
@@ -36,19 +34,62 @@ pub struct RunJob {
     pub generation: i64,
 }
 
-/// The job queue.
-pub type Queue = SqliteStorage<RunJob>;
+/// The job queue: apalis on the database's engine. It only wakes workers;
+/// which job runs where is decided by the `jobs` table.
+#[derive(Clone)]
+pub enum Queue {
+    /// A SQLite file beside the database file (apalis tunes its own
+    /// connection for throughput, which the rows that record money must
+    /// not share).
+    Sqlite(SqliteStorage<RunJob>),
+    /// apalis's tables in the PostgreSQL database.
+    Postgres(PostgresStorage<RunJob>),
+}
+
+impl Queue {
+    /// The queue of the database at `url`.
+    pub async fn open(url: &str) -> Result<Queue, String> {
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            let db_file = std::path::Path::new(rest.split('?').next().unwrap_or(rest));
+            let stem = db_file
+                .file_stem()
+                .map_or_else(|| "state".into(), |s| s.to_string_lossy());
+            let file = db_file.with_file_name(format!("{stem}-queue.sqlite"));
+            let pool = apalis_sqlite::SqlitePool::connect_with(
+                apalis_sqlite::SqliteConnectOptions::new()
+                    .filename(&file)
+                    .create_if_missing(true),
+            )
+            .await
+            .map_err(|e| format!("opening {}: {e}", file.display()))?;
+            SqliteStorage::<()>::setup(&pool)
+                .await
+                .map_err(|e| format!("setting up: {e}"))?;
+            Ok(Queue::Sqlite(SqliteStorage::new(&pool)))
+        } else {
+            let pool = sqlx::PgPool::connect(url)
+                .await
+                .map_err(|e| format!("connecting: {e}"))?;
+            PostgresStorage::<()>::setup(&pool)
+                .await
+                .map_err(|e| format!("setting up: {e}"))?;
+            Ok(Queue::Postgres(PostgresStorage::new(&pool)))
+        }
+    }
+}
 
 /// Queue `job` (generation `generation`) for a worker.
 pub async fn enqueue(queue: &Queue, job: &str, generation: i64) -> Result<(), String> {
-    let mut queue = queue.clone();
     let task = TaskBuilder::new(RunJob {
         job: job.to_string(),
         generation,
     })
     .idempotency_key(format!("{job}/{generation}"))
     .build();
-    queue.push_task(task).await.map_err(|e| e.to_string())
+    match queue.clone() {
+        Queue::Sqlite(mut q) => q.push_task(task).await.map_err(|e| e.to_string()),
+        Queue::Postgres(mut q) => q.push_task(task).await.map_err(|e| e.to_string()),
+    }
 }
 
 /// Run the worker until the process ends.
@@ -57,12 +98,45 @@ pub async fn run_worker(inner: Arc<Inner>, queue: Queue) -> Result<(), String> {
     // process's tasks by its name going silent.
     let name = format!("slidecast-{}", inner.instance);
     // Polled four times a second: a new job starts at once, and pushes from
-    // any connection (a restart's requeue included) are seen.
-    let worker = WorkerBuilder::new(name)
-        .backend(queue.poll_with_interval(Duration::from_millis(250)))
-        .data(inner)
-        .build(handle_task);
-    worker.run().await.map_err(|e| e.to_string())
+    // any connection (another API node, a requeue) are seen.
+    let every = Duration::from_millis(250);
+    match queue {
+        Queue::Sqlite(q) => WorkerBuilder::new(name)
+            .backend(q.poll_with_interval(every))
+            .data(inner)
+            .build(handle_task)
+            .run()
+            .await
+            .map_err(|e| e.to_string()),
+        Queue::Postgres(q) => WorkerBuilder::new(name)
+            .backend(q.poll_with_interval(every))
+            .data(inner)
+            .build(handle_task)
+            .run()
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Requeue, every so often, the jobs whose worker stopped renewing its
+/// lease (killed, cut off): any live worker then takes them over.
+pub async fn run_reaper(inner: Arc<Inner>) {
+    let every = Duration::from_secs_f64((inner.config.lease_secs / 3.0).max(0.5));
+    loop {
+        tokio::time::sleep(every).await;
+        match inner.db.requeue_orphans(false).await {
+            Ok(jobs) => {
+                for (id, generation) in jobs {
+                    tracing::info!(job = %id, generation, "requeued: its worker's lease ran out");
+                    if let Err(e) = enqueue(&inner.queue, &id, generation).await {
+                        tracing::error!(job = %id, "requeueing: {e}");
+                    }
+                    inner.changed(&id);
+                }
+            }
+            Err(e) => tracing::warn!("looking for orphaned jobs: {e}"),
+        }
+    }
 }
 
 /// One delivery: wait for a free job slot (tasks stay queued meanwhile),
@@ -109,7 +183,11 @@ pub async fn run_job(inner: Arc<Inner>, id: String) {
         inner: inner.clone(),
         id: id.to_string(),
     };
-    let fence = match inner.db.claim_job(id, &inner.instance, LEASE_SECS).await {
+    let fence = match inner
+        .db
+        .claim_job(id, &inner.instance, inner.config.lease_secs)
+        .await
+    {
         Ok(Some(fence)) => fence,
         Ok(None) => {
             tracing::debug!(job = id, "not claimable (finished, cancelled or held)");
@@ -203,14 +281,11 @@ impl Hold {
             let fence = self.fence;
             let lost = lost.clone();
             let cancel = cancel.clone();
+            let lease = self.inner.config.lease_secs;
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(Duration::from_secs_f64(LEASE_SECS / 6.0)).await;
-                    match inner
-                        .db
-                        .heartbeat(&id, &inner.instance, fence, LEASE_SECS)
-                        .await
-                    {
+                    tokio::time::sleep(Duration::from_secs_f64(lease / 6.0)).await;
+                    match inner.db.heartbeat(&id, &inner.instance, fence, lease).await {
                         Ok(true) => {}
                         Ok(false) => {
                             match inner.db.job(&id).await {
@@ -239,6 +314,19 @@ impl Hold {
         match result {
             None => self.cancelled(&job).await,
             Some(Ok(outcome)) => {
+                // The outputs go where every API node finds them before
+                // the job is marked done.
+                let out = self.inner.job_dir(&self.id).join("out");
+                if let Err(e) = self
+                    .inner
+                    .blobs
+                    .put_dir(&format!("jobs/{}/out", self.id), &out)
+                    .await
+                {
+                    return self
+                        .fail(internal(format!("storing the outputs: {e}")), Some(false))
+                        .await;
+                }
                 let length = outcome.video_length.as_secs_f64();
                 self.finish(JobState::Succeeded, None, Some(length)).await
             }
@@ -260,6 +348,14 @@ impl Hold {
         let options: JobOptions = serde_json::from_str(&row.options)
             .map_err(|e| internal(format!("stored options: {e}")))?;
         let dir = inner.job_dir(&self.id);
+        // The upload, from the blob store unless it was received here.
+        if !dir.join("input").is_dir() {
+            inner
+                .blobs
+                .get_dir(&format!("jobs/{}/input", self.id), &dir.join("input"))
+                .await
+                .map_err(|e| internal(format!("fetching the upload: {e}")))?;
+        }
         let deck_file = crate::upload::find_deck(&dir.join("input")).map_err(|e| ApiError {
             code: "invalid_deck".into(),
             message: e.0,
@@ -273,6 +369,7 @@ impl Hold {
                 .map_err(|e| internal(e.to_string()))?
                 .map_err(|e| api_error(&RenderError::Deck(e), &dir.join("input")))?
         };
+        self.fetch_shared_clips(&deck).await;
         let out = dir.join("out");
         tokio::fs::create_dir_all(&out)
             .await
@@ -282,7 +379,7 @@ impl Hold {
             .registry(inner.providers.clone())
             .store(
                 StorePolicy::default()
-                    .cache_dir(inner.config.data_dir.join("cache"))
+                    .cache_dir(inner.clip_cache.dir())
                     .state_dir(dir.join("state")),
             )
             .work_dir(dir.join("work"))
@@ -305,6 +402,40 @@ impl Hold {
             });
         }
         Ok(job)
+    }
+
+    /// Copy into this worker's clip cache the deck's clips another worker
+    /// finished and shared, so the run takes them from the cache.
+    async fn fetch_shared_clips(&self, deck: &slidecast_core::Deck) {
+        let cache = &self.inner.clip_cache;
+        for slide in &deck.slides {
+            let Some(request) = slide.clip_request(deck) else {
+                continue;
+            };
+            let key = slidecast_store::ClipKey::for_request(&request);
+            if cache.peek(&key).is_some() {
+                continue;
+            }
+            let staged = cache.dir().join(format!(".shared-{key}.mp4"));
+            match self
+                .inner
+                .blobs
+                .get_file(&crate::registry::clip_blob(&key), &staged)
+                .await
+            {
+                Ok(true) => {
+                    let origin = slidecast_store::ClipOrigin {
+                        request,
+                        vendor_id: None,
+                    };
+                    if let Err(e) = cache.adopt(&key, &staged, origin) {
+                        tracing::warn!(clip = %key.short(), "caching a shared clip: {e}");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(clip = %key.short(), "fetching a shared clip: {e}"),
+            }
+        }
     }
 
     async fn finish(

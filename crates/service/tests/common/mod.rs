@@ -38,7 +38,7 @@ pub async fn start(
     )
     .build();
     let service = Service::start(config).await.expect("service starts");
-    let base = format!("http://{}", service.local_addr());
+    let base = format!("http://{}", service.local_addr().expect("the API listens"));
     let task = tokio::spawn(async move {
         let _ = service.serve().await;
     });
