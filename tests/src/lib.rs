@@ -244,3 +244,85 @@ pub fn elai_deck_variant(dir: &Path, variant: &str) -> PathBuf {
     std::fs::write(&deck, text).unwrap();
     deck
 }
+
+/// The shared backends a fleet runs on, fresh for each test: a PostgreSQL
+/// database and an S3 bucket from the services `scripts/with-services`
+/// starts, or a SQLite file and a folder.
+pub mod backends {
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Which backends a fleet test runs on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Backends {
+        /// A SQLite file and a blob folder (one machine, several processes).
+        Embedded,
+        /// PostgreSQL and S3 (moto_server).
+        Cloud,
+    }
+
+    /// A database URL and a blob store URL for one test; files go in `dir`.
+    pub fn urls(backends: Backends, dir: &Path) -> (String, String) {
+        match backends {
+            Backends::Embedded => (
+                format!("sqlite://{}?mode=rwc", dir.join("fleet.sqlite").display()),
+                dir.join("fleet-blobs").display().to_string(),
+            ),
+            Backends::Cloud => (postgres_database(), s3_bucket()),
+        }
+    }
+
+    fn unique(prefix: &str) -> String {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{prefix}{}x{nanos:x}x{n}", std::process::id())
+    }
+
+    fn env(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!(
+                "{name} is not set: the fleet tests need PostgreSQL and an S3 stand-in; \
+                 run them as `scripts/with-services cargo test --workspace`"
+            )
+        })
+    }
+
+    /// A new, empty database on the PostgreSQL server `pg_virtualenv`
+    /// started (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`); its URL.
+    pub fn postgres_database() -> String {
+        let (host, port, user, password) =
+            (env("PGHOST"), env("PGPORT"), env("PGUSER"), env("PGPASSWORD"));
+        let name = unique("slidecast_t");
+        let out = Command::new("createdb")
+            .arg(&name)
+            .output()
+            .expect("createdb runs (Debian's postgresql-client)");
+        assert!(
+            out.status.success(),
+            "createdb {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("postgres://{user}:{password}@{host}:{port}/{name}")
+    }
+
+    /// A new, empty bucket on the S3 stand-in (`SLIDECAST_TEST_S3`); its
+    /// `s3://BUCKET/PREFIX` URL (the `AWS_*` variables point at it).
+    pub fn s3_bucket() -> String {
+        let endpoint = env("SLIDECAST_TEST_S3");
+        let bucket = unique("slidecast-t").to_lowercase();
+        let out = Command::new("curl")
+            .args(["-fsS", "-X", "PUT", &format!("{endpoint}/{bucket}")])
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "creating bucket {bucket}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("s3://{bucket}/fleet")
+    }
+}

@@ -291,7 +291,7 @@ impl Db {
         }
         .map_err(err)?;
         if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7_355_787)")
+            sqlx::query("SELECT pg_advisory_xact_lock(7355787)")
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
@@ -698,4 +698,127 @@ fn job_row(r: &AnyRow) -> Result<JobRow, ServiceError> {
         cancel_requested: r.get::<i64, _>("cancel_requested") != 0,
         remote_delete: r.get::<i64, _>("remote_delete") != 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The job-row contract, on SQLite and on PostgreSQL.
+
+    use super::*;
+    use slidecast_tests::backends::{urls, Backends};
+
+    async fn open(backends: Backends, dir: &std::path::Path) -> Db {
+        let (url, _) = urls(backends, dir);
+        Db::open(&url).await.expect("the database opens")
+    }
+
+    async fn new_job(db: &Db, id: &str) {
+        db.insert_job(&NewJob {
+            id,
+            idempotency_key: None,
+            title: "t",
+            slides: 1,
+            options: "{}",
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn stale_owner_is_refused(backends: Backends) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(backends, dir.path()).await;
+        new_job(&db, "j1").await;
+        let a = db.claim_job("j1", "worker-a", 1.0).await.unwrap().unwrap();
+        // While A's lease runs, a duplicate delivery finds the job held.
+        assert_eq!(db.claim_job("j1", "worker-b", 1.0).await.unwrap(), None);
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        // A went silent: its lease is over by the database's clock.
+        assert!(!db.heartbeat("j1", "worker-a", a, 1.0).await.unwrap());
+        assert_eq!(db.requeue_orphans(false).await.unwrap().len(), 1);
+        let b = db.claim_job("j1", "worker-b", 30.0).await.unwrap().unwrap();
+        assert!(b > a, "the fence moves on: {a} then {b}");
+        // A's progress and final write are refused; B's are taken.
+        assert!(!db
+            .record_event("j1", "worker-a", a, "{}", 50.0, None, "{}")
+            .await
+            .unwrap());
+        assert!(!db
+            .finish_job("j1", "worker-a", a, JobState::Succeeded, None, Some(1.0))
+            .await
+            .unwrap());
+        assert!(db
+            .record_event("j1", "worker-b", b, "{}", 60.0, None, "{}")
+            .await
+            .unwrap());
+        assert!(db
+            .finish_job("j1", "worker-b", b, JobState::Succeeded, None, Some(1.0))
+            .await
+            .unwrap());
+        let row = db.job("j1").await.unwrap().unwrap();
+        assert_eq!(row.state, JobState::Succeeded);
+        assert_eq!(db.events_after("j1", 0).await.unwrap().len(), 1);
+    }
+
+    async fn a_live_owner_keeps_its_job(backends: Backends) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(backends, dir.path()).await;
+        new_job(&db, "j2").await;
+        let fence = db.claim_job("j2", "worker-a", 30.0).await.unwrap().unwrap();
+        // Redelivered (the queue's own recovery, a second API push): the
+        // job stays with its owner and nothing is requeued.
+        for _ in 0..3 {
+            assert_eq!(db.claim_job("j2", "worker-b", 30.0).await.unwrap(), None);
+        }
+        assert!(db.requeue_orphans(false).await.unwrap().is_empty());
+        assert!(db.heartbeat("j2", "worker-a", fence, 30.0).await.unwrap());
+    }
+
+    async fn events_number_in_order_under_concurrent_writers(backends: Backends) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(backends, dir.path()).await;
+        new_job(&db, "j3").await;
+        let writes = (0..20).map(|i| {
+            let db = db.clone();
+            async move {
+                db.append_event("j3", serde_json::json!({"type": "note", "i": i}))
+                    .await
+            }
+        });
+        for r in futures_util::future::join_all(writes).await {
+            r.unwrap();
+        }
+        let seqs: Vec<i64> = db
+            .events_after("j3", 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_stale_owner_is_refused() {
+        stale_owner_is_refused(Backends::Embedded).await;
+    }
+    #[tokio::test]
+    async fn postgres_a_stale_owner_is_refused() {
+        stale_owner_is_refused(Backends::Cloud).await;
+    }
+    #[tokio::test]
+    async fn sqlite_a_live_owner_keeps_its_job() {
+        a_live_owner_keeps_its_job(Backends::Embedded).await;
+    }
+    #[tokio::test]
+    async fn postgres_a_live_owner_keeps_its_job() {
+        a_live_owner_keeps_its_job(Backends::Cloud).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_events_number_in_order_under_concurrent_writers() {
+        events_number_in_order_under_concurrent_writers(Backends::Embedded).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_events_number_in_order_under_concurrent_writers() {
+        events_number_in_order_under_concurrent_writers(Backends::Cloud).await;
+    }
 }

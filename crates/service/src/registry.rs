@@ -335,3 +335,117 @@ impl RenderRegistry for SqlRegistry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The render-claim contract, on SQLite and on PostgreSQL: two
+    //! processes (two registries with their own owner names) share a table.
+
+    use super::*;
+    use slidecast_tests::backends::{urls, Backends};
+
+    fn request(script: &str) -> ClipRequest {
+        ClipRequest {
+            slide: 1,
+            title: "Fleet".into(),
+            provider: "elai".into(),
+            script: script.into(),
+            avatar: "gia.casual".into(),
+            voice: None,
+            voice_provider: None,
+            language: None,
+            avatar_background: slidecast_core::deck::Rgb::GREEN,
+            canvas: (1920, 1080),
+        }
+    }
+
+    fn handle(id: &str) -> RenderHandle {
+        RenderHandle::new("elai", id)
+    }
+
+    /// Two processes on one database.
+    async fn two(backends: Backends, dir: &std::path::Path) -> (Db, SqlRegistry, SqlRegistry) {
+        let (url, _) = urls(backends, dir);
+        let db = Db::open(&url).await.unwrap();
+        let a = SqlRegistry::new(db.clone(), "worker-a", 2.0);
+        let b = SqlRegistry::new(db.clone(), "worker-b", 2.0);
+        (db, a, b)
+    }
+
+    async fn one_holder_and_the_other_attaches(backends: Backends) {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, a, b) = two(backends, dir.path()).await;
+        let req = request("Shared narration.");
+        let claim_a = a.claim(&req).await.unwrap();
+        assert!(claim_a.existing.is_none(), "the first claimant creates");
+        // B waits while A has not recorded its render...
+        let b2 = b.clone();
+        let req2 = req.clone();
+        let waiting = tokio::spawn(async move { b2.claim(&req2).await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(!waiting.is_finished(), "no render to attach to yet");
+        // ...and attaches once it has, without creating.
+        a.created(&claim_a.token, &handle("v-1"), false).await.unwrap();
+        let claim_b = waiting.await.unwrap();
+        assert_eq!(claim_b.existing.as_ref().map(|(h, _)| h.id.as_str()), Some("v-1"));
+        // B's calls on an attached claim change nothing.
+        b.created(&claim_b.token, &handle("v-other"), true).await.unwrap();
+        a.created(&claim_a.token, &handle("v-1"), true).await.unwrap();
+        a.finished(claim_a.token).await.unwrap();
+        // A finished render stays: a late claimant attaches to it.
+        let late = b.claim(&req).await.unwrap();
+        assert_eq!(late.existing, Some((handle("v-1"), true)));
+    }
+
+    async fn a_stale_holder_is_refused_and_its_render_resumed(backends: Backends) {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, a, b) = two(backends, dir.path()).await;
+        let req = request("Narration of a worker that stalls.");
+        let claim_a = a.claim(&req).await.unwrap();
+        a.created(&claim_a.token, &handle("v-7"), false).await.unwrap();
+        // A stops renewing (a stall, a partition): its lease runs out.
+        sqlx::query("UPDATE renders SET lease_until = 0 WHERE owner = 'worker-a'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let claim_b = b.claim(&req).await.unwrap();
+        assert_eq!(
+            claim_b.existing,
+            Some((handle("v-7"), false)),
+            "B resumes A's render, not started yet, instead of creating one"
+        );
+        // A wakes up: recording its start is refused, so it never starts
+        // the render B now holds; finishing changes nothing.
+        let err = a
+            .created(&claim_a.token, &handle("v-7"), true)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("another took it over"), "{err}");
+        a.finished(claim_a.token).await.unwrap();
+        let row = sqlx::query("SELECT owner, done FROM renders")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>(0), "worker-b");
+        assert_eq!(row.get::<i64, _>(1), 0);
+        b.created(&claim_b.token, &handle("v-7"), true).await.unwrap();
+        b.finished(claim_b.token).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_one_holder_and_the_other_attaches() {
+        one_holder_and_the_other_attaches(Backends::Embedded).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_one_holder_and_the_other_attaches() {
+        one_holder_and_the_other_attaches(Backends::Cloud).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_a_stale_holder_is_refused_and_its_render_resumed() {
+        a_stale_holder_is_refused_and_its_render_resumed(Backends::Embedded).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_a_stale_holder_is_refused_and_its_render_resumed() {
+        a_stale_holder_is_refused_and_its_render_resumed(Backends::Cloud).await;
+    }
+}
