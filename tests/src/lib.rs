@@ -294,8 +294,12 @@ pub mod backends {
     /// A new, empty database on the PostgreSQL server `pg_virtualenv`
     /// started (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`); its URL.
     pub fn postgres_database() -> String {
-        let (host, port, user, password) =
-            (env("PGHOST"), env("PGPORT"), env("PGUSER"), env("PGPASSWORD"));
+        let (host, port, user, password) = (
+            env("PGHOST"),
+            env("PGPORT"),
+            env("PGUSER"),
+            env("PGPASSWORD"),
+        );
         let name = unique("slidecast_t");
         let out = Command::new("createdb")
             .arg(&name)

@@ -5,45 +5,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::serve::{zipped_deck, Api, Serve};
 use common::start_fake_elai;
 use slidecast_elai::fake::FakeElai;
 use slidecast_tests::Probe;
-
-/// A running `slidecast serve`, its address and everything it logged.
-struct Serve {
-    child: Child,
-    base: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Serve {
-    /// Stop it (as `kill -9` does) and return its whole log.
-    fn kill(&mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The reader ends with the pipe; give it a moment to take the rest.
-        std::thread::sleep(Duration::from_millis(200));
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn serve(data: &Path, fake: &FakeElai, key_file: &Path) -> Serve {
     serve_with(data, fake, key_file, &[], &[])
 }
 
-/// `slidecast GLOBAL... serve ... EXTRA...` on a free loopback port.
+/// `slidecast GLOBAL... serve --data-dir DATA EXTRA...`.
 fn serve_with(
     data: &Path,
     fake: &FakeElai,
@@ -51,53 +25,9 @@ fn serve_with(
     global: &[&str],
     extra: &[&std::ffi::OsStr],
 ) -> Serve {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("slidecast"))
-        .args(global)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .args(["--elai-url", &fake.base_url(), "--elai-key-file"])
-        .arg(key_file)
-        .args(extra)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // It names the address it listens on; the log is kept, and read to
-    // the end so the server never blocks on a full pipe.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let base = loop {
-        let line = lines.next().expect("serve prints its address").unwrap();
-        log.lock().unwrap().push_str(&format!("{line}\n"));
-        if let Some(w) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            break w.trim_end_matches('/').to_string();
-        }
-    };
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&format!("{line}\n"));
-        }
-    });
-    Serve { child, base, log }
-}
-
-/// A zipped deck folder whose narrated slides Elai presents; `variant`
-/// changes slide 3 only.
-fn zipped_deck(dir: &Path, variant: &str) -> Vec<u8> {
-    slidecast_tests::elai_deck_variant(dir, variant);
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut w = zip::ZipWriter::new(&mut out);
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path: PathBuf = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        w.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(&std::fs::read(&path).unwrap()).unwrap();
-    }
-    w.finish().unwrap();
-    out.into_inner()
+    let mut args = vec!["--data-dir".into(), data.as_os_str().to_owned()];
+    args.extend(extra.iter().map(|a| a.to_os_string()));
+    Serve::start(global, fake, key_file, &args)
 }
 
 #[test]
@@ -113,25 +43,15 @@ fn kill_9_after_the_creates_then_restart_finishes_both_jobs_paying_once() {
     let client = reqwest::Client::new();
 
     let first = serve(&data, &fake, &key_file);
-    let mut ids = Vec::new();
-    for variant in ["A", "B"] {
-        let zip = zipped_deck(&dir.path().join(variant), variant);
-        let form = reqwest::multipart::Form::new().part(
-            "bundle",
-            reqwest::multipart::Part::bytes(zip).file_name("deck.zip"),
-        );
-        let job: serde_json::Value = runtime.block_on(async {
-            let r = client
-                .post(format!("{}/v1/jobs", first.base))
-                .multipart(form)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status().as_u16(), 202);
-            r.json().await.unwrap()
-        });
-        ids.push(job["id"].as_str().unwrap().to_string());
-    }
+    let api = Api {
+        runtime: &runtime,
+        client: client.clone(),
+        base: first.base().to_string(),
+    };
+    let ids: Vec<String> = ["A", "B"]
+        .iter()
+        .map(|v| api.submit(zipped_deck(&dir.path().join(v), v)))
+        .collect();
 
     // Slides 1 and 4 are shared, 3 differs: four distinct clips.
     let until = Instant::now() + Duration::from_secs(60);
@@ -150,41 +70,16 @@ fn kill_9_after_the_creates_then_restart_finishes_both_jobs_paying_once() {
     );
 
     let second = serve(&data, &fake, &key_file);
+    let api = Api {
+        runtime: &runtime,
+        client,
+        base: second.base().to_string(),
+    };
     for id in &ids {
-        let until = Instant::now() + Duration::from_secs(180);
-        let job = loop {
-            let job: serde_json::Value = runtime.block_on(async {
-                client
-                    .get(format!("{}/v1/jobs/{id}", second.base))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
-            if matches!(
-                job["state"].as_str(),
-                Some("succeeded" | "failed" | "cancelled")
-            ) {
-                break job;
-            }
-            assert!(Instant::now() < until, "{job}");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let job = api.wait_final(id, Duration::from_secs(180));
         assert_eq!(job["state"], "succeeded", "{job}");
-        let bytes = runtime.block_on(async {
-            client
-                .get(format!("{}/v1/jobs/{id}/video", second.base))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        });
         let file = dir.path().join(format!("{id}.mp4"));
-        std::fs::write(&file, bytes).unwrap();
+        api.download_video(id, &file);
         assert!(Probe::of(&file).duration() > 4.0);
     }
     let stats = fake.stats();
@@ -232,7 +127,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
             reqwest::multipart::Part::bytes(zip).file_name("deck.zip"),
         );
         let r = client
-            .post(format!("{}/v1/jobs", serve.base))
+            .post(format!("{}/v1/jobs", serve.base()))
             .bearer_auth(TOKEN)
             .multipart(form)
             .send()
@@ -244,7 +139,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
         let until = Instant::now() + Duration::from_secs(120);
         loop {
             let text = client
-                .get(format!("{}/v1/jobs/{id}", serve.base))
+                .get(format!("{}/v1/jobs/{id}", serve.base()))
                 .bearer_auth(TOKEN)
                 .send()
                 .await
@@ -263,7 +158,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
         }
         answers.push_str(
             &client
-                .get(format!("{}/v1/jobs/{id}/events", serve.base))
+                .get(format!("{}/v1/jobs/{id}/events", serve.base()))
                 .bearer_auth(TOKEN)
                 .send()
                 .await
@@ -274,7 +169,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
         );
         // A wrong token, a forged webhook and a signed one.
         let r = client
-            .get(format!("{}/v1/jobs", serve.base))
+            .get(format!("{}/v1/jobs", serve.base()))
             .bearer_auth("tok-wrong")
             .send()
             .await
@@ -290,7 +185,7 @@ fn no_secret_reaches_a_log_line_an_answer_or_a_file_of_the_service() {
         let secret = slidecast_elai::webhook::WebhookSecret::new(WEBHOOK_SECRET);
         for signature in ["00ff".to_string(), secret.sign(&t, body.as_bytes())] {
             let r = client
-                .post(format!("{}/v1/webhooks/elai", serve.base))
+                .post(format!("{}/v1/webhooks/elai", serve.base()))
                 .header("Elai-Timestamp", &t)
                 .header("Elai-Signature", signature)
                 .body(body)

@@ -385,12 +385,21 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(!waiting.is_finished(), "no render to attach to yet");
         // ...and attaches once it has, without creating.
-        a.created(&claim_a.token, &handle("v-1"), false).await.unwrap();
+        a.created(&claim_a.token, &handle("v-1"), false)
+            .await
+            .unwrap();
         let claim_b = waiting.await.unwrap();
-        assert_eq!(claim_b.existing.as_ref().map(|(h, _)| h.id.as_str()), Some("v-1"));
+        assert_eq!(
+            claim_b.existing.as_ref().map(|(h, _)| h.id.as_str()),
+            Some("v-1")
+        );
         // B's calls on an attached claim change nothing.
-        b.created(&claim_b.token, &handle("v-other"), true).await.unwrap();
-        a.created(&claim_a.token, &handle("v-1"), true).await.unwrap();
+        b.created(&claim_b.token, &handle("v-other"), true)
+            .await
+            .unwrap();
+        a.created(&claim_a.token, &handle("v-1"), true)
+            .await
+            .unwrap();
         a.finished(claim_a.token).await.unwrap();
         // A finished render stays: a late claimant attaches to it.
         let late = b.claim(&req).await.unwrap();
@@ -402,7 +411,9 @@ mod tests {
         let (db, a, b) = two(backends, dir.path()).await;
         let req = request("Narration of a worker that stalls.");
         let claim_a = a.claim(&req).await.unwrap();
-        a.created(&claim_a.token, &handle("v-7"), false).await.unwrap();
+        a.created(&claim_a.token, &handle("v-7"), false)
+            .await
+            .unwrap();
         // A stops renewing (a stall, a partition): its lease runs out.
         sqlx::query("UPDATE renders SET lease_until = 0 WHERE owner = 'worker-a'")
             .execute(db.pool())
@@ -428,7 +439,9 @@ mod tests {
             .unwrap();
         assert_eq!(row.get::<String, _>(0), "worker-b");
         assert_eq!(row.get::<i64, _>(1), 0);
-        b.created(&claim_b.token, &handle("v-7"), true).await.unwrap();
+        b.created(&claim_b.token, &handle("v-7"), true)
+            .await
+            .unwrap();
         b.finished(claim_b.token).await.unwrap();
     }
 

@@ -93,3 +93,4 @@ pub fn start_fake_elai(
     let fake = runtime.block_on(FakeElai::start(config)).unwrap();
     (runtime, fake)
 }
+pub mod serve;

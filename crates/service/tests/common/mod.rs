@@ -221,3 +221,38 @@ pub fn parse_sse(text: &str) -> Vec<(u64, Value)> {
         })
         .collect()
 }
+
+/// A worker (no API) in this process; stops when dropped.
+pub struct Worker {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start a worker with its data in `data_dir`, set up by `configure`.
+pub async fn start_worker(
+    data_dir: &Path,
+    configure: impl FnOnce(ServiceConfigBuilder) -> ServiceConfigBuilder,
+) -> Worker {
+    let config: ServiceConfig = configure(
+        ServiceConfig::builder()
+            .role(slidecast_service::Role::Worker)
+            .data_dir(data_dir)
+            .cores(2),
+    )
+    .build();
+    let service = Service::start(config).await.expect("worker starts");
+    assert!(
+        service.local_addr().is_none(),
+        "a worker listens on nothing"
+    );
+    Worker {
+        task: tokio::spawn(async move {
+            let _ = service.serve().await;
+        }),
+    }
+}
