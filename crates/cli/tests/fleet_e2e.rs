@@ -5,6 +5,9 @@
 //! once; once every render is created, a worker that holds a job is killed
 //! with `-9`. Its jobs move to the live workers when its lease runs out,
 //! every job succeeds, and the vendor sees one create per distinct clip.
+//! And a worker killed while a create's answer is on its way: the worker
+//! that takes the job over finds that render by its token instead of
+//! creating another.
 
 mod common;
 
@@ -98,6 +101,22 @@ fn kill_a_worker_mid_job(backends: Backends) {
         "killed while every render was still in flight"
     );
 
+    // Taken over: the killed worker's job runs again, as attempt 2.
+    let until = Instant::now() + Duration::from_secs(60);
+    let taken_over_at = loop {
+        let attempts: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| api.job(id)["attempt"].clone())
+            .collect();
+        if attempts.iter().any(|a| a == 2) {
+            break Instant::now();
+        }
+        assert!(
+            Instant::now() < until,
+            "no job was taken over: {attempts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for id in &ids {
         let job = api.wait_final(id, Duration::from_secs(240));
         assert_eq!(job["state"], "succeeded", "{job}");
@@ -122,10 +141,86 @@ fn kill_a_worker_mid_job(backends: Backends) {
     );
     eprintln!(
         "{backends:?}: 3 jobs on 3 workers (lease {LEASE_SECS} s), one killed {:.1} s after submit; \
-         all done {:.1} s after the kill",
+         its job taken over {:.1} s after the kill; all done {:.1} s after the kill",
         (killed_at - t0).as_secs_f64(),
+        (taken_over_at - killed_at).as_secs_f64(),
         (done_at - killed_at).as_secs_f64()
     );
+}
+
+fn kill_a_worker_whose_create_answer_never_came(backends: Backends) {
+    let dir = tempfile::tempdir().unwrap();
+    let (database, blobs) = urls(backends, dir.path());
+    let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
+        c.render_delay(Duration::from_secs(4))
+            .faults(slidecast_elai::fake::Faults {
+                hung_create_answers: 1,
+                ..Default::default()
+            })
+    });
+    let key_file = dir.path().join("elai.key");
+    std::fs::write(&key_file, fake.api_key()).unwrap();
+    let api_proc = Serve::start(
+        &[],
+        &fake,
+        &key_file,
+        &args("api", &dir.path().join("api"), &database, &blobs),
+    );
+    let worker_dirs: Vec<_> = (1..=2).map(|i| dir.path().join(format!("w{i}"))).collect();
+    let mut workers: Vec<Serve> = worker_dirs
+        .iter()
+        .map(|d| {
+            Serve::start(
+                &["-v"],
+                &fake,
+                &key_file,
+                &args("worker", d, &database, &blobs),
+            )
+        })
+        .collect();
+    let api = Api {
+        runtime: &runtime,
+        client: reqwest::Client::new(),
+        base: api_proc.base().to_string(),
+    };
+    let id = api.submit(zipped_deck(&dir.path().join("A"), "A"));
+    // Three distinct clips; the first create's answer never comes.
+    let until = Instant::now() + Duration::from_secs(90);
+    while fake.stats().creates < 3 {
+        assert!(Instant::now() < until, "{:?}", fake.stats());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let victim = *holding_a_job(&worker_dirs)
+        .first()
+        .expect("a worker holds the job");
+    workers[victim].kill();
+
+    let job = api.wait_final(&id, Duration::from_secs(240));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let file = dir.path().join("video.mp4");
+    api.download_video(&id, &file);
+    assert!(Probe::of(&file).duration() > 4.0);
+    let stats = fake.stats();
+    assert_eq!(
+        stats.creates, 3,
+        "the lost create was found, not paid again: {stats:?}"
+    );
+    assert_eq!(stats.renders, 3, "{stats:?}");
+    let successor = workers[1 - victim].kill();
+    assert!(
+        successor.contains("found the render a lost create made"),
+        "{successor}"
+    );
+}
+
+#[test]
+fn sqlite_and_files_a_lost_create_is_found_by_the_successor() {
+    kill_a_worker_whose_create_answer_never_came(Backends::Embedded);
+}
+
+#[test]
+fn postgres_and_s3_a_lost_create_is_found_by_the_successor() {
+    kill_a_worker_whose_create_answer_never_came(Backends::Cloud);
 }
 
 #[test]

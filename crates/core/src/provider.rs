@@ -355,6 +355,21 @@ pub trait AvatarProvider: Send + Sync {
     /// before calling [`start`](Self::start).
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError>;
 
+    /// A render of `request` whose create answer never reached its caller
+    /// (the process that sent it died, or the connection dropped), with
+    /// whether it was started; `None` when there is none or the vendor
+    /// cannot tell. The scheduler asks before creating when the render
+    /// registry says a create may have been sent, so a lost answer is not
+    /// paid for twice. Providers whose creates carry a token derived from
+    /// the request look it up; the default finds none.
+    async fn find_lost_create(
+        &self,
+        request: &ClipRequest,
+    ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// Start a render that [`initiate`](Self::initiate) created. Vendors whose
     /// create call also starts the render keep the default, which does nothing.
     async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {

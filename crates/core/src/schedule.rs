@@ -265,13 +265,29 @@ pub struct Claim {
     pub existing: Option<(RenderHandle, bool)>,
     /// What the registry needs back; dropping it releases the claim.
     pub token: ClaimToken,
+    /// With no `existing` render: a create may have been sent whose answer
+    /// was lost (its sender died before recording it), so the scheduler
+    /// asks the provider to [find it](crate::AvatarProvider::find_lost_create)
+    /// before creating.
+    pub maybe_created: bool,
 }
 
 impl Claim {
     /// A claim with `token`, for a clip to create (`existing: None`) or a
     /// render to attach to.
     pub fn new(existing: Option<(RenderHandle, bool)>, token: ClaimToken) -> Claim {
-        Claim { existing, token }
+        Claim {
+            existing,
+            token,
+            maybe_created: false,
+        }
+    }
+
+    /// The claim, noting that a create of the clip may have been sent
+    /// whose answer was lost.
+    pub fn maybe_created(mut self) -> Claim {
+        self.maybe_created = true;
+        self
     }
 }
 
@@ -973,8 +989,27 @@ async fn obtain_clip(
             if c.existing.is_some() {
                 tracing::info!(slide, "another run renders this clip; using its render");
             }
+            let mut existing = c.existing;
+            if existing.is_none() && c.maybe_created {
+                // A create whose answer was lost may exist at the vendor.
+                let found = shared
+                    .call(slide, "find a lost create", || {
+                        shared.provider.find_lost_create(&job.request)
+                    })
+                    .await?;
+                if let Some((handle, started)) = found {
+                    tracing::info!(slide, id = %handle.id, "found the render a lost create made");
+                    shared
+                        .journal_call(shared.journal.initiated(&job.request, &handle))
+                        .await?;
+                    shared
+                        .registry_call(shared.registry.created(&c.token, &handle, started))
+                        .await?;
+                    existing = Some((handle, started));
+                }
+            }
             claim = Some(c.token);
-            c.existing
+            existing
         }
         // Verified by whoever chose the source: each clip is verified once.
         ClipSource::Cached(path) => {

@@ -94,6 +94,9 @@ pub struct Faults {
     /// The first N creates make their video but answer 502, as when the
     /// answer is lost on the way back.
     pub lost_create_answers: u32,
+    /// The first N creates make their video and never answer, as when the
+    /// process that sent them dies before the answer arrives.
+    pub hung_create_answers: u32,
 }
 
 /// How the fake behaves.
@@ -200,6 +203,7 @@ struct Inner {
     api_requests: u64,
     burst_sent: u32,
     lost_answers_sent: u32,
+    hung_answers_sent: u32,
     renders_by_slide: HashMap<usize, u32>,
     download_attempts: u32,
     signature: u64,
@@ -246,6 +250,7 @@ impl FakeElai {
             api_requests: 0,
             burst_sent: 0,
             lost_answers_sent: 0,
+            hung_answers_sent: 0,
             renders_by_slide: HashMap::new(),
             download_attempts: 0,
             signature: 0,
@@ -312,6 +317,7 @@ impl FakeElai {
         inner.api_requests = 0;
         inner.burst_sent = 0;
         inner.lost_answers_sent = 0;
+        inner.hung_answers_sent = 0;
         inner.download_attempts = 0;
     }
 
@@ -526,8 +532,25 @@ fn check_create_body(body: &Value) -> Result<(), String> {
 }
 
 async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut inner = lock(&state);
-    if let Some(r) = gate(&mut inner, &headers) {
+    let hang = {
+        let mut inner = lock(&state);
+        let hang = inner.hung_answers_sent < inner.config.faults.hung_create_answers;
+        if hang {
+            inner.hung_answers_sent += 1;
+        }
+        hang
+    };
+    let answer = create_video_now(&state, &headers, body, hang);
+    if hang {
+        std::future::pending::<()>().await;
+    }
+    answer
+}
+
+/// The create call; with `hang`, it makes the video but nobody hears.
+fn create_video_now(state: &Shared, headers: &HeaderMap, body: Bytes, hang: bool) -> Response {
+    let mut inner = lock(state);
+    if let Some(r) = gate(&mut inner, headers) {
         return r;
     }
     let body: Value = match serde_json::from_slice(&body) {
@@ -567,6 +590,9 @@ async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Byt
     inner.stats.create_bodies.push(body.clone());
     if inner.lost_answers_sent < inner.config.faults.lost_create_answers {
         inner.lost_answers_sent += 1;
+        return message(StatusCode::BAD_GATEWAY, "Bad gateway");
+    }
+    if hang {
         return message(StatusCode::BAD_GATEWAY, "Bad gateway");
     }
     let mut answer = body;

@@ -260,22 +260,22 @@ impl ElaiProvider {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The id of a video tagged `token`, if the video list has one. A list
-    /// Elai does not serve (4xx) counts as none; a transient failure is
-    /// returned, so the retry does not create a second video blindly.
+    /// The video tagged `token` that did not fail, if the video list has
+    /// one. A list Elai does not serve (4xx) counts as none; a transient
+    /// failure is returned, so the retry does not create a second video
+    /// blindly.
     async fn find_created(
         &self,
         token: &str,
         ctx: Ctx<'_>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<VideoObject>, ProviderError> {
         match self
             .http
             .call(Method::GET, &wire::list_path(50), None, ctx)
             .await
         {
-            Ok(list) => {
-                Ok(wire::find_tagged_video(&list, token).filter(|id| wire::is_valid_video_id(id)))
-            }
+            Ok(list) => Ok(wire::find_tagged_video(&list, token)
+                .filter(|v| v.id.as_deref().is_some_and(wire::is_valid_video_id))),
             Err(ProviderError::Permanent {
                 kind: PermanentKind::BadRequest | PermanentKind::NotFound,
                 message,
@@ -285,6 +285,29 @@ impl ElaiProvider {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Start tracking video `id`, made for `request`: its handle.
+    fn track(&self, request: &ClipRequest, id: String) -> RenderHandle {
+        let deadline = self.config.deadline_for(&request.script);
+        let data = HandleData {
+            slide: request.slide,
+            script_chars: request.script.chars().count(),
+            speech_secs: self.config.speech_seconds(&request.script),
+            deadline_secs: deadline.as_secs_f64(),
+            created_at: unix_now(),
+        };
+        self.renders().insert(
+            id.clone(),
+            Track {
+                since: Instant::now(),
+                deadline,
+                url: None,
+            },
+        );
+        let mut handle = RenderHandle::new(PROVIDER_NAME, id);
+        handle.data = serde_json::to_value(&data).unwrap_or(serde_json::Value::Null);
+        handle
     }
 
     fn renders(&self) -> MutexGuard<'_, HashMap<String, Track>> {
@@ -434,10 +457,13 @@ impl AvatarProvider for ElaiProvider {
         };
         let ctx = Ctx::new("create video").slide(Some(slide));
         let request_key = serde_json::to_string(request).unwrap_or_default();
-        let earlier_token = self.unsure().get(&request_key).cloned();
+        let token = wire::create_token(request);
         let mut found = None;
-        if let Some(token) = &earlier_token {
-            found = self.find_created(token, ctx).await?;
+        if self.unsure().contains_key(&request_key) {
+            found = self
+                .find_created(&token, ctx)
+                .await?
+                .and_then(|video| video.id);
         }
         let id = match found {
             Some(id) => {
@@ -445,8 +471,6 @@ impl AvatarProvider for ElaiProvider {
                 id
             }
             None => {
-                let token = earlier_token
-                    .unwrap_or_else(|| format!("slidecast-req-{:016x}", rand::random::<u64>()));
                 let body = wire::create_video_body(request, avatar, canvas_url, &voice, &token);
                 self.reserve_create().await;
                 let created = self
@@ -486,26 +510,23 @@ impl AvatarProvider for ElaiProvider {
             }
         };
         self.unsure().remove(&request_key);
-        let deadline = self.config.deadline_for(&request.script);
-        let data = HandleData {
-            slide,
-            script_chars: request.script.chars().count(),
-            speech_secs: self.config.speech_seconds(&request.script),
-            deadline_secs: deadline.as_secs_f64(),
-            created_at: unix_now(),
-        };
-        self.renders().insert(
-            id.clone(),
-            Track {
-                since: Instant::now(),
-                deadline,
-                url: None,
-            },
-        );
         tracing::debug!(slide, video = %id, "Elai video created");
-        let mut handle = RenderHandle::new(PROVIDER_NAME, id);
-        handle.data = serde_json::to_value(&data).unwrap_or(serde_json::Value::Null);
-        Ok(handle)
+        Ok(self.track(request, id))
+    }
+
+    async fn find_lost_create(
+        &self,
+        request: &ClipRequest,
+    ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
+        let ctx = Ctx::new("find a lost create").slide(Some(request.slide));
+        let Some(video) = self.find_created(&wire::create_token(request), ctx).await? else {
+            return Ok(None);
+        };
+        let Some(id) = video.id.clone() else {
+            return Ok(None);
+        };
+        let started = !matches!(video.state(), VideoState::Draft);
+        Ok(Some((self.track(request, id), started)))
     }
 
     async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {

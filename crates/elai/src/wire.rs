@@ -34,9 +34,14 @@
 //! 640x360 canvas over a flat `background` colour (the key colour slidecast
 //! removes locally); `slides[0].avatar` names the avatar by `code`
 //! (`{avatar}.{variant}`) with its canvas PNG URL from `GET avatars`.
-//! `tags` holds `slidecast` and a per-request token (`slidecast-req-<hex>`):
-//! when a create's answer is lost (timeout, 5xx), the retry first looks for
-//! a video with that token in the list, so a slide is created only once.
+//! `tags` holds `slidecast` and a token derived from the request
+//! ([`create_token`], `slidecast-req-<hex>`): when a create's answer is lost
+//! (timeout, 5xx, or the process died before recording it), the retry, or
+//! another process that takes the clip over, first looks for a video with
+//! that token in the newest page of the list, so a clip is created only
+//! once. (Whether the list can be paged further back by creation time is
+//! not verified without an account; one page of 50 covers a lost create
+//! unless 50 more videos were created since.)
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -70,19 +75,32 @@ pub fn list_path(limit: u32) -> String {
     format!("videos?page=1&limit={limit}")
 }
 
-/// The id of the video in a `GET videos` answer whose `tags` hold `token`.
-pub fn find_tagged_video(list: &Value, token: &str) -> Option<String> {
+/// The tag that marks every create of `request`: the same for every
+/// attempt and every process, so any of them can find a create whose
+/// answer was lost.
+pub fn create_token(request: &ClipRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(&request.cache_fields()).unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
+    format!("slidecast-req-{}", hex::encode(&digest[..8]))
+}
+
+/// The video in a `GET videos` answer whose `tags` hold `token` and that
+/// did not fail (a failed render of the same request is not the one to
+/// resume).
+pub fn find_tagged_video(list: &Value, token: &str) -> Option<VideoObject> {
     let videos = list
         .as_array()
         .or_else(|| list.get("videos").and_then(Value::as_array))?;
     videos
         .iter()
-        .find(|v| {
+        .filter(|v| {
             v.get("tags")
                 .and_then(Value::as_array)
                 .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(token)))
         })
-        .and_then(|v| VideoObject::from_json(v).id)
+        .map(VideoObject::from_json)
+        .find(|v| !matches!(v.state(), VideoState::Failed | VideoState::Error))
 }
 
 /// Path of one video (status and delete).
@@ -515,16 +533,19 @@ mod tests {
     fn tagged_videos_are_found_in_either_list_shape() {
         let list = json!({"videos": [
             {"_id": "a", "tags": ["slidecast", "slidecast-req-1"]},
-            {"_id": "b", "tags": ["slidecast", "slidecast-req-2"]},
+            {"_id": "e", "status": "error", "tags": ["slidecast", "slidecast-req-2"]},
+            {"_id": "b", "status": "draft", "tags": ["slidecast", "slidecast-req-2"]},
             {"_id": "c"}
         ]});
+        let id = |v: Option<VideoObject>| v.and_then(|v| v.id);
+        // The failed render of the same request is passed over.
         assert_eq!(
-            find_tagged_video(&list, "slidecast-req-2").as_deref(),
+            id(find_tagged_video(&list, "slidecast-req-2")).as_deref(),
             Some("b")
         );
-        assert_eq!(find_tagged_video(&list, "slidecast-req-9"), None);
+        assert_eq!(id(find_tagged_video(&list, "slidecast-req-9")), None);
         let bare = json!([{"id": "d", "tags": ["t"]}]);
-        assert_eq!(find_tagged_video(&bare, "t").as_deref(), Some("d"));
+        assert_eq!(id(find_tagged_video(&bare, "t")).as_deref(), Some("d"));
     }
 
     #[test]

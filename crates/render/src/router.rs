@@ -72,6 +72,13 @@ impl AvatarProvider for Router {
         self.get(&request.provider)?.initiate(request).await
     }
 
+    async fn find_lost_create(
+        &self,
+        request: &ClipRequest,
+    ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
+        self.get(&request.provider)?.find_lost_create(request).await
+    }
+
     async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
         self.get(&handle.provider)?.start(handle).await
     }

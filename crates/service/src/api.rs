@@ -542,6 +542,7 @@ fn job_json(row: &JobRow) -> Value {
     json!({
         "id": row.id,
         "state": row.state,
+        "attempt": row.generation + 1,
         "title": row.title,
         "slides": row.slides,
         "created_at": row.created_at,

@@ -199,6 +199,8 @@ pub struct JobRow {
     pub video_length: Option<f64>,
     pub cancel_requested: bool,
     pub remote_delete: bool,
+    /// How many times the job was requeued (a restart, a dead worker).
+    pub generation: i64,
 }
 
 /// A new job.
@@ -220,7 +222,7 @@ pub struct Db {
 
 const JOB_COLUMNS: &str =
     "id, state, created_at, updated_at, title, slides, options, overall, eta, \
-     stages, error, video_length, cancel_requested, remote_delete";
+     stages, error, video_length, cancel_requested, remote_delete, generation";
 
 impl Db {
     /// Open (and create or upgrade) the database at `url`: `sqlite://PATH`
@@ -697,6 +699,7 @@ fn job_row(r: &AnyRow) -> Result<JobRow, ServiceError> {
         video_length: r.get("video_length"),
         cancel_requested: r.get::<i64, _>("cancel_requested") != 0,
         remote_delete: r.get::<i64, _>("remote_delete") != 0,
+        generation: r.get("generation"),
     })
 }
 

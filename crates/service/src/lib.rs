@@ -262,9 +262,7 @@ impl Service {
             // Jobs a dead process held run again, as new generations.
             for (id, generation) in inner.db.requeue_orphans(true).await? {
                 tracing::info!(job = %id, generation, "requeued after a restart");
-                worker::enqueue(&inner.queue, &id, generation)
-                    .await
-                    .map_err(ServiceError::Queue)?;
+                worker::requeued(&inner, &id, generation, "the service restarted").await;
             }
         }
 

@@ -251,7 +251,15 @@ impl RenderRegistry for SqlRegistry {
                             if row.owner != self.owner {
                                 tracing::info!(clip = %key.short(), from = %row.owner, "took over a render claim");
                             }
-                            return Ok(Claim::new(row.recorded, ClaimToken::new(held)));
+                            let maybe_created = row.recorded.is_none();
+                            let claim = Claim::new(row.recorded, ClaimToken::new(held));
+                            // The previous holder may have sent a create
+                            // whose answer it never recorded.
+                            return Ok(if maybe_created {
+                                claim.maybe_created()
+                            } else {
+                                claim
+                            });
                         }
                     }
                     Some(row) => {

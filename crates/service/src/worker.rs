@@ -128,15 +128,32 @@ pub async fn run_reaper(inner: Arc<Inner>) {
             Ok(jobs) => {
                 for (id, generation) in jobs {
                     tracing::info!(job = %id, generation, "requeued: its worker's lease ran out");
-                    if let Err(e) = enqueue(&inner.queue, &id, generation).await {
-                        tracing::error!(job = %id, "requeueing: {e}");
-                    }
-                    inner.changed(&id);
+                    requeued(
+                        &inner,
+                        &id,
+                        generation,
+                        "its worker stopped renewing its lease",
+                    )
+                    .await;
                 }
             }
             Err(e) => tracing::warn!("looking for orphaned jobs: {e}"),
         }
     }
+}
+
+/// Tell job `id`'s followers it runs again (attempt `generation + 1`,
+/// because of `reason`) and queue it.
+pub async fn requeued(inner: &Inner, id: &str, generation: i64, reason: &str) {
+    let event =
+        serde_json::json!({"type": "requeued", "attempt": generation + 1, "reason": reason});
+    if let Err(e) = inner.db.append_event(id, event).await {
+        tracing::warn!(job = %id, "recording the requeue: {e}");
+    }
+    if let Err(e) = enqueue(&inner.queue, id, generation).await {
+        tracing::error!(job = %id, "requeueing: {e}");
+    }
+    inner.changed(id);
 }
 
 /// One delivery: wait for a free job slot (tasks stay queued meanwhile),

@@ -133,20 +133,25 @@ impl Api<'_> {
         job["id"].as_str().unwrap().to_string()
     }
 
+    /// Job `id`'s JSON now.
+    pub fn job(&self, id: &str) -> serde_json::Value {
+        self.runtime.block_on(async {
+            self.client
+                .get(format!("{}/v1/jobs/{id}", self.base))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+
     /// Wait until job `id` is final; its JSON.
     pub fn wait_final(&self, id: &str, within: Duration) -> serde_json::Value {
         let until = Instant::now() + within;
         loop {
-            let job: serde_json::Value = self.runtime.block_on(async {
-                self.client
-                    .get(format!("{}/v1/jobs/{id}", self.base))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
+            let job = self.job(id);
             if matches!(
                 job["state"].as_str(),
                 Some("succeeded" | "failed" | "cancelled")
