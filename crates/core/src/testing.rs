@@ -244,6 +244,7 @@ impl MockProviderBuilder {
                 next_id: 0,
                 calls: Vec::new(),
                 in_flight_max: 0,
+                lost_creates: HashMap::new(),
             }),
             config: self,
             counters: Default::default(),
@@ -277,6 +278,8 @@ struct ProviderState {
     next_id: u64,
     calls: Vec<CallRecord>,
     in_flight_max: usize,
+    /// Renders whose create answer was lost, by the request's JSON.
+    lost_creates: HashMap<String, String>,
 }
 
 impl ProviderState {
@@ -362,6 +365,18 @@ impl MockProvider {
             }
         }
         RenderHandle::new("mock", id)
+    }
+
+    /// Register a render as if another process had created it and died
+    /// before the answer came back: [`AvatarProvider::find_lost_create`]
+    /// finds it (not started). Returns its handle.
+    pub fn lost_create(&self, request: &ClipRequest) -> RenderHandle {
+        let handle = self.existing_render(request, false);
+        let key = serde_json::to_string(request).unwrap_or_default();
+        lock(&self.state)
+            .lost_creates
+            .insert(key, handle.id.clone());
+        handle
     }
 
     fn new_render(&self, state: &mut ProviderState, request: &ClipRequest) -> String {
@@ -450,6 +465,17 @@ impl AvatarProvider for MockProvider {
 
     fn limits(&self) -> ProviderLimits {
         self.config.limits.clone()
+    }
+
+    async fn find_lost_create(
+        &self,
+        request: &ClipRequest,
+    ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
+        let key = serde_json::to_string(request).unwrap_or_default();
+        Ok(lock(&self.state)
+            .lost_creates
+            .get(&key)
+            .map(|id| (RenderHandle::new("mock", id.clone()), false)))
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use slidecast_core::schedule::Stage;
 use slidecast_core::testing::{MockCall, MockComposer, MockProvider};
 use slidecast_core::{
-    ClipRequest, ClipSource, Deck, Error, PermanentKind, Progress, RenderHandle, RenderJournal,
-    RetryPolicy, RunOptions, Schedule, Scheduler, SlideEvent,
+    Claim, ClaimToken, ClipRequest, ClipSource, Deck, Error, PermanentKind, Progress, RenderHandle,
+    RenderJournal, RenderRegistry, RetryPolicy, RunOptions, Schedule, Scheduler, SlideEvent,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -724,6 +724,76 @@ async fn resumed_renders_are_not_initiated_again() {
         .await
         .unwrap();
     assert_eq!(run.provider.calls_to(MockCall::Initiate), 1);
+}
+
+/// A registry whose every claim was held by a process that died after
+/// sending a create; it records what the run reports.
+#[derive(Default)]
+struct TakenOverRegistry {
+    created: Mutex<Vec<(String, bool)>>,
+}
+
+#[async_trait::async_trait]
+impl RenderRegistry for TakenOverRegistry {
+    async fn claim(&self, _: &ClipRequest) -> std::io::Result<Claim> {
+        Ok(Claim::new(None, ClaimToken::new(())).maybe_created())
+    }
+    async fn created(
+        &self,
+        _: &ClaimToken,
+        handle: &RenderHandle,
+        started: bool,
+    ) -> std::io::Result<()> {
+        self.created
+            .lock()
+            .unwrap()
+            .push((handle.id.clone(), started));
+        Ok(())
+    }
+    async fn finished(&self, _: ClaimToken) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_whose_answer_was_lost_is_found_not_paid_again() {
+    let d = deck(2);
+    let run = Run::new(
+        MockProvider::builder().render_latency(s(30)).build(),
+        MockComposer::new(),
+        Schedule::Eager,
+    );
+    let req1 = d.slides[0].clip_request(&d).unwrap();
+    let lost = run.provider.lost_create(&req1);
+    let registry = Arc::new(TakenOverRegistry::default());
+    run.scheduler()
+        .registry(registry.clone())
+        .run(&d, &run.output())
+        .await
+        .unwrap();
+    let calls = run.provider.calls();
+    let count = |slide: usize, call: MockCall| {
+        calls
+            .iter()
+            .filter(|c| c.slide == slide && c.call == call)
+            .count()
+    };
+    // Slide 1's render is the lost one: found, started, not created again.
+    assert_eq!(count(1, MockCall::Initiate), 0);
+    assert_eq!(count(1, MockCall::Start), 1);
+    assert!(calls
+        .iter()
+        .any(|c| c.call == MockCall::Fetch && c.id == lost.id));
+    // Slide 2 had no lost create: created as usual.
+    assert_eq!(count(2, MockCall::Initiate), 1);
+    // The registry heard of the found render before it was started.
+    let created = registry.created.lock().unwrap().clone();
+    let first_of_lost = created.iter().position(|(id, _)| id == &lost.id);
+    assert_eq!(
+        first_of_lost.map(|i| created[i].1),
+        Some(false),
+        "{created:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -332,3 +332,32 @@ async fn a_lost_create_answer_does_not_create_the_slide_twice() {
     p.initiate(&request(3)).await.unwrap();
     assert_eq!(fake.stats().creates, 2);
 }
+
+#[tokio::test]
+async fn another_process_finds_a_create_whose_sender_died() {
+    let (fake, first) = fake(Faults {
+        lost_create_answers: 1,
+        ..Faults::default()
+    })
+    .await;
+    // The first process sends the create and dies before the answer.
+    first.initiate(&request(2)).await.unwrap_err();
+    drop(first);
+    // A second process, which never heard of it, finds it by the token
+    // derived from the request: a draft, not started.
+    let second = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let (h, started) = second
+        .find_lost_create(&request(2))
+        .await
+        .unwrap()
+        .expect("the lost create is found");
+    assert!(!started);
+    assert_eq!(fake.video_ids(), vec![h.id.clone()]);
+    assert_eq!(second.find_lost_create(&request(3)).await.unwrap(), None);
+    second.start(&h).await.unwrap();
+    assert_eq!(wait(&second, &h).await.unwrap(), RenderStatus::Ready);
+    // Once started it is found as started.
+    let (again, started) = second.find_lost_create(&request(2)).await.unwrap().unwrap();
+    assert_eq!((again.id.as_str(), started), (h.id.as_str(), true));
+    assert_eq!(fake.stats().creates, 1);
+}

@@ -147,7 +147,7 @@ impl ServiceConfig {
 
     /// Refuse settings that would be unsafe or cannot work.
     pub fn check(&self) -> Result<(), ServiceError> {
-        if !(self.lease_secs >= 1.0) {
+        if self.lease_secs.is_nan() || self.lease_secs < 1.0 {
             return Err(ServiceError::Config(format!(
                 "a lease of {} s is too short: at least 1 s",
                 self.lease_secs

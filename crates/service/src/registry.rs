@@ -260,6 +260,8 @@ impl RenderRegistry for SqlRegistry {
                             } else {
                                 claim
                             });
+                        } else {
+                            tracing::debug!(clip = %key.short(), "another claimant took the row over first");
                         }
                     }
                     Some(row) => {
