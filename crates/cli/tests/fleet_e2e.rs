@@ -12,11 +12,12 @@
 mod common;
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::serve::{zipped_deck, Api, Serve};
 use common::start_fake_elai;
+use slidecast_elai::fake::FakeElai;
 use slidecast_tests::backends::{urls, Backends};
 use slidecast_tests::Probe;
 
@@ -37,8 +38,47 @@ fn args(role: &str, data: &Path, database: &str, blobs: &str) -> Vec<OsString> {
     ]
 }
 
+/// One `--role api` process and `--role worker` processes, each with its
+/// own data folder in `dir`, sharing fresh `backends`.
+struct Fleet {
+    api: Serve,
+    workers: Vec<Serve>,
+    worker_dirs: Vec<PathBuf>,
+}
+
+impl Fleet {
+    fn start(backends: Backends, dir: &Path, fake: &FakeElai, workers: usize) -> Fleet {
+        let (database, blobs) = urls(backends, dir);
+        let key_file = dir.join("elai.key");
+        std::fs::write(&key_file, fake.api_key()).unwrap();
+        let api = Serve::start(
+            &[],
+            fake,
+            &key_file,
+            &args("api", &dir.join("api"), &database, &blobs),
+        );
+        let worker_dirs: Vec<_> = (1..=workers).map(|i| dir.join(format!("w{i}"))).collect();
+        let workers = worker_dirs
+            .iter()
+            .map(|d| {
+                Serve::start(
+                    &["-v"],
+                    fake,
+                    &key_file,
+                    &args("worker", d, &database, &blobs),
+                )
+            })
+            .collect();
+        Fleet {
+            api,
+            workers,
+            worker_dirs,
+        }
+    }
+}
+
 /// The workers whose data folder holds a job (they took one).
-fn holding_a_job(dirs: &[std::path::PathBuf]) -> Vec<usize> {
+fn holding_a_job(dirs: &[PathBuf]) -> Vec<usize> {
     (0..dirs.len())
         .filter(|&i| std::fs::read_dir(dirs[i].join("jobs")).is_ok_and(|mut r| r.next().is_some()))
         .collect()
@@ -46,32 +86,15 @@ fn holding_a_job(dirs: &[std::path::PathBuf]) -> Vec<usize> {
 
 fn kill_a_worker_mid_job(backends: Backends) {
     let dir = tempfile::tempdir().unwrap();
-    let (database, blobs) = urls(backends, dir.path());
     // Renders long enough that the kill lands while they are in flight.
     let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
         c.render_delay(Duration::from_secs(6))
     });
-    let key_file = dir.path().join("elai.key");
-    std::fs::write(&key_file, fake.api_key()).unwrap();
-
-    let api_proc = Serve::start(
-        &[],
-        &fake,
-        &key_file,
-        &args("api", &dir.path().join("api"), &database, &blobs),
-    );
-    let worker_dirs: Vec<_> = (1..=3).map(|i| dir.path().join(format!("w{i}"))).collect();
-    let mut workers: Vec<Serve> = worker_dirs
-        .iter()
-        .map(|d| {
-            Serve::start(
-                &["-v"],
-                &fake,
-                &key_file,
-                &args("worker", d, &database, &blobs),
-            )
-        })
-        .collect();
+    let Fleet {
+        api: api_proc,
+        mut workers,
+        worker_dirs,
+    } = Fleet::start(backends, dir.path(), &fake, 3);
     let api = Api {
         runtime: &runtime,
         client: reqwest::Client::new(),
@@ -150,7 +173,6 @@ fn kill_a_worker_mid_job(backends: Backends) {
 
 fn kill_a_worker_whose_create_answer_never_came(backends: Backends) {
     let dir = tempfile::tempdir().unwrap();
-    let (database, blobs) = urls(backends, dir.path());
     let (runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1500), |c| {
         c.render_delay(Duration::from_secs(4))
             .faults(slidecast_elai::fake::Faults {
@@ -158,26 +180,11 @@ fn kill_a_worker_whose_create_answer_never_came(backends: Backends) {
                 ..Default::default()
             })
     });
-    let key_file = dir.path().join("elai.key");
-    std::fs::write(&key_file, fake.api_key()).unwrap();
-    let api_proc = Serve::start(
-        &[],
-        &fake,
-        &key_file,
-        &args("api", &dir.path().join("api"), &database, &blobs),
-    );
-    let worker_dirs: Vec<_> = (1..=2).map(|i| dir.path().join(format!("w{i}"))).collect();
-    let mut workers: Vec<Serve> = worker_dirs
-        .iter()
-        .map(|d| {
-            Serve::start(
-                &["-v"],
-                &fake,
-                &key_file,
-                &args("worker", d, &database, &blobs),
-            )
-        })
-        .collect();
+    let Fleet {
+        api: api_proc,
+        mut workers,
+        worker_dirs,
+    } = Fleet::start(backends, dir.path(), &fake, 2);
     let api = Api {
         runtime: &runtime,
         client: reqwest::Client::new(),

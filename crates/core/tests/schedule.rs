@@ -57,6 +57,14 @@ impl Run {
     }
 }
 
+/// How many `call`s of `slide` are among `calls`.
+fn calls_of(calls: &[slidecast_core::testing::CallRecord], slide: usize, call: MockCall) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.slide == slide && c.call == call)
+        .count()
+}
+
 fn starts_before(run: &Run, call: MockCall) -> Vec<Instant> {
     run.provider
         .calls()
@@ -694,12 +702,7 @@ async fn resumed_renders_are_not_initiated_again() {
         .await
         .unwrap();
     let calls = run.provider.calls();
-    let count = |slide: usize, call: MockCall| {
-        calls
-            .iter()
-            .filter(|c| c.slide == slide && c.call == call)
-            .count()
-    };
+    let count = |slide: usize, call: MockCall| calls_of(&calls, slide, call);
     assert_eq!(count(1, MockCall::Initiate), 0);
     assert_eq!(count(1, MockCall::Start), 1);
     assert_eq!(count(2, MockCall::Initiate), 0);
@@ -772,12 +775,7 @@ async fn a_create_whose_answer_was_lost_is_found_not_paid_again() {
         .await
         .unwrap();
     let calls = run.provider.calls();
-    let count = |slide: usize, call: MockCall| {
-        calls
-            .iter()
-            .filter(|c| c.slide == slide && c.call == call)
-            .count()
-    };
+    let count = |slide: usize, call: MockCall| calls_of(&calls, slide, call);
     // Slide 1's render is the lost one: found, started, not created again.
     assert_eq!(count(1, MockCall::Initiate), 0);
     assert_eq!(count(1, MockCall::Start), 1);

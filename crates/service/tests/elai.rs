@@ -59,17 +59,7 @@ async fn two_jobs_sharing_slides_pay_once_for_each_distinct_clip() {
         let id = job["id"].as_str().unwrap();
         let done = server.wait_final(id, Duration::from_secs(180)).await;
         assert_eq!(done["state"], "succeeded", "{done}");
-        let bytes = server
-            .client
-            .get(server.url(&format!("/v1/jobs/{id}/video")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let file = dir.path().join(format!("{id}.mp4"));
-        std::fs::write(&file, bytes).unwrap();
+        let file = server.download_video(id, dir.path()).await;
         assert!(Probe::of(&file).duration() > 4.0);
     }
     // Narrated slides 1, 3 and 4 of each deck; 1 and 4 are the same clip

@@ -44,17 +44,7 @@ async fn three_decks_sharing_slides(backends: Backends) {
         let done = api.wait_final(id, Duration::from_secs(240)).await;
         assert_eq!(done["state"], "succeeded", "{done}");
         // The API node ran no job: the video comes from the blob store.
-        let bytes = api
-            .client
-            .get(api.url(&format!("/v1/jobs/{id}/video")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let file = dir.path().join(format!("{id}.mp4"));
-        std::fs::write(&file, bytes).unwrap();
+        let file = api.download_video(id, dir.path()).await;
         let probe = Probe::of(&file);
         assert!(probe.duration() > 4.0, "{probe:?}");
         // Progress made on a worker reached the API node's event stream.

@@ -158,6 +158,20 @@ impl Server {
         job
     }
 
+    /// Download job `id`'s video into `dir` (asserts 200); the file.
+    pub async fn download_video(&self, id: &str, dir: &Path) -> PathBuf {
+        let r = self
+            .client
+            .get(self.url(&format!("/v1/jobs/{id}/video")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let file = dir.join(format!("{id}.mp4"));
+        std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+        file
+    }
+
     /// GET `path` as text (asserts 200).
     pub async fn get_text(&self, path: &str) -> String {
         let r = self.client.get(self.url(path)).send().await.unwrap();
