@@ -73,6 +73,9 @@ pub struct ElaiProvider {
     window_changed: Notify,
     /// Renders whose next poll a webhook may bring forward, by video id.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Videos this process created (or found as drafts) and has not
+    /// started: the only ones it starts without looking first.
+    known_drafts: Mutex<HashSet<String>>,
 }
 
 /// Additive increase, multiplicative decrease of the renders in flight.
@@ -117,6 +120,7 @@ impl ElaiProvider {
             }),
             window_changed: Notify::new(),
             wakers: Mutex::new(HashMap::new()),
+            known_drafts: Mutex::new(HashSet::new()),
             config,
             http,
         })
@@ -213,6 +217,10 @@ impl ElaiProvider {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+        self.known_drafts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// The avatars the account can use (`GET avatars`), fresh from Elai.
@@ -287,8 +295,13 @@ impl ElaiProvider {
         }
     }
 
-    /// Start tracking video `id`, made for `request`: its handle.
+    /// Start tracking video `id`, made for `request` and not started: its
+    /// handle.
     fn track(&self, request: &ClipRequest, id: String) -> RenderHandle {
+        self.known_drafts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone());
         let deadline = self.config.deadline_for(&request.script);
         let data = HandleData {
             slide: request.slide,
@@ -526,7 +539,14 @@ impl AvatarProvider for ElaiProvider {
             return Ok(None);
         };
         let started = !matches!(video.state(), VideoState::Draft);
-        Ok(Some((self.track(request, id), started)))
+        let handle = self.track(request, id);
+        if started {
+            self.known_drafts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&handle.id);
+        }
+        Ok(Some((handle, started)))
     }
 
     async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
@@ -534,10 +554,27 @@ impl AvatarProvider for ElaiProvider {
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
         let ctx = Ctx::new("start render").slide(slide).video(id);
-        let started = self
-            .http
-            .call(Method::POST, &wire::render_path(id), None, ctx)
-            .await;
+        // A video this process did not create (resumed from a journal or
+        // taken over from a dead worker) may have been started after its
+        // start was last recorded: look before sending a second render call.
+        let known_draft = self
+            .known_drafts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let under_way = !known_draft
+            && matches!(
+                self.read_video(id, ctx).await?.state(),
+                VideoState::Working(_) | VideoState::Ready
+            );
+        let started = if under_way {
+            tracing::debug!(video = id, "already rendering: not started again");
+            Ok(serde_json::Value::Null)
+        } else {
+            self.http
+                .call(Method::POST, &wire::render_path(id), None, ctx)
+                .await
+        };
         if let Err(e) = started {
             // A run that stopped between start and its journal entry starts
             // the render again on resume; Elai may refuse a second render

@@ -233,13 +233,39 @@ async fn avatar_list_is_fetched_once_and_unknown_codes_are_bad_requests() {
 }
 
 #[tokio::test]
-async fn start_posts_the_render_call_and_accepts_202() {
+async fn start_of_a_resumed_draft_looks_then_posts_the_render_call() {
     let server = MockServer::start().await;
+    // A video this client did not create: it looks first.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/videos/vid1"))
+        .respond_with(status_body("draft"))
+        .expect(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/videos/render/vid1"))
         .and(header("authorization", format!("Bearer {SECRET}").as_str()))
         .respond_with(ResponseTemplate::new(202))
         .expect(1)
+        .mount(&server)
+        .await;
+    provider(&server).start(&handle("vid1", 1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_resumed_render_already_under_way_is_not_started_again() {
+    let server = MockServer::start().await;
+    // Its creator started it, then died before recording the start.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/videos/vid1"))
+        .respond_with(status_body("rendering"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/videos/render/vid1"))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(0)
         .mount(&server)
         .await;
     provider(&server).start(&handle("vid1", 1)).await.unwrap();
@@ -256,7 +282,12 @@ async fn a_refused_second_render_call_is_fine_when_the_render_runs() {
         )
         .mount(&server)
         .await;
-    let status = Sequence::new(vec![status_body("rendering"), status_body("draft")]);
+    // Looked at first (a resumed handle), refused, looked at again.
+    let status = Sequence::new(vec![
+        status_body("draft"),
+        status_body("rendering"),
+        status_body("draft"),
+    ]);
     Mock::given(method("GET"))
         .and(path("/api/v1/videos/vid1"))
         .respond_with(status)
