@@ -265,7 +265,8 @@ pub mod backends {
     pub fn urls(backends: Backends, dir: &Path) -> (String, String) {
         match backends {
             Backends::Embedded => (
-                format!("sqlite://{}?mode=rwc", dir.join("fleet.sqlite").display()),
+                // As a user writes it: the file is created when missing.
+                format!("sqlite://{}", dir.join("fleet.sqlite").display()),
                 dir.join("fleet-blobs").display().to_string(),
             ),
             Backends::Cloud => (postgres_database(), s3_bucket()),

@@ -88,11 +88,7 @@ impl Blobs {
     /// Store the file `src` as `key`.
     pub async fn put_file(&self, key: &str, src: &Path) -> Result<(), ServiceError> {
         let path = self.path(key);
-        let mut file = tokio::fs::File::open(src)
-            .await
-            .map_err(|e| ServiceError::io(src, e))?;
-        let size = file
-            .metadata()
+        let size = tokio::fs::metadata(src)
             .await
             .map_err(|e| ServiceError::io(src, e))?
             .len();
@@ -106,6 +102,9 @@ impl Blobs {
                 .map_err(|e| self.err("storing", key, e))?;
             return Ok(());
         }
+        let mut file = tokio::fs::File::open(src)
+            .await
+            .map_err(|e| ServiceError::io(src, e))?;
         let mut writer = object_store::buffered::BufWriter::new(self.store.clone(), path);
         if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
             let _ = writer.abort().await;

@@ -238,6 +238,14 @@ impl Db {
                 "--database takes sqlite://PATH or postgres://USER@HOST/DB".into(),
             ));
         };
+        // A SQLite file named by the user is created when missing, as the
+        // data folder's own is.
+        let url = if dialect == Dialect::Sqlite && !url.contains("mode=") {
+            let join = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{join}mode=rwc")
+        } else {
+            url.to_string()
+        };
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|e| ServiceError::db("reading the database URL", e))?;
