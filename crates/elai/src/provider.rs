@@ -64,9 +64,9 @@ pub struct ElaiProvider {
     avatars: OnceCell<Arc<Vec<Avatar>>>,
     renders: Mutex<HashMap<String, Track>>,
     warned_statuses: Mutex<HashSet<String>>,
-    /// Requests (as JSON) whose create call failed without a clear answer,
-    /// with the token their video was tagged with: the video may exist.
-    unsure_creates: Mutex<HashMap<String, String>>,
+    /// Requests (as JSON) whose create call failed without a clear answer:
+    /// a video tagged with their token ([`wire::create_token`]) may exist.
+    unsure_creates: Mutex<HashSet<String>>,
     /// How many renders may be in flight: the vendor's only limits are
     /// the ones it shows (see [`Window`]).
     window: Mutex<Window>,
@@ -112,7 +112,7 @@ impl ElaiProvider {
             avatars: OnceCell::new(),
             renders: Mutex::new(HashMap::new()),
             warned_statuses: Mutex::new(HashSet::new()),
-            unsure_creates: Mutex::new(HashMap::new()),
+            unsure_creates: Mutex::new(HashSet::new()),
             window: Mutex::new(Window {
                 limit: config.max_in_flight.max(1),
                 reserved: 0,
@@ -262,7 +262,7 @@ impl ElaiProvider {
             .cloned()
     }
 
-    fn unsure(&self) -> MutexGuard<'_, HashMap<String, String>> {
+    fn unsure(&self) -> MutexGuard<'_, HashSet<String>> {
         self.unsure_creates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -472,7 +472,7 @@ impl AvatarProvider for ElaiProvider {
         let request_key = serde_json::to_string(request).unwrap_or_default();
         let token = wire::create_token(request);
         let mut found = None;
-        if self.unsure().contains_key(&request_key) {
+        if self.unsure().contains(&request_key) {
             found = self
                 .find_created(&token, ctx)
                 .await?
@@ -510,10 +510,10 @@ impl AvatarProvider for ElaiProvider {
                         })?,
                     Err(e) => {
                         // A timeout or server error may come after Elai
-                        // created the video: remember its token so the
-                        // retry looks for it before creating another.
+                        // created the video: remember the request so the
+                        // retry looks for its token before creating another.
                         if matches!(e, ProviderError::Transient { .. }) {
-                            self.unsure().insert(request_key, token);
+                            self.unsure().insert(request_key);
                         } else {
                             self.unsure().remove(&request_key);
                         }

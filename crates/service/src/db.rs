@@ -276,9 +276,10 @@ impl Db {
         Ok(db)
     }
 
-    /// The `sqlite://` URL of the database file `path` (created if missing).
+    /// The `sqlite://` URL of the database file `path` ([`Db::open`]
+    /// creates it if missing).
     pub fn sqlite_url(path: &std::path::Path) -> String {
-        format!("sqlite://{}?mode=rwc", path.display())
+        format!("sqlite://{}", path.display())
     }
 
     /// Its dialect.
