@@ -47,18 +47,27 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| default_output(&args.deck));
     let job = job(deck, &output, args.provider, &args.store, &args.elai);
-    let plan = job.plan().map_err(render_error)?;
+    // Asked of the vendors: speech limits (a long narration renders in
+    // parts, each a clip) and what they would refuse, before anything is
+    // paid for.
+    let runtime = crate::render::runtime()?;
+    let plan = match runtime.block_on(job.plan_with_vendors()) {
+        Ok(plan) => plan,
+        Err(slidecast_render::RenderError::Credentials { provider, .. }) => {
+            let plan = job.plan().map_err(render_error)?;
+            eprintln!("note: not checked with {provider} (no API key); `render` checks before creating anything");
+            plan
+        }
+        Err(e) => {
+            // The plan as far as it is known, then what is wrong.
+            if let Ok(plan) = job.plan() {
+                print_block(&plan.to_string());
+            }
+            return Err(render_error(e));
+        }
+    };
     print_block(&plan.to_string());
     warn_creation_quota(&plan);
-    // What the vendors would refuse, before anything is paid for.
-    let runtime = crate::render::runtime()?;
-    match runtime.block_on(job.check_with_vendors()) {
-        Ok(()) => {}
-        Err(slidecast_render::RenderError::Credentials { provider, .. }) => {
-            eprintln!("note: not checked with {provider} (no API key); `render` checks before creating anything");
-        }
-        Err(e) => return Err(render_error(e)),
-    }
     if let Some(max) = args.max_minutes {
         plan.check_budget(max).map_err(|e| CliError::Run {
             message: e.to_string(),
@@ -74,8 +83,8 @@ fn warn_creation_quota(plan: &slidecast_store::Plan) {
         .slides
         .iter()
         .filter(|s| s.provider.as_deref() == Some("elai"))
-        .filter(|s| matches!(s.status, slidecast_store::SlideStatus::ToRender))
-        .count();
+        .map(|s| s.creates)
+        .sum::<usize>();
     let over: Vec<String> = slidecast_elai::CREATION_QUOTAS_PER_8H
         .iter()
         .filter(|(_, quota)| creates > *quota as usize)

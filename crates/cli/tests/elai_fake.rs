@@ -169,8 +169,9 @@ fn elai_deck_with(
 }
 
 /// What Elai would refuse is found before anything is created: an unknown
-/// voice and a narration over the avatar's 60 s limit are listed with
-/// their slide and field, with Elai's nearest voice, and nothing is paid.
+/// voice and a narration over the avatar's 60 s limit that has no sentence
+/// end to split it at are listed with their slide and field, with Elai's
+/// nearest voice, and nothing is paid.
 #[test]
 fn vendor_problems_are_reported_before_any_create() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,8 +202,11 @@ fn vendor_problems_are_reported_before_any_create() {
                 && stderr.contains("nearest: en-US-AriaNeural"),
             "{command}: {stderr}"
         );
+        // One 325-word sentence: no cut keeps a part under the limit.
         assert!(
-            stderr.contains("slide 3: script") && stderr.contains("at most 60 s"),
+            stderr.contains("slide 3: script")
+                && stderr.contains("325 words")
+                && stderr.contains("the 60 s the avatar speaks per clip"),
             "{command}: {stderr}"
         );
         assert!(!stderr.contains("slide 1:"), "{command}: {stderr}");
@@ -338,4 +342,92 @@ fn a_429_burst_slows_creates_down_but_pays_each_slide_once() {
         "{stats:?}"
     );
     assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+}
+
+/// Long narration just works: about 150 s of sentences on `gia.casual`
+/// (60 s per clip) renders as three parts, all created at once with the
+/// deck's other slide, each under the limit, and composed into one slide
+/// as long as the three clips; the captions follow the parts.
+#[test]
+fn a_150_second_narration_on_a_60_second_avatar_renders_as_one_slide() {
+    use slidecast_elai::fake::RenderedVideo;
+
+    let dir = tempfile::tempdir().unwrap();
+    // 32 sentences of ten words: 320 words, about 148 s at 130 wpm.
+    let sentences: Vec<String> = (0..32)
+        .map(|i| format!("Sentence {i} of the long slide has exactly ten words."))
+        .collect();
+    let long = format!("script = \"{}\"\n", sentences.join(" "));
+    let deck = elai_deck_with(dir.path(), 2, &[(2, &long)]);
+    // Each video its own clip, as long as its speech, at Elai's 25 fps with
+    // mono 24 kHz sound (smaller than Elai's 1920x1080, to keep the test
+    // quick: the size does not change what is checked here).
+    let clips_dir = dir.path().join("made");
+    std::fs::create_dir_all(&clips_dir).unwrap();
+    let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
+        c.render_delay(Duration::from_millis(3000))
+            .clips(move |look| {
+                let path = clips_dir.join(format!("{}.mp4", look.speech.as_millis()));
+                let mut clip = slidecast_media::MockClip::new(look.speech, 384, 216);
+                clip.fps = RenderedVideo::FPS;
+                clip.sample_rate = RenderedVideo::AUDIO_RATE;
+                clip.write(&path).unwrap();
+                std::fs::read(&path).unwrap()
+            })
+    });
+    let out = dir.path().join("talk.mp4");
+    let assert = elai_command(&fake, "render", &deck, &out)
+        .args(["--no-cache"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+
+    let stats = fake.stats();
+    assert_eq!(stats.creates, 4, "slide 1 and three parts: {stats:?}");
+    assert_eq!(stats.creates_by_slide.get(&2), Some(&3), "{stats:?}");
+    assert!(
+        stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
+        "every part is created before the first clip is ready"
+    );
+    // Each part fits the avatar's limit, and together they say every word.
+    let speeches: Vec<String> = stats
+        .create_bodies
+        .iter()
+        .map(|b| b["slides"][0]["speech"].as_str().unwrap().to_string())
+        .filter(|s| s.starts_with("Sentence"))
+        .collect();
+    assert_eq!(speeches.len(), 3);
+    // Created at once, so in any order: put them back in speaking order.
+    let mut speeches = speeches;
+    speeches.sort_by_key(|s| {
+        s.split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u32>().ok())
+    });
+    for speech in &speeches {
+        let words = speech.split_whitespace().count();
+        assert!(
+            words * 60 <= 130 * 60 * 85 / 100,
+            "{words} words: over the limit"
+        );
+    }
+    assert_eq!(speeches.join(" "), sentences.join(" "));
+
+    // One slide of about 148 s after slide 1's clip.
+    let length = probe_duration(&out);
+    assert!((148.0..155.0).contains(&length), "{length} s\n{stderr}");
+    let cues = common::srt_cues(&std::fs::read_to_string(out.with_extension("srt")).unwrap());
+    let first_of_part_2 = cues
+        .iter()
+        .find(|(_, _, text)| text.starts_with("Sentence 11 "))
+        .or_else(|| {
+            cues.iter()
+                .find(|(_, _, text)| text.starts_with("Sentence 10 "))
+        })
+        .map(|(start, _, _)| *start)
+        .unwrap();
+    assert!(
+        first_of_part_2 > 40.0,
+        "part 2's captions start at {first_of_part_2} s"
+    );
 }

@@ -60,6 +60,10 @@ pub struct SlideSegment {
     pub path: PathBuf,
     /// Exact length of the segment.
     pub duration: Duration,
+    /// Where each of the slide's clips begins in the segment, in speaking
+    /// order (one entry per clip: several when the narration is split into
+    /// [parts](crate::Slide::parts); none for a slide-only slide).
+    pub clip_starts: Vec<Duration>,
 }
 
 /// A clip that passed [`Composer::verify_clip`].
@@ -172,13 +176,15 @@ pub trait Composer: Send + Sync {
     /// (a truncated download must be fetched again, never composed).
     async fn verify_clip(&self, clip: &Path) -> Result<ClipInfo, ComposeError>;
 
-    /// Compose one slide's segment. `clip` is `None` for a slide-only slide,
-    /// whose segment lasts `slide.duration`.
+    /// Compose one slide's segment from its clips, played one after the
+    /// other with no gap (one clip, or one per part of a split narration).
+    /// `clips` is empty for a slide-only slide, whose segment lasts
+    /// `slide.duration`.
     async fn compose(
         &self,
         slide: &Slide,
         prepared: PreparedSlide,
-        clip: Option<&Path>,
+        clips: &[PathBuf],
     ) -> Result<SlideSegment, ComposeError>;
 
     /// Join `segments` (in deck order) into `output`, with what `options`

@@ -200,24 +200,37 @@ pub struct Slide {
     pub duration: Option<Duration>,
     /// How this slide begins.
     pub transition: Transition,
+    /// The narration as the vendor renders it, when it is longer than the
+    /// avatar speaks per clip: consecutive parts of `script`, one clip each,
+    /// composed into the slide's one segment (see
+    /// [`Deck::split_narration`]). Empty: `script` is one clip.
+    pub parts: Vec<String>,
 }
 
 impl Slide {
-    /// The vendor request for this slide's clip, if it has a presenter.
-    pub fn clip_request(&self, deck: &Deck) -> Option<crate::ClipRequest> {
-        let p = self.presenter.as_ref()?;
-        Some(crate::ClipRequest {
+    /// The vendor requests for this slide's clips, in speaking order: one,
+    /// or one per [part](Self::parts); none for a slide-only slide.
+    pub fn clip_requests(&self, deck: &Deck) -> Vec<crate::ClipRequest> {
+        let Some(p) = self.presenter.as_ref() else {
+            return Vec::new();
+        };
+        let request = |script: &str| crate::ClipRequest {
             slide: self.number,
             title: deck.title.clone(),
             provider: p.provider.clone(),
-            script: self.script.clone(),
+            script: script.to_string(),
             avatar: p.avatar.clone(),
             voice: p.voice.clone(),
             voice_provider: p.voice_provider.clone(),
             language: p.language.clone(),
             avatar_background: p.avatar_background,
             canvas: p.canvas(&deck.output),
-        })
+        };
+        if self.parts.is_empty() {
+            vec![request(&self.script)]
+        } else {
+            self.parts.iter().map(|part| request(part)).collect()
+        }
     }
 }
 
@@ -565,5 +578,54 @@ impl Deck {
     /// Slides that need an avatar clip.
     pub fn presenter_slides(&self) -> impl Iterator<Item = &Slide> {
         self.slides.iter().filter(|s| s.presenter.is_some())
+    }
+
+    /// Split every narration longer than its avatar speaks per clip into
+    /// [parts](Slide::parts) that fit (see [`SpeechRate::split`]).
+    /// `speech_limit` tells the limit of a slide's request (`None`: no
+    /// limit). Every slide that cannot be split is reported at once, naming
+    /// its `script`, before anything is rendered (the others are split
+    /// either way, so a caller can go on to find the deck's other problems).
+    ///
+    /// [`SpeechRate::split`]: crate::SpeechRate::split
+    pub fn split_narration(
+        &mut self,
+        rate: crate::SpeechRate,
+        mut speech_limit: impl FnMut(&crate::ClipRequest) -> Option<Duration>,
+    ) -> Result<(), DeckError> {
+        let mut problems = Vec::new();
+        let mut split = Vec::new();
+        for slide in &self.slides {
+            let Some(request) = slide.clip_requests(self).into_iter().next() else {
+                continue;
+            };
+            let request = crate::ClipRequest {
+                script: slide.script.clone(),
+                ..request
+            };
+            let Some(limit) = speech_limit(&request) else {
+                continue;
+            };
+            match rate.split(&slide.script, limit) {
+                Ok(parts) if parts.len() > 1 => split.push((slide.number, parts)),
+                Ok(_) => split.push((slide.number, Vec::new())),
+                Err(e) => problems.push(DeckProblem {
+                    file: self.source.clone(),
+                    slide: Some(slide.number),
+                    field: "script".into(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        for (number, parts) in split {
+            if let Some(slide) = self.slides.iter_mut().find(|s| s.number == number) {
+                slide.parts = parts;
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DeckError::Invalid(problems))
+        }
     }
 }

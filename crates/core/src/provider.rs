@@ -350,6 +350,15 @@ pub trait AvatarProvider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The longest narration `request`'s avatar speaks in one clip, when the
+    /// vendor limits it (`None`: no limit). A slide whose narration is
+    /// longer is split into [parts](crate::Slide::parts) that fit, before
+    /// anything is created. The default has no limit.
+    async fn speech_limit(&self, request: &ClipRequest) -> Result<Option<Duration>, ProviderError> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// Ask the vendor for a render of `request` and return its handle as soon
     /// as the vendor has assigned an id. The scheduler persists the handle
     /// before calling [`start`](Self::start).

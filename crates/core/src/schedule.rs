@@ -400,8 +400,9 @@ pub struct RenderReport {
     pub spans: Vec<Span>,
     /// The segments, in deck order.
     pub segments: Vec<SlideSegment>,
-    /// Each presenter slide's clip on disk, by slide number.
-    pub clips: HashMap<usize, PathBuf>,
+    /// Each presenter slide's clips on disk (one per part, in speaking
+    /// order), by slide number.
+    pub clips: HashMap<usize, Vec<PathBuf>>,
 }
 
 /// Drives a provider and a composer through one deck.
@@ -440,7 +441,7 @@ pub struct Scheduler {
     options: RunOptions,
     journal: Arc<dyn RenderJournal>,
     registry: Arc<dyn RenderRegistry>,
-    sources: HashMap<usize, ClipSource>,
+    sources: HashMap<ClipIdentity, ClipSource>,
     events: Option<mpsc::UnboundedSender<Progress>>,
     finishing: Option<Finishing>,
 }
@@ -483,8 +484,9 @@ impl Scheduler {
         self
     }
 
-    /// Where each slide's clip comes from; slides not named are rendered.
-    pub fn clip_sources(mut self, sources: HashMap<usize, ClipSource>) -> Self {
+    /// Where clips come from, by what they are ([`ClipRequest::identity`]);
+    /// clips not named are rendered.
+    pub fn clip_sources(mut self, sources: HashMap<ClipIdentity, ClipSource>) -> Self {
         self.sources = sources;
         self
     }
@@ -616,9 +618,11 @@ impl Scheduler {
 /// [`ClipIdentity`].
 #[derive(Debug, Clone)]
 struct ClipJob {
-    /// The slide the render is named after (the first, or the one with a
-    /// cached or resumable source).
+    /// The slide the render is named after (the first that needs it).
     leader: usize,
+    /// Which part of the leader's narration the clip speaks (1-based), when
+    /// the narration is split into parts.
+    part: Option<usize>,
     /// Every slide that shows this clip, in deck order.
     members: Vec<usize>,
     request: ClipRequest,
@@ -627,48 +631,44 @@ struct ClipJob {
 
 struct Plan {
     slides: Vec<Arc<Slide>>,
-    /// Index into `jobs` for each slide (by position), `None` for slide-only.
-    job_of: Vec<Option<usize>>,
+    /// Indexes into `jobs` of each slide's clips (by position), in speaking
+    /// order; empty for slide-only.
+    job_of: Vec<Vec<usize>>,
     jobs: Vec<ClipJob>,
 }
 
 impl Plan {
-    fn new(deck: &Deck, sources: &HashMap<usize, ClipSource>) -> Plan {
+    fn new(deck: &Deck, sources: &HashMap<ClipIdentity, ClipSource>) -> Plan {
         let mut jobs: Vec<ClipJob> = Vec::new();
         let mut by_key: HashMap<ClipIdentity, usize> = HashMap::new();
         let mut job_of = Vec::with_capacity(deck.slides.len());
         for slide in &deck.slides {
-            let Some(request) = slide.clip_request(deck) else {
-                job_of.push(None);
-                continue;
-            };
-            let source = sources
-                .get(&slide.number)
-                .cloned()
-                .unwrap_or(ClipSource::Render);
-            let key = request.identity();
-            match by_key.get(&key) {
-                Some(&index) => {
-                    let job = &mut jobs[index];
-                    job.members.push(slide.number);
-                    if job.source == ClipSource::Render && source != ClipSource::Render {
-                        job.source = source;
-                        job.leader = slide.number;
-                        job.request = request;
+            let requests = slide.clip_requests(deck);
+            let split = requests.len() > 1;
+            let mut clips = Vec::with_capacity(requests.len());
+            for (i, request) in requests.into_iter().enumerate() {
+                let key = request.identity();
+                let index = match by_key.get(&key) {
+                    Some(&index) => index,
+                    None => {
+                        let source = sources.get(&key).cloned().unwrap_or(ClipSource::Render);
+                        by_key.insert(key, jobs.len());
+                        jobs.push(ClipJob {
+                            leader: slide.number,
+                            part: split.then_some(i + 1),
+                            members: Vec::new(),
+                            request,
+                            source,
+                        });
+                        jobs.len() - 1
                     }
-                    job_of.push(Some(index));
+                };
+                if !jobs[index].members.contains(&slide.number) {
+                    jobs[index].members.push(slide.number);
                 }
-                None => {
-                    by_key.insert(key, jobs.len());
-                    job_of.push(Some(jobs.len()));
-                    jobs.push(ClipJob {
-                        leader: slide.number,
-                        members: vec![slide.number],
-                        request,
-                        source,
-                    });
-                }
+                clips.push(index);
             }
+            job_of.push(clips);
         }
         Plan {
             slides: deck.slides.iter().cloned().map(Arc::new).collect(),
@@ -704,7 +704,7 @@ impl Plan {
     }
 }
 
-type Clips = HashMap<usize, PathBuf>;
+type Clips = HashMap<usize, Vec<PathBuf>>;
 
 // ---------------------------------------------------------------------------
 // Policies.
@@ -718,23 +718,23 @@ async fn run_sequential(
     let mut clips = Clips::new();
     let mut segments = Vec::with_capacity(plan.slides.len());
     for (index, slide) in plan.slides.iter().enumerate() {
-        let clip = match plan.job_of[index] {
-            None => None,
-            Some(j) => {
-                let path = match done.get(&j) {
-                    Some(p) => p.clone(),
-                    None => {
-                        let p = obtain_clip(shared, &plan.jobs[j], None).await?;
-                        done.insert(j, p.clone());
-                        p
-                    }
-                };
-                clips.insert(slide.number, path.clone());
-                Some(path)
-            }
-        };
+        let mut paths = Vec::with_capacity(plan.job_of[index].len());
+        for &j in &plan.job_of[index] {
+            let path = match done.get(&j) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = obtain_clip(shared, &plan.jobs[j], None).await?;
+                    done.insert(j, p.clone());
+                    p
+                }
+            };
+            paths.push(path);
+        }
+        if !paths.is_empty() {
+            clips.insert(slide.number, paths.clone());
+        }
         let prepared = prepare(shared, slide).await?;
-        segments.push(compose(shared, slide, prepared, clip.as_deref()).await?);
+        segments.push(compose(shared, slide, prepared, &paths).await?);
     }
     Ok((segments, clips))
 }
@@ -771,7 +771,12 @@ async fn run_concurrent(
             queue.push_back((job.clone(), tx));
         }
     }
-    let clip_rx = |index: usize| plan.job_of[index].map(|j| receivers[j].clone());
+    let clip_rx = |index: usize| -> Vec<ClipReceiver> {
+        plan.job_of[index]
+            .iter()
+            .map(|&j| receivers[j].clone())
+            .collect()
+    };
 
     match schedule {
         Schedule::InOrder => {
@@ -839,10 +844,12 @@ async fn run_concurrent(
     }
 
     for (index, slide) in plan.slides.iter().enumerate() {
-        if let Some(j) = plan.job_of[index] {
-            if let Some(path) = receivers[j].borrow().clone() {
-                clips.insert(slide.number, path);
-            }
+        let paths: Vec<PathBuf> = plan.job_of[index]
+            .iter()
+            .filter_map(|&j| receivers[j].borrow().clone())
+            .collect();
+        if !paths.is_empty() {
+            clips.insert(slide.number, paths);
         }
     }
     let segments = segments
@@ -868,16 +875,13 @@ async fn clip_task(
 /// prepare and compose it; one slide at a time.
 async fn in_order_pipeline(
     shared: Arc<Shared>,
-    slides: Vec<(Arc<Slide>, Option<ClipReceiver>)>,
+    slides: Vec<(Arc<Slide>, Vec<ClipReceiver>)>,
 ) -> Result<Done, Error> {
     let mut segments = Vec::with_capacity(slides.len());
-    for (slide, rx) in slides {
-        let clip = match rx {
-            Some(mut rx) => Some(wait_clip(&mut rx).await),
-            None => None,
-        };
+    for (slide, receivers) in slides {
+        let clips = wait_clips(receivers).await;
         let prepared = prepare(&shared, &slide).await?;
-        segments.push(compose(&shared, &slide, prepared, clip.as_deref()).await?);
+        segments.push(compose(&shared, &slide, prepared, &clips).await?);
     }
     Ok(Done::Segments(segments))
 }
@@ -888,23 +892,29 @@ async fn eager_slide(
     shared: Arc<Shared>,
     index: usize,
     slide: Arc<Slide>,
-    rx: Option<ClipReceiver>,
+    receivers: Vec<ClipReceiver>,
 ) -> Result<Done, Error> {
     let prepared = {
         let _cpu = shared.cpu.acquire((1, slide.number as u64)).await;
         prepare(&shared, &slide).await?
     };
-    let clip = match rx {
-        Some(mut rx) => Some(wait_clip(&mut rx).await),
-        None => None,
-    };
+    let clips = wait_clips(receivers).await;
     let ticket = shared.compose_seq.fetch_add(1, Ordering::Relaxed);
     let _cpu = shared.cpu.acquire((0, ticket)).await;
-    let segment = compose(&shared, &slide, prepared, clip.as_deref()).await?;
+    let segment = compose(&shared, &slide, prepared, &clips).await?;
     Ok(Done::Segment(index, segment))
 }
 
 type ClipReceiver = watch::Receiver<Option<PathBuf>>;
+
+/// Every clip of a slide (its parts, in order) once each is on disk.
+async fn wait_clips(receivers: Vec<ClipReceiver>) -> Vec<PathBuf> {
+    let mut clips = Vec::with_capacity(receivers.len());
+    for mut rx in receivers {
+        clips.push(wait_clip(&mut rx).await);
+    }
+    clips
+}
 
 /// The clip once its task has it. If the task ends without one it failed,
 /// and the run is stopping with that error: wait to be aborted.
@@ -941,14 +951,14 @@ async fn compose(
     shared: &Shared,
     slide: &Slide,
     prepared: PreparedSlide,
-    clip: Option<&Path>,
+    clips: &[PathBuf],
 ) -> Result<SlideSegment, Error> {
     let n = slide.number;
     shared.emit(SlideEvent::Composing { slide: n }, |_| {});
     let t0 = shared.now();
     let segment = shared
         .composer
-        .compose(slide, prepared, clip)
+        .compose(slide, prepared, clips)
         .await
         .map_err(|source| Error::Compose {
             slide: Some(n),
@@ -1127,10 +1137,10 @@ async fn obtain_clip(
     drop(permit);
 
     let ext = shared.provider.clip_extension().trim_start_matches('.');
-    let dest = shared
-        .options
-        .work_dir
-        .join(format!("clip-slide-{slide:03}.{ext}"));
+    let dest = shared.options.work_dir.join(match job.part {
+        Some(part) => format!("clip-slide-{slide:03}-part-{part}.{ext}"),
+        None => format!("clip-slide-{slide:03}.{ext}"),
+    });
     let t0 = shared.now();
     let mut fetches = 0;
     loop {
@@ -1292,8 +1302,11 @@ impl Shared {
         for &slide in &job.members {
             self.emit(SlideEvent::Fetched { slide, cached }, |t| {
                 let s = t.slide(slide);
-                s.render = 1.0;
-                s.render_done = true;
+                s.fetched += 1;
+                if s.fetched >= s.clips {
+                    s.render = 1.0;
+                    s.render_done = true;
+                }
             });
         }
     }
@@ -1397,6 +1410,10 @@ struct SlideProgress {
     expected_ready: Option<Duration>,
     prepared: bool,
     composed: bool,
+    /// Clips the slide shows (its narration's parts) and how many are on
+    /// disk: its render is done when all are.
+    clips: usize,
+    fetched: usize,
 }
 
 impl SlideProgress {
@@ -1447,8 +1464,9 @@ impl Tracker {
             slides: plan
                 .job_of
                 .iter()
-                .map(|j| SlideProgress {
-                    presenter: j.is_some(),
+                .map(|clips| SlideProgress {
+                    presenter: !clips.is_empty(),
+                    clips: clips.len(),
                     ..SlideProgress::default()
                 })
                 .collect(),
@@ -1526,7 +1544,9 @@ impl Tracker {
     fn render(&mut self, job: &ClipJob, value: f32) {
         for &n in &job.members {
             let s = self.slide(n);
-            s.render = s.render.max(value);
+            // A slide of several clips is not rendered until the last is.
+            let cap = if s.fetched + 1 >= s.clips { 1.0 } else { 0.99 };
+            s.render = s.render.max(value.min(cap));
         }
     }
 

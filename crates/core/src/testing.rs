@@ -668,7 +668,7 @@ impl MockComposerBuilder {
 struct ComposerState {
     prepared: Vec<usize>,
     compose_order: Vec<usize>,
-    compose_clips: HashMap<usize, Option<PathBuf>>,
+    compose_clips: HashMap<usize, Vec<PathBuf>>,
     joined: Vec<usize>,
     finish_options: Option<FinishOptions>,
     composing: usize,
@@ -750,8 +750,8 @@ impl MockComposer {
         lock(&self.state).prepared.clone()
     }
 
-    /// The clip each slide was composed with.
-    pub fn compose_clip(&self, slide: usize) -> Option<Option<PathBuf>> {
+    /// The clips each slide was composed with (empty for slide-only).
+    pub fn compose_clips(&self, slide: usize) -> Option<Vec<PathBuf>> {
         lock(&self.state).compose_clips.get(&slide).cloned()
     }
 
@@ -830,7 +830,7 @@ impl Composer for MockComposer {
         &self,
         slide: &Slide,
         prepared: PreparedSlide,
-        clip: Option<&Path>,
+        clips: &[PathBuf],
     ) -> Result<SlideSegment, ComposeError> {
         let n = slide.number;
         if prepared.payload::<MockPrepared>() != Some(&MockPrepared { slide: n }) {
@@ -842,7 +842,7 @@ impl Composer for MockComposer {
         {
             let mut s = lock(&self.state);
             s.compose_order.push(n);
-            s.compose_clips.insert(n, clip.map(Path::to_path_buf));
+            s.compose_clips.insert(n, clips.to_vec());
         }
         {
             let _busy = Busy::enter(&self.state, true);
@@ -859,17 +859,23 @@ impl Composer for MockComposer {
                 "mock: simulated encoder failure".into(),
             ));
         }
-        let duration = match clip {
-            Some(path) => std::fs::read_to_string(path)
+        let mut clip_starts = Vec::with_capacity(clips.len());
+        let mut duration = Duration::ZERO;
+        for path in clips {
+            clip_starts.push(duration);
+            duration += std::fs::read_to_string(path)
                 .ok()
                 .and_then(|t| parse_mock_clip(&t))
-                .unwrap_or(Duration::from_secs(1)),
-            None => slide.duration.unwrap_or(Duration::from_secs(1)),
-        };
+                .unwrap_or(Duration::from_secs(1));
+        }
+        if clips.is_empty() {
+            duration = slide.duration.unwrap_or(Duration::from_secs(1));
+        }
         Ok(SlideSegment {
             slide: n,
             path: PathBuf::from(format!("segment-{n:03}.mock")),
             duration,
+            clip_starts,
         })
     }
 
@@ -935,6 +941,7 @@ pub fn mock_deck(slides: usize) -> Deck {
                 presenter: Some(presenter.clone()),
                 duration: None,
                 transition: Transition::Cut,
+                parts: Vec::new(),
             })
             .collect(),
     }

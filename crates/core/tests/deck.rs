@@ -93,7 +93,9 @@ fn minimal_deck_gets_every_default() {
             scale: 0.3
         })
     );
-    let req = slide.clip_request(&deck).unwrap();
+    let requests = slide.clip_requests(&deck);
+    assert_eq!(requests.len(), 1);
+    let req = &requests[0];
     assert_eq!(req.script, "Hello there.");
     assert_eq!(req.canvas.0 % 2, 0);
 }
@@ -634,7 +636,7 @@ fn odd_values_in_every_field_never_panic() {
             assert!(!deck.slides.is_empty());
             for s in &deck.slides {
                 assert!(s.presenter.is_some() || s.duration.is_some(), "{text}");
-                if let Some(r) = s.clip_request(&deck) {
+                for r in s.clip_requests(&deck) {
                     assert!(r.canvas.0 >= 2 && r.canvas.1 >= 2);
                     assert!(!r.script.is_empty());
                 }

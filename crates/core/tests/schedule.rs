@@ -20,6 +20,13 @@ fn s(secs: u64) -> Duration {
 }
 
 /// `n` narrated slides with distinct scripts (no files behind them).
+/// The one clip request of the slide at `index` (0-based) of `deck`.
+fn request(deck: &Deck, index: usize) -> ClipRequest {
+    let mut requests = deck.slides[index].clip_requests(deck);
+    assert_eq!(requests.len(), 1);
+    requests.remove(0)
+}
+
 fn deck(n: usize) -> Deck {
     slidecast_core::testing::mock_deck(n)
 }
@@ -676,20 +683,20 @@ async fn resumed_renders_are_not_initiated_again() {
         MockComposer::new(),
         Schedule::Eager,
     );
-    let req1 = d.slides[0].clip_request(&d).unwrap();
-    let req2 = d.slides[1].clip_request(&d).unwrap();
+    let req1 = request(&d, 0);
+    let req2 = request(&d, 1);
     let not_started = run.provider.existing_render(&req1, false);
     let started = run.provider.existing_render(&req2, true);
     let sources = HashMap::from([
         (
-            1,
+            req1.identity(),
             ClipSource::Resume {
                 handle: not_started.clone(),
                 started: false,
             },
         ),
         (
-            2,
+            req2.identity(),
             ClipSource::Resume {
                 handle: started.clone(),
                 started: true,
@@ -715,7 +722,7 @@ async fn resumed_renders_are_not_initiated_again() {
     // A handle the vendor no longer knows is replaced by a new render.
     let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::InOrder);
     let sources = HashMap::from([(
-        1,
+        request(&deck(1), 0).identity(),
         ClipSource::Resume {
             handle: RenderHandle::new("mock", "gone"),
             started: true,
@@ -766,7 +773,7 @@ async fn a_create_whose_answer_was_lost_is_found_not_paid_again() {
         MockComposer::new(),
         Schedule::Eager,
     );
-    let req1 = d.slides[0].clip_request(&d).unwrap();
+    let req1 = request(&d, 0);
     let lost = run.provider.lost_create(&req1);
     let registry = Arc::new(TakenOverRegistry::default());
     run.scheduler()
@@ -802,15 +809,18 @@ async fn cached_clips_skip_the_provider() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let report = run
         .scheduler()
-        .clip_sources(HashMap::from([(2, ClipSource::Cached(cached.clone()))]))
+        .clip_sources(HashMap::from([(
+            request(&deck(3), 1).identity(),
+            ClipSource::Cached(cached.clone()),
+        )]))
         .events(tx)
         .run(&deck(3), &run.output())
         .await
         .unwrap();
     assert!(run.provider.calls().iter().all(|c| c.slide != 2));
     assert_eq!(run.provider.calls_to(MockCall::Initiate), 2);
-    assert_eq!(report.clips[&2], cached);
-    assert_eq!(run.composer.compose_clip(2), Some(Some(cached)));
+    assert_eq!(report.clips[&2], vec![cached.clone()]);
+    assert_eq!(run.composer.compose_clips(2), Some(vec![cached]));
     assert_eq!(report.segments[1].duration, s(7));
     let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
     assert!(events.iter().any(|p| p.event
@@ -835,8 +845,8 @@ async fn identical_requests_render_once() {
         assert_eq!(report.clips[&1], report.clips[&3]);
         assert_eq!(report.segments.len(), 4);
         assert_eq!(
-            run.composer.compose_clip(3),
-            Some(Some(report.clips[&1].clone()))
+            run.composer.compose_clips(3),
+            Some(report.clips[&1].clone())
         );
     }
 }
@@ -852,9 +862,9 @@ async fn truncated_downloads_are_fetched_again() {
     assert_eq!(run.provider.calls_to(MockCall::Fetch), 3);
     assert_eq!(
         report.clips[&1],
-        run.options.work_dir.join("clip-slide-001.mp4")
+        vec![run.options.work_dir.join("clip-slide-001.mp4")]
     );
-    assert!(std::fs::metadata(&report.clips[&1]).unwrap().len() > 0);
+    assert!(std::fs::metadata(&report.clips[&1][0]).unwrap().len() > 0);
 
     let run = Run::new(
         MockProvider::builder().truncate_fetch(1, 5).build(),
@@ -1004,4 +1014,57 @@ async fn eta_converges_on_the_real_time_left() {
         checked >= 5,
         "only {checked} ETA(s) after the first compose"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_narration_in_parts_renders_every_part_at_once_into_one_segment() {
+    for schedule in Schedule::ALL {
+        let run = Run::new(
+            MockProvider::builder().render_latency(s(60)).build(),
+            MockComposer::new(),
+            schedule,
+        );
+        let mut d = deck(3);
+        d.slides[1].parts = vec![
+            "First part.".into(),
+            "Second part.".into(),
+            "Third part.".into(),
+        ];
+        let report = run.scheduler().run(&d, &run.output()).await.unwrap();
+        let calls = run.provider.calls();
+        assert_eq!(calls_of(&calls, 2, MockCall::Initiate), 3, "{schedule:?}");
+        let initiated: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.call == MockCall::Initiate && c.slide == 2)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(initiated.len(), 3);
+        if schedule != Schedule::Sequential {
+            // Every part is initiated before any render is fetched.
+            let first_fetch = calls
+                .iter()
+                .position(|c| c.call == MockCall::Fetch)
+                .unwrap();
+            let last_initiate = calls
+                .iter()
+                .rposition(|c| c.call == MockCall::Initiate)
+                .unwrap();
+            assert!(last_initiate < first_fetch, "{schedule:?}: {calls:?}");
+        }
+        // One segment for the slide, its three clips in speaking order.
+        assert_eq!(report.segments.len(), 3);
+        let clips = run.composer.compose_clips(2).unwrap();
+        assert_eq!(clips.len(), 3);
+        for (i, clip) in clips.iter().enumerate() {
+            let name = clip.file_name().unwrap().to_string_lossy();
+            assert_eq!(name, format!("clip-slide-002-part-{}.mp4", i + 1));
+        }
+        assert_eq!(report.clips[&2], clips);
+        let segment = &report.segments[1];
+        assert_eq!(segment.clip_starts.len(), 3);
+        assert_eq!(segment.clip_starts[0], Duration::ZERO);
+        assert!(segment.clip_starts[1] < segment.clip_starts[2]);
+        assert!(segment.clip_starts[2] < segment.duration);
+        assert_eq!(report.segments[0].clip_starts, vec![Duration::ZERO]);
+    }
 }

@@ -99,6 +99,75 @@ pub struct Faults {
     pub hung_create_answers: u32,
 }
 
+/// What a finished video shows, as the create request placed it: what a
+/// [`ClipMaker`] draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedVideo {
+    /// How long the narration speaks (estimated at the shared speaking
+    /// rate; the real service synthesizes it).
+    pub speech: Duration,
+    /// The canvas background, `#RRGGBB`, behind the avatar.
+    pub background: String,
+    /// The avatar's box in the 1920x1080 frame, pixels `(left, top, width,
+    /// height)`: the canvas object's editor units times 3, as measured on
+    /// real renders.
+    pub avatar_box: (u32, u32, u32, u32),
+}
+
+impl RenderedVideo {
+    /// Width and height of every real Elai render.
+    pub const FRAME: (u32, u32) = (1920, 1080);
+    /// Frame rate of every real Elai render.
+    pub const FPS: u32 = 25;
+    /// Audio of every real Elai render: mono AAC at this rate.
+    pub const AUDIO_RATE: u32 = 24_000;
+
+    fn of(body: &Value) -> RenderedVideo {
+        let slide = body.get("slides").and_then(|s| s.get(0));
+        let speech = slide
+            .and_then(|s| s.get("speech"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let canvas = slide.and_then(|s| s.get("canvas"));
+        let background = canvas
+            .and_then(|c| c.get("background"))
+            .and_then(Value::as_str)
+            .unwrap_or("#FFFFFF")
+            .to_string();
+        let object = canvas.and_then(|c| c.get("objects")).and_then(|o| o.get(0));
+        let num = |name: &str, default: f64| {
+            object
+                .and_then(|o| o.get(name))
+                .and_then(Value::as_f64)
+                .unwrap_or(default)
+        };
+        let px = |editor_units: f64| (editor_units * 3.0).round().max(0.0) as u32;
+        RenderedVideo {
+            speech: slidecast_core::SpeechRate::default().duration(speech),
+            background,
+            avatar_box: (
+                px(num("left", 0.0)),
+                px(num("top", 0.0)),
+                px(num("width", 1080.0) * num("scaleX", 1.0)),
+                px(num("height", 1080.0) * num("scaleY", 1.0)),
+            ),
+        }
+    }
+}
+
+/// The function a [`ClipMaker`] calls.
+type MakeClip = dyn Fn(&RenderedVideo) -> Vec<u8> + Send + Sync;
+
+/// Makes the MP4 a finished video serves (see [`FakeElaiConfig::clips`]).
+#[derive(Clone)]
+pub struct ClipMaker(Arc<MakeClip>);
+
+impl std::fmt::Debug for ClipMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClipMaker")
+    }
+}
+
 /// How the fake behaves.
 #[derive(Debug, Clone)]
 pub struct FakeElaiConfig {
@@ -110,6 +179,8 @@ pub struct FakeElaiConfig {
     pub mp4: Bytes,
     /// Video duration reported once ready, seconds.
     pub duration_secs: f64,
+    /// Makes each video's own clip instead of serving `mp4`.
+    pub clips: Option<ClipMaker>,
     pub faults: Faults,
 }
 
@@ -121,8 +192,23 @@ impl FakeElaiConfig {
             render_delay: Duration::from_secs(2),
             mp4: mp4.into(),
             duration_secs: 1.0,
+            clips: None,
             faults: Faults::default(),
         }
+    }
+
+    /// Serve each finished video's own clip, made once (on a blocking
+    /// thread) by `maker` from what the create request asked for: its
+    /// speech length, background and avatar box. The fake itself encodes
+    /// nothing; a test makes clips as real renders are
+    /// ([`RenderedVideo::FRAME`], [`RenderedVideo::FPS`],
+    /// [`RenderedVideo::AUDIO_RATE`] mono).
+    pub fn clips(
+        mut self,
+        maker: impl Fn(&RenderedVideo) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Self {
+        self.clips = Some(ClipMaker(Arc::new(maker)));
+        self
     }
 
     /// A fake serving the file at `path` (for example a small MP4 a test
@@ -192,6 +278,9 @@ struct Video {
     /// Why Elai will refuse to render it (found at create, reported after
     /// the render call, as the real service does).
     rejection: Option<String>,
+    /// What it shows, and its clip once made (with a clip maker).
+    look: RenderedVideo,
+    clip: Option<Bytes>,
 }
 
 struct Inner {
@@ -567,6 +656,7 @@ fn create_video_now(state: &Shared, headers: &HeaderMap, body: Bytes, hang: bool
         .to_string();
     let slide = slide_of(&name);
     let rejection = rejection_of(&body);
+    let look = RenderedVideo::of(&body);
     let seq = inner.next_id;
     let id = format!("{:024x}", 0x5eed_0000_0000_0000_u64 + seq);
     inner.next_id += 1;
@@ -580,6 +670,8 @@ fn create_video_now(state: &Shared, headers: &HeaderMap, body: Bytes, hang: bool
             render_started: None,
             outcome: Outcome::Ready,
             rejection,
+            look,
+            clip: None,
         },
     );
     inner.stats.creates += 1;
@@ -681,8 +773,14 @@ async fn get_video(
         "{}/public/video/{id}.mp4?s={:016x}",
         inner.origin, inner.signature
     );
+    let with_clips = inner.config.clips.is_some();
     let Some(video) = inner.videos.get_mut(&id) else {
         return message(StatusCode::NOT_FOUND, "Video not found");
+    };
+    let duration = if with_clips {
+        video.look.speech.as_secs_f64()
+    } else {
+        duration
     };
     let mut answer = json!({ "_id": id, "name": video.name });
     let status = match video.render_started {
@@ -791,10 +889,27 @@ async fn list_voices(State(state): State<Shared>, headers: HeaderMap) -> Respons
 }
 
 async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Response {
-    let mut inner = lock(&state);
     let Some(id) = file.strip_suffix(".mp4") else {
         return message(StatusCode::NOT_FOUND, "Not found");
     };
+    // A video's own clip is made once, off the lock and the runtime.
+    let to_make = {
+        let inner = lock(&state);
+        match (&inner.config.clips, inner.videos.get(id)) {
+            (Some(maker), Some(v)) if v.clip.is_none() => Some((maker.clone(), v.look.clone())),
+            _ => None,
+        }
+    };
+    if let Some((maker, look)) = to_make {
+        let made = tokio::task::spawn_blocking(move || (maker.0)(&look)).await;
+        let Ok(made) = made else {
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "the clip maker failed");
+        };
+        if let Some(v) = lock(&state).videos.get_mut(id) {
+            v.clip.get_or_insert_with(|| Bytes::from(made));
+        }
+    }
+    let mut inner = lock(&state);
     let ready = inner.videos.get(id).is_some_and(|v| {
         v.outcome == Outcome::Ready
             && v.render_started
@@ -809,7 +924,11 @@ async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Resp
     if attempt <= faults.expired_urls {
         return message(StatusCode::FORBIDDEN, "Request has expired");
     }
-    let bytes = inner.config.mp4.clone();
+    let bytes = inner
+        .videos
+        .get(id)
+        .and_then(|v| v.clip.clone())
+        .unwrap_or_else(|| inner.config.mp4.clone());
     if attempt <= faults.expired_urls + faults.truncated_downloads {
         let half = bytes.slice(..bytes.len() / 2);
         // Send the first half, let it reach the client, then break off.

@@ -432,6 +432,24 @@ impl AvatarProvider for ElaiProvider {
         Ok(problems)
     }
 
+    /// The avatar's (or its variant's) `limit` from `GET avatars`; `None`
+    /// for an avatar Elai does not list (the check reports it).
+    async fn speech_limit(
+        &self,
+        request: &ClipRequest,
+    ) -> Result<Option<std::time::Duration>, ProviderError> {
+        let avatars = self.cached_avatars(request.slide).await?;
+        let (code, variant) = match request.avatar.split_once('.') {
+            Some((a, v)) => (a, Some(v)),
+            None => (request.avatar.as_str(), None),
+        };
+        Ok(avatars
+            .iter()
+            .find(|a| a.code == code)
+            .and_then(|a| a.limit_of(variant))
+            .map(|secs| std::time::Duration::from_secs(u64::from(secs))))
+    }
+
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
         let slide = request.slide;
         let bad = |message: String| ProviderError::permanent(PermanentKind::BadRequest, message);

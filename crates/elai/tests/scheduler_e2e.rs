@@ -66,7 +66,7 @@ async fn run(faults: Faults) -> (FakeElai, tempfile::TempDir) {
     assert_eq!(report.segments.len(), 5);
     assert_eq!(composer.joined(), vec![1, 2, 3, 4, 5]);
     for n in 1..=5 {
-        let clip = &report.clips[&n];
+        let clip = &report.clips[&n][0];
         assert_eq!(std::fs::read(clip).unwrap(), CLIP, "slide {n}");
     }
     // A figure, not an assertion: renders take 60 virtual seconds, so the

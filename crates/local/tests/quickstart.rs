@@ -53,7 +53,7 @@ async fn every_narrated_quickstart_slide_gets_a_talking_clip() {
     let provider = LocalProvider::new(LocalConfig::default()).unwrap();
     let mut handles = Vec::new();
     for slide in deck.presenter_slides() {
-        let request = slide.clip_request(&deck).unwrap();
+        let request = slide.clip_requests(&deck).remove(0);
         handles.push((
             slide.number,
             request.canvas,

@@ -119,6 +119,7 @@ fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide {
         presenter,
         duration: None,
         transition: Transition::Cut,
+        parts: Vec::new(),
     }
 }
 
@@ -138,7 +139,7 @@ async fn same_slide(work: &Path, clip_seconds: f64) {
     let started = Instant::now();
     let prepared = composer.prepare(&s).await.expect("prepare");
     let segment = composer
-        .compose(&s, prepared, Some(&clip))
+        .compose(&s, prepared, std::slice::from_ref(&clip))
         .await
         .expect("compose");
     let in_process = started.elapsed().as_secs_f64();
@@ -236,7 +237,7 @@ async fn deck(
             let prepared = composer.prepare(&s).await.expect("prepare");
             composer.verify_clip(&clip).await.expect("verify");
             let segment = composer
-                .compose(&s, prepared, Some(&clip))
+                .compose(&s, prepared, std::slice::from_ref(&clip))
                 .await
                 .expect("compose");
             if std::env::var_os("BENCH_TRACE").is_some() {

@@ -36,7 +36,7 @@
 //!     .build()?;
 //! let slide = &deck.slides[0];
 //! let prepared = composer.prepare(slide).await?;
-//! let segment = composer.compose(slide, prepared, None).await?;
+//! let segment = composer.compose(slide, prepared, &[]).await?; // a slide-only slide
 //! composer.finish(&[segment], "out.mp4".as_ref(), &Default::default()).await?;
 //! # Ok(()) }
 //! ```
@@ -254,10 +254,10 @@ impl MediaComposer {
         &self,
         slide: &Slide,
         prepared: PreparedSlide,
-        clip: Option<&Path>,
+        clips: &[PathBuf],
     ) -> Result<SlideSegment, ComposeError> {
         self.inner
-            .compose(slide, prepared, clip)
+            .compose(slide, prepared, clips)
             .map_err(Into::into)
     }
 
@@ -346,7 +346,7 @@ impl Inner {
         &self,
         slide: &Slide,
         prepared: PreparedSlide,
-        clip: Option<&Path>,
+        clips: &[PathBuf],
     ) -> Result<SlideSegment, MediaError> {
         let picture: PreparedPicture = prepared.into_payload().ok_or_else(|| {
             MediaError::msg(format!(
@@ -381,7 +381,7 @@ impl Inner {
             settings: &self.settings,
             background: &background,
             presenter: slide.presenter.as_ref(),
-            clip,
+            clips,
             duration: slide.duration,
             fade_in,
             fade_out,
@@ -393,10 +393,12 @@ impl Inner {
         })?;
         let _ = std::fs::remove_file(&picture.path);
         release_memory();
+        let at_frame = |f: u64| Duration::from_nanos(f * 1_000_000_000 / u64::from(o.fps));
         Ok(SlideSegment {
             slide: slide.number,
             path: dest,
-            duration: Duration::from_nanos(length.frames * 1_000_000_000 / u64::from(o.fps)),
+            duration: at_frame(length.frames),
+            clip_starts: length.clip_starts.iter().map(|&f| at_frame(f)).collect(),
         })
     }
 
@@ -440,11 +442,10 @@ impl Composer for MediaComposer {
         &self,
         slide: &Slide,
         prepared: PreparedSlide,
-        clip: Option<&Path>,
+        clips: &[PathBuf],
     ) -> Result<SlideSegment, ComposeError> {
-        let (this, slide) = (self.clone(), slide.clone());
-        let clip = clip.map(Path::to_path_buf);
-        blocking(move || this.compose_blocking(&slide, prepared, clip.as_deref())).await
+        let (this, slide, clips) = (self.clone(), slide.clone(), clips.to_vec());
+        blocking(move || this.compose_blocking(&slide, prepared, &clips)).await
     }
 
     async fn finish(

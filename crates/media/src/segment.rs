@@ -1,12 +1,13 @@
 //! Composing one slide's segment: the pre-converted slide picture, the
-//! presenter clip decoded frame by frame, converted to the deck's frame rate
+//! presenter clips (one, or the parts of a split narration played back to
+//! back, each starting on a frame boundary) decoded frame by frame, converted to the deck's frame rate
 //! by timestamp, scaled and cut out over the slide, fades baked in, encoded
 //! with the deck's x264 settings; the clip's audio resampled to 48 kHz stereo
 //! PCM beside it. The segment is a NUT file (H.264 + pcm_s16le): NUT keeps
 //! exact 1/fps and 1/48000 timestamps, which Matroska's milliseconds would not.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ffmpeg::software::scaling;
@@ -27,8 +28,9 @@ pub struct SegmentJob<'a> {
     /// The slide picture, already letterboxed to the output size.
     pub background: &'a Yuv420,
     pub presenter: Option<&'a Presenter>,
-    /// `None` for a slide-only segment lasting `duration`.
-    pub clip: Option<&'a Path>,
+    /// The presenter clips, played one after the other; empty for a
+    /// slide-only segment lasting `duration`.
+    pub clips: &'a [PathBuf],
     pub duration: Option<Duration>,
     pub fade_in: Duration,
     pub fade_out: Duration,
@@ -37,10 +39,12 @@ pub struct SegmentJob<'a> {
 }
 
 /// A finished segment's length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentLength {
     pub frames: u64,
     pub samples: u64,
+    /// The first frame of each clip.
+    pub clip_starts: Vec<u64>,
 }
 
 /// Audio samples (per channel) in the first `frames` frames at `fps`.
@@ -56,25 +60,29 @@ pub fn frames_for(seconds: f64, fps: u32) -> u64 {
 /// Write one segment.
 pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> {
     let fps = job.settings.fps;
-    let mut clip = match job.clip {
-        Some(path) => Some(Clip::open(path)?),
-        None => None,
-    };
-    let timing = match clip.as_mut() {
-        Some(c) => Some(c.timing()?),
-        None => None,
-    };
-    let seconds = match (&timing, job.duration) {
-        (Some(t), _) => t.duration(),
-        (None, Some(d)) => d.as_secs_f64(),
-        (None, None) => {
+    let mut clips = Vec::with_capacity(job.clips.len());
+    for path in job.clips {
+        let mut clip = Clip::open(path)?;
+        let timing = clip.timing()?;
+        clips.push((clip, timing));
+    }
+    // Each clip covers whole frames, so the next starts on a frame boundary.
+    let mut clip_starts = Vec::with_capacity(clips.len());
+    let mut frames = 0;
+    for (_, t) in &clips {
+        clip_starts.push(frames);
+        frames += frames_for(t.duration(), fps);
+    }
+    if clips.is_empty() {
+        let Some(d) = job.duration else {
             return Err(MediaError::msg(
                 "a slide without a presenter clip needs a duration",
-            ))
-        }
-    };
-    let frames = frames_for(seconds, fps);
+            ));
+        };
+        frames = frames_for(d.as_secs_f64(), fps);
+    }
     let samples = samples_for_frames(frames, fps);
+    let timing = clips.first().map(|(_, t)| *t);
 
     let overlay = match (&timing, job.presenter) {
         (Some(t), Some(p)) => {
@@ -147,6 +155,9 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             avatar: None,
             frames,
             samples,
+            part_end: frames,
+            part_samples: samples,
+            part_start: 0,
             fps,
             next_frame: 0,
             fade_in,
@@ -157,15 +168,20 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             audio_started: false,
             skip: 0,
             written: 0,
-            audio_done: timing.is_none_or(|t| t.audio_end.is_none()),
+            audio_done: true,
         });
 
-        if let (Some(c), Some(t)) = (clip.as_mut(), timing) {
-            c.decode(
+        let ends = clip_starts.iter().skip(1).copied().chain([frames]);
+        for ((clip, t), (&start, end)) in clips.iter_mut().zip(clip_starts.iter().zip(ends)) {
+            state
+                .borrow_mut()
+                .begin_part(start, end, t.audio_end.is_some());
+            clip.decode(
                 t.start,
                 |f, t| state.borrow_mut().on_video(f, t),
                 |f, t| state.borrow_mut().on_audio(f, t),
             )?;
+            state.borrow_mut().end_part()?;
         }
         let mut s = state.into_inner();
         s.finish_audio()?;
@@ -181,6 +197,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
         Ok(SegmentLength {
             frames: s.frames,
             samples: s.written,
+            clip_starts: clip_starts.clone(),
         })
     })();
     match result {
@@ -231,6 +248,11 @@ struct SegmentState<'a> {
     avatar: Option<frame::Video>,
     frames: u64,
     samples: u64,
+    /// The clip being decoded ends before this frame and this sample.
+    part_end: u64,
+    part_samples: u64,
+    /// Its first frame in the segment.
+    part_start: u64,
     fps: u32,
     next_frame: u64,
     fade_in: u64,
@@ -249,14 +271,36 @@ struct SegmentState<'a> {
 }
 
 impl SegmentState<'_> {
+    /// The next clip covers frames `start..end`.
+    fn begin_part(&mut self, start: u64, end: u64, has_audio: bool) {
+        self.part_start = start;
+        self.part_end = end;
+        self.part_samples = samples_for_frames(end, self.fps);
+        self.audio_started = false;
+        self.audio_done = !has_audio;
+        self.skip = 0;
+    }
+
+    /// The clip is decoded: show its last frame and pad its audio to its
+    /// end, so the next one starts exactly on its frame.
+    fn end_part(&mut self) -> Result<(), MediaError> {
+        self.finish_audio()?;
+        // A clip's audio may come from another format than the next one's.
+        self.resampler = None;
+        while self.next_frame < self.part_end {
+            self.emit()?;
+        }
+        self.pad_audio(self.part_samples)
+    }
+
     fn on_video(&mut self, decoded: &frame::Video, t: f64) -> Result<(), MediaError> {
         // Frame-rate conversion by timestamp: the clip frame nearest each
         // output frame's time is shown (duplicated or dropped as needed).
-        let slot = (t * f64::from(self.fps)).round().max(0.0) as u64;
-        while self.next_frame < slot.min(self.frames) {
+        let slot = self.part_start + (t * f64::from(self.fps)).round().max(0.0) as u64;
+        while self.next_frame < slot.min(self.part_end) {
             self.emit()?;
         }
-        if self.next_frame >= self.frames {
+        if self.next_frame >= self.part_end {
             return Ok(());
         }
         let Some(overlay) = &self.overlay else {
@@ -308,7 +352,8 @@ impl SegmentState<'_> {
             self.audio_started = true;
             let offset = (t * f64::from(DECK_RATE)).round() as i64;
             if offset > 0 {
-                self.pad_audio(offset as u64)?;
+                let start = samples_for_frames(self.part_start, self.fps);
+                self.pad_audio(start + offset as u64)?;
             } else {
                 self.skip = offset.unsigned_abs();
             }
@@ -342,7 +387,11 @@ impl SegmentState<'_> {
             start = drop * DECK_CHANNELS;
         }
         let available = (self.pending.len() - start) / DECK_CHANNELS;
-        let take = (available as u64).min(self.samples - self.written) as usize;
+        let room = self
+            .part_samples
+            .min(self.samples)
+            .saturating_sub(self.written);
+        let take = (available as u64).min(room) as usize;
         if take > 0 {
             let chunk = &mut self.pending[start..start + take * DECK_CHANNELS];
             declick(chunk, self.written, self.samples);

@@ -28,7 +28,7 @@ async fn render(
         }
         segments.push(
             composer
-                .compose(slide, prepared, clip.as_deref())
+                .compose(slide, prepared, clip.as_slice())
                 .await
                 .unwrap(),
         );
@@ -503,4 +503,109 @@ async fn split_screen_gives_the_slide_its_share_of_the_width() {
     );
     let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
     assert_colour(pixel(&frame, fx, fy), FIGURE, 24, "figure");
+}
+
+/// Zero crossings per second of `samples` (a pure tone crosses twice a cycle).
+fn crossings_per_second(samples: &[f32], rate: u32) -> f64 {
+    let n = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    n as f64 * f64::from(rate) / samples.len() as f64
+}
+
+#[tokio::test]
+async fn the_parts_of_a_split_narration_play_back_to_back_in_one_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    // Two parts a viewer can tell apart: shirt colour and voice pitch.
+    let second_figure = Rgb::new(0x3A, 0x66, 0xE0);
+    let part = |name: &str, seconds: f64, figure: Rgb, tone_hz: f64| {
+        let path = dir.path().join(name);
+        let mut clip = MockClip::new(Duration::from_secs_f64(seconds), 192, 108);
+        clip.figure = figure;
+        clip.tone_hz = tone_hz;
+        clip.write(&path).unwrap();
+        path
+    };
+    let clips = vec![
+        part("part-1.mp4", 1.0, FIGURE, 220.0),
+        part("part-2.mp4", 1.3, second_figure, 440.0),
+    ];
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let lengths: Vec<f64> = {
+        let mut l = Vec::new();
+        for c in &clips {
+            l.push(
+                composer
+                    .verify_clip(c)
+                    .await
+                    .unwrap()
+                    .duration
+                    .as_secs_f64(),
+            );
+        }
+        l
+    };
+    let p = presenter(pip(), Shape::Rectangle);
+    let s = slide(1, &image, Some(p.clone()));
+    let prepared = composer.prepare(&s).await.unwrap();
+    let segment = composer.compose(&s, prepared, &clips).await.unwrap();
+    let out = dir.path().join("out.mp4");
+    composer
+        .finish(std::slice::from_ref(&segment), &out, &Default::default())
+        .await
+        .unwrap();
+
+    // Each part covers whole frames; the second starts where the first ends.
+    let frames: Vec<u64> = lengths
+        .iter()
+        .map(|&l| (l * 25.0 - 1e-6).ceil() as u64)
+        .collect();
+    assert_eq!(
+        segment.clip_starts,
+        vec![Duration::ZERO, Duration::from_millis(frames[0] * 40)]
+    );
+    assert_eq!(
+        segment.duration,
+        Duration::from_millis((frames[0] + frames[1]) * 40)
+    );
+    let probed = probe(&out);
+    assert_eq!(probed.video_frames, frames[0] + frames[1]);
+    assert!(
+        (probed.audio_duration - probed.video_duration).abs() < 1.0 / 25.0,
+        "{probed:?}"
+    );
+
+    // The picture: the first part's figure up to the boundary, then the second's.
+    let rect = slidecast_media::picture::fit_rect(192, 108, pip().presenter_area(&output()));
+    let (fx, fy) = at(rect, MockClip::FIGURE_POINT);
+    let boundary = frames[0] as usize;
+    let pics = frames_at(&out, &[boundary - 2, boundary + 2]);
+    assert_colour(pixel(&pics[0], fx, fy), FIGURE, 40, "last frames of part 1");
+    assert_colour(
+        pixel(&pics[1], fx, fy),
+        second_figure,
+        40,
+        "first frames of part 2",
+    );
+
+    // The sound: part 1's voice right up to the boundary, part 2's from it,
+    // with no silence between.
+    let (left, rate) = audio_left(&out);
+    let at_s = |t: f64| (t * f64::from(rate)) as usize;
+    let b = boundary as f64 / 25.0;
+    let before = crossings_per_second(&left[at_s(b - 0.3)..at_s(b - 0.05)], rate);
+    let after = crossings_per_second(&left[at_s(b + 0.05)..at_s(b + 0.3)], rate);
+    assert!(
+        (before - 440.0).abs() < 40.0,
+        "part 1 at {before} crossings/s"
+    );
+    assert!(
+        (after - 880.0).abs() < 60.0,
+        "part 2 at {after} crossings/s"
+    );
+    let onsets = sound_onsets(&left, rate, 0.1);
+    assert_eq!(onsets.len(), 1, "one continuous narration: {onsets:?}");
 }

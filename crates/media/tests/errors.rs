@@ -33,7 +33,7 @@ async fn assert_rejected(clip: &Path) -> String {
     let s = slide(3, &image, Some(presenter(pip(), Shape::Rectangle)));
     let prepared = composer.prepare(&s).await.unwrap();
     let compose_err = composer
-        .compose(&s, prepared, Some(clip))
+        .compose(&s, prepared, &[clip.to_path_buf()])
         .await
         .unwrap_err();
     assert_names(&compose_err, clip);
@@ -128,7 +128,7 @@ async fn a_failed_join_leaves_no_output() {
     let mut s = slide(1, &image, None);
     s.duration = Some(Duration::from_millis(200));
     let prepared = composer.prepare(&s).await.unwrap();
-    let good = composer.compose(&s, prepared, None).await.unwrap();
+    let good = composer.compose(&s, prepared, &[]).await.unwrap();
     let mut gone = good.clone();
     gone.slide = 2;
     gone.path = dir.path().join("no-such-segment.nut");

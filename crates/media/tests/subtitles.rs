@@ -58,7 +58,7 @@ async fn two_slides(dir: &Path, out: &Path, options: &FinishOptions) {
         let prepared = composer.prepare(&slide).await.unwrap();
         segments.push(
             composer
-                .compose(&slide, prepared, Some(&clip))
+                .compose(&slide, prepared, std::slice::from_ref(&clip))
                 .await
                 .unwrap(),
         );

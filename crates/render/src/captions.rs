@@ -4,7 +4,8 @@
 //! Timing: slide `n` starts where the segments before it end (their exact
 //! durations from the run's report). Within a slide the narration is assumed
 //! to fill the segment at an even speaking rate, so each cue gets a share of
-//! the segment proportional to its length in characters. All arithmetic is in
+//! the segment proportional to its length in characters; a narration
+//! rendered in parts is timed part by part, each over its own clip. All arithmetic is in
 //! whole milliseconds and every slide's cues are clamped to its own interval,
 //! so no cue ever crosses a slide boundary even after rounding.
 
@@ -41,34 +42,52 @@ pub fn captions(segments: &[SlideSegment], slides: &[Slide]) -> Vec<Cue> {
     let round_ms = |d: Duration| (d.as_secs_f64() * 1000.0).round() as u64;
     let mut elapsed = Duration::ZERO;
     for segment in segments {
-        let slide_start_ms = round_ms(elapsed);
+        let slide_start = elapsed;
         elapsed += segment.duration;
-        let slide_end_ms = round_ms(elapsed);
-        let slide_len_ms = slide_end_ms - slide_start_ms;
-        let script = slides
-            .iter()
-            .find(|s| s.number == segment.slide)
-            .map(|s| s.script.as_str())
-            .unwrap_or("");
-        let chunks = cue_texts(script);
-        let weights: Vec<u64> = chunks
-            .iter()
-            .map(|c| c.chars().filter(|c| !c.is_whitespace()).count().max(1) as u64)
-            .collect();
-        let total: u64 = weights.iter().sum();
-        let mut done: u64 = 0;
-        for (text, weight) in chunks.into_iter().zip(weights) {
-            // Boundaries from cumulative weight, so rounding never accumulates.
-            let start = slide_start_ms + slide_len_ms * done / total;
-            done += weight;
-            let end = (slide_start_ms + slide_len_ms * done / total).min(slide_end_ms);
-            if end > start {
-                cues.push(Cue {
-                    slide: segment.slide,
-                    start: Duration::from_millis(start),
-                    end: Duration::from_millis(end),
-                    text: wrap(&text).join("\n"),
-                });
+        let slide = slides.iter().find(|s| s.number == segment.slide);
+        // A narration in parts: each part's text over its own clip.
+        let spans: Vec<(&str, Duration, Duration)> = match slide {
+            Some(s) if !s.parts.is_empty() && s.parts.len() == segment.clip_starts.len() => {
+                let ends = segment.clip_starts.iter().skip(1).copied();
+                s.parts
+                    .iter()
+                    .zip(
+                        segment
+                            .clip_starts
+                            .iter()
+                            .zip(ends.chain([segment.duration])),
+                    )
+                    .map(|(text, (&from, to))| {
+                        (text.as_str(), slide_start + from, slide_start + to)
+                    })
+                    .collect()
+            }
+            Some(s) => vec![(s.script.as_str(), slide_start, elapsed)],
+            None => Vec::new(),
+        };
+        for (script, from, to) in spans {
+            let (span_start_ms, span_end_ms) = (round_ms(from), round_ms(to));
+            let span_ms = span_end_ms.saturating_sub(span_start_ms);
+            let chunks = cue_texts(script);
+            let weights: Vec<u64> = chunks
+                .iter()
+                .map(|c| c.chars().filter(|c| !c.is_whitespace()).count().max(1) as u64)
+                .collect();
+            let total: u64 = weights.iter().sum();
+            let mut done: u64 = 0;
+            for (text, weight) in chunks.into_iter().zip(weights) {
+                // Boundaries from cumulative weight, so rounding never accumulates.
+                let start = span_start_ms + span_ms * done / total;
+                done += weight;
+                let end = (span_start_ms + span_ms * done / total).min(span_end_ms);
+                if end > start {
+                    cues.push(Cue {
+                        slide: segment.slide,
+                        start: Duration::from_millis(start),
+                        end: Duration::from_millis(end),
+                        text: wrap(&text).join("\n"),
+                    });
+                }
             }
         }
     }
@@ -255,6 +274,7 @@ mod tests {
             presenter: None,
             duration: None,
             transition: slidecast_core::deck::Transition::Cut,
+            parts: Vec::new(),
         }
     }
 
@@ -274,6 +294,7 @@ mod tests {
                 slide: n,
                 path: "x".into(),
                 duration: Duration::from_micros(1_000_333 + 7_777 * n as u64),
+                clip_starts: vec![Duration::ZERO],
             })
             .collect();
         let cues = captions(&segments, &slides);
@@ -310,5 +331,26 @@ mod tests {
         let d = Duration::from_millis(3_723_045);
         assert_eq!(timestamp(d, ','), "01:02:03,045");
         assert_eq!(timestamp(d, '.'), "01:02:03.045");
+    }
+
+    #[test]
+    fn a_narration_in_parts_is_timed_part_by_part() {
+        let mut s = slide(1, "First part here. Second.");
+        s.parts = vec!["First part here.".into(), "Second.".into()];
+        // The second clip is long: proportional timing over the whole
+        // segment would start its cue far too early.
+        let segment = SlideSegment {
+            slide: 1,
+            path: "x".into(),
+            duration: Duration::from_secs(10),
+            clip_starts: vec![Duration::ZERO, Duration::from_secs(2)],
+        };
+        let cues = captions(&[segment], &[s]);
+        let texts: Vec<&str> = cues.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["First part here.", "Second."]);
+        assert_eq!(cues[0].start, Duration::ZERO);
+        assert_eq!(cues[0].end, Duration::from_secs(2));
+        assert_eq!(cues[1].start, Duration::from_secs(2));
+        assert_eq!(cues[1].end, Duration::from_secs(10));
     }
 }

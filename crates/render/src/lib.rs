@@ -47,7 +47,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use slidecast_core::{
-    AvatarProvider, ClipSource, Composer, RenderHandle, RenderRegistry, RunOptions, SlideEvent,
+    AvatarProvider, ClipIdentity, ClipSource, Composer, RenderHandle, RenderRegistry, RunOptions,
+    SlideEvent,
 };
 use slidecast_store::{ClipCache, Journal, Plan, Rates};
 use tokio::sync::mpsc;
@@ -413,72 +414,67 @@ impl RenderJob {
     /// anything: every problem at once, as deck problems naming slide and
     /// field.
     pub async fn check_with_vendors(&self) -> Result<(), RenderError> {
+        self.plan_with_vendors().await.map(|_| ())
+    }
+
+    /// [`plan`](Self::plan) after asking the vendors: narrations longer than
+    /// their avatar speaks per clip are split into parts (each priced and
+    /// counted as its own clip), and what the vendors would refuse is an
+    /// error, as in [`check_with_vendors`](Self::check_with_vendors).
+    pub async fn plan_with_vendors(&self) -> Result<Plan, RenderError> {
         let deck = self.deck();
         let names = self.providers_of(&deck)?;
         let work = tempfile::tempdir().map_err(|e| RenderError::io(std::env::temp_dir(), e))?;
         let provider = self.build_provider(&names, &self.provider_context(work.path()))?;
+        let (deck, unsplittable) = split_narration(deck, provider.as_ref()).await?;
         let cache = self.store.open_cache()?;
         let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
         let sources = snapshot.sources(&deck, cache.as_ref());
-        self.vendor_check(&deck, provider.as_ref(), &sources).await
+        self.vendor_check(&deck, provider.as_ref(), &sources, unsplittable)
+            .await?;
+        Ok(Plan::for_sources(&deck, &sources, Rates::default()))
     }
 
-    /// [`AvatarProvider::check`] on the slides `sources` leaves to render.
+    /// [`AvatarProvider::check`] on the clips `sources` leaves to render,
+    /// reported with the `earlier` problems (the vendor's own problem with
+    /// a field already named is left out).
     async fn vendor_check(
         &self,
         deck: &Deck,
         provider: &dyn AvatarProvider,
-        sources: &HashMap<usize, ClipSource>,
+        sources: &HashMap<ClipIdentity, ClipSource>,
+        earlier: Vec<slidecast_core::DeckProblem>,
     ) -> Result<(), RenderError> {
         let requests: Vec<slidecast_core::ClipRequest> = deck
             .presenter_slides()
-            .filter(|s| matches!(sources.get(&s.number), None | Some(ClipSource::Render)))
-            .filter_map(|s| s.clip_request(deck))
+            .flat_map(|s| s.clip_requests(deck))
+            .filter(|r| matches!(sources.get(&r.identity()), None | Some(ClipSource::Render)))
             .collect();
         let requests = requests.as_slice();
-        if requests.is_empty() {
-            return Ok(());
-        }
-        // Retried like any vendor call: 5xx and 429 are passing weather.
-        let retry = slidecast_core::RetryPolicy::default();
-        let mut attempt = 0;
-        let problems = loop {
-            attempt += 1;
-            match provider.check(requests).await {
-                Ok(problems) => break problems,
-                Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
-                    let wait = match &e {
-                        slidecast_core::ProviderError::RateLimited {
-                            retry_after: Some(after),
-                            ..
-                        } => *after,
-                        _ => retry.backoff(attempt),
-                    };
-                    tracing::debug!(attempt, ?wait, "checking with the vendor: {e}");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(source) => {
-                    return Err(RenderError::Run(slidecast_core::Error::Provider {
-                        slide: requests[0].slide,
-                        provider: provider.name().to_string(),
-                        source,
-                    }))
-                }
-            }
+        let found = match requests.first() {
+            Some(first) => vendor_call(provider, first.slide, || provider.check(requests)).await?,
+            None => Vec::new(),
         };
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| slidecast_core::DeckProblem {
+        let mut problems = earlier;
+        for p in found {
+            let named = problems
+                .iter()
+                .any(|e| e.slide == Some(p.slide) && e.field == p.field);
+            if !named {
+                problems.push(slidecast_core::DeckProblem {
                     file: deck.source.clone(),
                     slide: Some(p.slide),
                     field: p.field,
                     message: p.message,
-                })
-                .collect(),
+                });
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        problems.sort_by_key(|p| p.slide);
+        Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
+            problems,
         )))
     }
 
@@ -564,6 +560,8 @@ impl RenderJob {
         };
         let ctx = self.provider_context(&work_dir);
         let provider = self.build_provider(&names, &ctx)?;
+        // Narrations longer than the avatar speaks per clip become parts.
+        let (deck, unsplittable) = split_narration(deck, provider.as_ref()).await?;
         let composer: Arc<dyn Composer> = Arc::new(
             slidecast_media::MediaComposer::builder(deck.output.clone())
                 .work_dir(&work_dir)
@@ -599,7 +597,7 @@ impl RenderJob {
             None => HashMap::new(),
         };
         // What the vendor would refuse, before anything is created.
-        self.vendor_check(&deck, provider.as_ref(), &sources)
+        self.vendor_check(&deck, provider.as_ref(), &sources, unsplittable)
             .await?;
         // Priced after verification: a cached or fetched clip that failed
         // it is rendered again, and that render is billed.
@@ -781,10 +779,21 @@ impl RenderJob {
         let mut built: HashMap<String, Arc<dyn AvatarProvider>> = HashMap::new();
         let mut seen = BTreeSet::new();
         let mut results = Vec::new();
-        for slide in deck.presenter_slides() {
-            let Some(request) = slide.clip_request(&deck) else {
-                continue;
-            };
+        // The deck as the run split it, so the parts' renders are found too.
+        let deck = match self.build_provider(&names, &ctx) {
+            Ok(provider) => match split_narration(deck.clone(), provider.as_ref()).await {
+                Ok((split, _)) => split,
+                Err(e) => {
+                    tracing::warn!("cannot ask the vendor how narrations were split: {e}");
+                    deck
+                }
+            },
+            Err(_) => deck,
+        };
+        let requests = deck
+            .presenter_slides()
+            .flat_map(|slide| slide.clip_requests(&deck));
+        for request in requests {
             let key = slidecast_store::ClipKey::for_request(&request);
             let Some(entry) = snapshot.entry(&key) else {
                 continue;
@@ -816,7 +825,7 @@ impl RenderJob {
                 Err(_) => Err("timed out".to_string()),
             };
             results.push(RemoteCancel {
-                slide: slide.number,
+                slide: request.slide,
                 handle: entry.handle.clone(),
                 result,
             });
@@ -841,6 +850,83 @@ pub fn check_images(deck: &Deck) -> Vec<slidecast_core::DeckProblem> {
             })
         })
         .collect()
+}
+
+/// A vendor call made before any render (checks, speech limits), retried
+/// like any vendor call: 5xx and 429 are passing weather.
+async fn vendor_call<T, F, Fut>(
+    provider: &dyn AvatarProvider,
+    slide: usize,
+    mut call: F,
+) -> Result<T, RenderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, slidecast_core::ProviderError>>,
+{
+    let retry = slidecast_core::RetryPolicy::default();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Ok(answer) => return Ok(answer),
+            Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
+                let wait = match &e {
+                    slidecast_core::ProviderError::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    } => *after,
+                    _ => retry.backoff(attempt),
+                };
+                tracing::debug!(attempt, ?wait, "asking the vendor before rendering: {e}");
+                tokio::time::sleep(wait).await;
+            }
+            Err(source) => {
+                return Err(RenderError::Run(slidecast_core::Error::Provider {
+                    slide,
+                    provider: provider.name().to_string(),
+                    source,
+                }))
+            }
+        }
+    }
+}
+
+/// `deck` with every narration longer than its avatar speaks per clip
+/// (as the provider tells) split into parts that fit, and a deck problem
+/// for each narration that cannot be split (reported with the vendor's
+/// other problems, before anything is paid for).
+async fn split_narration(
+    mut deck: Deck,
+    provider: &dyn AvatarProvider,
+) -> Result<(Deck, Vec<slidecast_core::DeckProblem>), RenderError> {
+    let mut limits = HashMap::new();
+    for slide in deck.presenter_slides() {
+        let Some(request) = slide.clip_requests(&deck).into_iter().next() else {
+            continue;
+        };
+        let request = slidecast_core::ClipRequest {
+            script: slide.script.clone(),
+            ..request
+        };
+        let limit = vendor_call(provider, slide.number, || provider.speech_limit(&request)).await?;
+        limits.insert(slide.number, limit);
+    }
+    let split = deck.split_narration(slidecast_core::SpeechRate::default(), |r| {
+        limits.get(&r.slide).copied().flatten()
+    });
+    let problems = match split {
+        Ok(()) => Vec::new(),
+        Err(slidecast_core::DeckError::Invalid(problems)) => problems,
+        Err(other) => return Err(other.into()),
+    };
+    for slide in deck.slides.iter().filter(|s| !s.parts.is_empty()) {
+        tracing::info!(
+            slide = slide.number,
+            "the narration is longer than the avatar speaks per clip: rendered in {} parts",
+            slide.parts.len()
+        );
+    }
+    Ok((deck, problems))
 }
 
 /// The folder an output is written in.

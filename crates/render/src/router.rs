@@ -68,6 +68,10 @@ impl AvatarProvider for Router {
         Ok(problems)
     }
 
+    async fn speech_limit(&self, request: &ClipRequest) -> Result<Option<Duration>, ProviderError> {
+        self.get(&request.provider)?.speech_limit(request).await
+    }
+
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
         self.get(&request.provider)?.initiate(request).await
     }

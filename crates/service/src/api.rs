@@ -493,9 +493,7 @@ async fn plan(State(inner): Shared, multipart: Multipart) -> Result<Json<Value>,
     let received = receive(&inner, multipart).await?;
     let job = received.job(&inner, &received.input().join("out.mp4"));
     let plan = job
-        .plan()
-        .map_err(|e| deck_failure(&e, &received.input()))?;
-    job.check_with_vendors()
+        .plan_with_vendors()
         .await
         .map_err(|e| deck_failure(&e, &received.input()))?;
     let slides: Vec<Value> = plan
@@ -509,6 +507,7 @@ async fn plan(State(inner): Shared, multipart: Multipart) -> Result<Json<Value>,
                 "words": s.words,
                 "speech_seconds": s.speech.as_secs_f64(),
                 "billed_seconds": s.billed.as_secs_f64(),
+                "clips": s.keys.len(),
             })
         })
         .collect();

@@ -425,10 +425,10 @@ impl Hold {
     /// finished and shared, so the run takes them from the cache.
     async fn fetch_shared_clips(&self, deck: &slidecast_core::Deck) {
         let cache = &self.inner.clip_cache;
-        for slide in &deck.slides {
-            let Some(request) = slide.clip_request(deck) else {
-                continue;
-            };
+        // The deck as submitted: a narration the run splits into parts is
+        // not split yet, so its parts are not fetched here; the render
+        // registry still shares their renders (no second create).
+        for request in deck.slides.iter().flat_map(|s| s.clip_requests(deck)) {
             let key = slidecast_store::ClipKey::for_request(&request);
             if cache.peek(&key).is_some() {
                 continue;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use slidecast_core::{ClipRequest, ClipSource, Deck, RenderHandle, RenderJournal};
+use slidecast_core::{ClipIdentity, ClipRequest, ClipSource, Deck, RenderHandle, RenderJournal};
 
 use crate::cache::{ClipCache, ClipOrigin};
 use crate::fsutil::{self, FileLock};
@@ -70,11 +70,19 @@ impl JournalSnapshot {
         self.entries.get(key)
     }
 
-    /// Where each presenter slide's clip comes from, without verifying
-    /// anything and without recording cache use (what `plan` shows).
-    pub fn sources(&self, deck: &Deck, cache: Option<&ClipCache>) -> HashMap<usize, ClipSource> {
-        presenter_keys(deck)
-            .map(|(slide, key)| (slide, self.source_of(&key, cache, false)))
+    /// Where each clip of the deck's presenter slides comes from, by
+    /// [`ClipIdentity`], without verifying anything and without recording
+    /// cache use (what `plan` shows).
+    pub fn sources(
+        &self,
+        deck: &Deck,
+        cache: Option<&ClipCache>,
+    ) -> HashMap<ClipIdentity, ClipSource> {
+        needed_clips(deck)
+            .map(|c| {
+                let source = self.source_of(&c.key, cache, false);
+                (c.identity, source)
+            })
             .collect()
     }
 
@@ -129,11 +137,24 @@ impl JournalSnapshot {
     }
 }
 
-/// `(slide number, key)` of every presenter slide.
-pub(crate) fn presenter_keys(deck: &Deck) -> impl Iterator<Item = (usize, ClipKey)> + '_ {
-    deck.slides.iter().filter_map(|s| {
-        s.clip_request(deck)
-            .map(|r| (s.number, ClipKey::for_request(&r)))
+/// One clip a presenter slide shows (a slide whose narration is split into
+/// parts shows one per part).
+pub(crate) struct NeededClip {
+    pub slide: usize,
+    pub script: String,
+    pub identity: ClipIdentity,
+    pub key: ClipKey,
+}
+
+/// Every clip of the deck's presenter slides, in deck and speaking order.
+pub(crate) fn needed_clips(deck: &Deck) -> impl Iterator<Item = NeededClip> + '_ {
+    deck.slides.iter().flat_map(|s| {
+        s.clip_requests(deck).into_iter().map(|r| NeededClip {
+            slide: s.number,
+            key: ClipKey::for_request(&r),
+            identity: r.identity(),
+            script: r.script,
+        })
     })
 }
 
@@ -463,10 +484,13 @@ impl Journal {
         &self,
         deck: &Deck,
         cache: Option<&ClipCache>,
-    ) -> HashMap<usize, ClipSource> {
+    ) -> HashMap<ClipIdentity, ClipSource> {
         let state = self.state();
-        presenter_keys(deck)
-            .map(|(slide, key)| (slide, state.snapshot.source_of(&key, cache, true)))
+        needed_clips(deck)
+            .map(|c| {
+                let source = state.snapshot.source_of(&c.key, cache, true);
+                (c.identity, source)
+            })
             .collect()
     }
 
@@ -481,18 +505,19 @@ impl Journal {
         deck: &Deck,
         cache: Option<&ClipCache>,
         mut verify: F,
-    ) -> HashMap<usize, ClipSource>
+    ) -> HashMap<ClipIdentity, ClipSource>
     where
         F: FnMut(PathBuf) -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Display,
     {
-        let mut by_key: BTreeMap<ClipKey, Vec<usize>> = BTreeMap::new();
-        for (slide, key) in presenter_keys(deck) {
-            by_key.entry(key).or_default().push(slide);
+        // A clip several slides show is verified once.
+        let mut by_key: BTreeMap<ClipKey, (usize, ClipIdentity)> = BTreeMap::new();
+        for c in needed_clips(deck) {
+            by_key.entry(c.key).or_insert((c.slide, c.identity));
         }
         let mut sources = HashMap::new();
-        for (key, slides) in by_key {
+        for (key, (slide, identity)) in by_key {
             let candidates = self.state().snapshot.clip_candidates(&key, cache, true);
             let mut chosen = None;
             for path in candidates {
@@ -503,8 +528,7 @@ impl Journal {
                     }
                     Err(e) => {
                         tracing::warn!(
-                            "slide {}: clip {} is unusable ({e}); getting it again",
-                            slides[0],
+                            "slide {slide}: clip {} is unusable ({e}); getting it again",
                             path.display()
                         );
                         self.forget_clip(&key, &path, cache);
@@ -512,9 +536,7 @@ impl Journal {
                 }
             }
             let source = chosen.unwrap_or_else(|| self.state().snapshot.fallback_source(&key));
-            for slide in slides {
-                sources.insert(slide, source.clone());
-            }
+            sources.insert(identity, source);
         }
         sources
     }

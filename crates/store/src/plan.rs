@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use slidecast_core::{ClipSource, Deck, SpeechRate};
+use slidecast_core::{ClipIdentity, ClipSource, Deck, SpeechRate};
 
 use crate::cache::ClipCache;
-use crate::journal::{presenter_keys, JournalSnapshot};
+use crate::journal::{needed_clips, JournalSnapshot, NeededClip};
 use crate::ClipKey;
 
 /// How minutes are estimated and billed.
@@ -75,6 +75,26 @@ pub enum SlideStatus {
     SlideOnly,
 }
 
+impl SlideStatus {
+    /// A slide's status from its clips' (one per part): the one that costs
+    /// most, so a slide with one part to render is to render.
+    fn of_parts(parts: &[SlideStatus]) -> SlideStatus {
+        let rank = |s: &SlideStatus| match s {
+            SlideStatus::ToRender => 5,
+            SlideStatus::InFlight { started: false } => 4,
+            SlideStatus::InFlight { started: true } => 3,
+            SlideStatus::SameAs { .. } => 2,
+            SlideStatus::Cached => 1,
+            SlideStatus::SlideOnly => 0,
+        };
+        parts
+            .iter()
+            .max_by_key(|s| rank(s))
+            .cloned()
+            .unwrap_or(SlideStatus::SlideOnly)
+    }
+}
+
 impl fmt::Display for SlideStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -97,14 +117,17 @@ pub struct SlidePlan {
     pub status: SlideStatus,
     /// `None` for a slide-only slide.
     pub provider: Option<String>,
-    /// The clip key; `None` for a slide-only slide.
-    pub key: Option<ClipKey>,
+    /// The keys of the slide's clips: one, or one per part of a narration
+    /// longer than its avatar speaks per clip; none for a slide-only slide.
+    pub keys: Vec<ClipKey>,
     /// Words in the script.
     pub words: usize,
     /// Estimated clip length (zero for a slide-only slide).
     pub speech: Duration,
     /// Vendor time this run will be billed for the slide.
     pub billed: Duration,
+    /// Clips of the slide this run creates at the vendor (new renders).
+    pub creates: usize,
 }
 
 /// What a render of a deck will do, slide by slide, and its vendor cost.
@@ -118,6 +141,11 @@ pub struct SlidePlan {
 /// said fits and the vendor then refuses. Providers in
 /// [`Rates::free_providers`] (`local`, `mock`) render on this machine and
 /// cost nothing.
+///
+/// A narration longer than its avatar speaks per clip is rendered in parts
+/// (see [`Deck::split_narration`](slidecast_core::Deck::split_narration)),
+/// each its own vendor video: each part is estimated and rounded up on its
+/// own.
 ///
 /// What counts: a clip to render, and a render the journal has initiated but
 /// not started (a vendor bills when the render starts). A render already
@@ -183,53 +211,72 @@ impl Plan {
     /// so a cached clip that failed verification is priced as what replaces
     /// it). This is the plan to check `--max-minutes` against just before
     /// the run. Presenter slides missing from `sources` are to be rendered.
-    pub fn for_sources(deck: &Deck, sources: &HashMap<usize, ClipSource>, rates: Rates) -> Plan {
-        let keys: HashMap<usize, ClipKey> = presenter_keys(deck).collect();
+    pub fn for_sources(
+        deck: &Deck,
+        sources: &HashMap<ClipIdentity, ClipSource>,
+        rates: Rates,
+    ) -> Plan {
+        let mut clips_of: HashMap<usize, Vec<NeededClip>> = HashMap::new();
+        for clip in needed_clips(deck) {
+            clips_of.entry(clip.slide).or_default().push(clip);
+        }
         let mut first_of_key: HashMap<ClipKey, usize> = HashMap::new();
         let mut slides = Vec::with_capacity(deck.slides.len());
         for slide in &deck.slides {
             let words = slide.script.split_whitespace().count();
-            let (Some(presenter), Some(key)) = (&slide.presenter, keys.get(&slide.number)) else {
+            let clips = clips_of.remove(&slide.number).unwrap_or_default();
+            let Some(presenter) = slide.presenter.as_ref().filter(|_| !clips.is_empty()) else {
                 slides.push(SlidePlan {
                     slide: slide.number,
                     status: SlideStatus::SlideOnly,
                     provider: None,
-                    key: None,
+                    keys: Vec::new(),
                     words,
                     speech: Duration::ZERO,
                     billed: Duration::ZERO,
+                    creates: 0,
                 });
                 continue;
             };
-            let speech = rates.speech(&slide.script);
-            let status = match sources.get(&slide.number) {
-                Some(ClipSource::Cached(_)) => SlideStatus::Cached,
-                _ if first_of_key.contains_key(key) => SlideStatus::SameAs {
-                    slide: first_of_key[key],
-                },
-                Some(ClipSource::Resume { started, .. }) => {
-                    SlideStatus::InFlight { started: *started }
+            let free = rates.is_free(&presenter.provider);
+            let (mut speech, mut billed, mut creates) = (Duration::ZERO, Duration::ZERO, 0);
+            let mut statuses = Vec::with_capacity(clips.len());
+            for clip in &clips {
+                let part_speech = rates.speech(&clip.script);
+                speech += part_speech;
+                let status = match sources.get(&clip.identity) {
+                    Some(ClipSource::Cached(_)) => SlideStatus::Cached,
+                    _ if first_of_key.contains_key(&clip.key) => SlideStatus::SameAs {
+                        slide: first_of_key[&clip.key],
+                    },
+                    Some(ClipSource::Resume { started, .. }) => {
+                        SlideStatus::InFlight { started: *started }
+                    }
+                    // Render, or a source this version does not know: priced as a render.
+                    _ => SlideStatus::ToRender,
+                };
+                first_of_key.entry(clip.key.clone()).or_insert(slide.number);
+                if status == SlideStatus::ToRender {
+                    creates += 1;
                 }
-                // Render, or a source this version does not know: priced as a render.
-                _ => SlideStatus::ToRender,
-            };
-            first_of_key.entry(key.clone()).or_insert(slide.number);
-            let billable = matches!(
-                status,
-                SlideStatus::ToRender | SlideStatus::InFlight { started: false }
-            ) && !rates.is_free(&presenter.provider);
+                let billable = matches!(
+                    status,
+                    SlideStatus::ToRender | SlideStatus::InFlight { started: false }
+                );
+                if billable && !free {
+                    billed += rates.billed(part_speech);
+                }
+                statuses.push(status);
+            }
             slides.push(SlidePlan {
                 slide: slide.number,
-                status,
+                status: SlideStatus::of_parts(&statuses),
                 provider: Some(presenter.provider.clone()),
-                key: Some(key.clone()),
+                keys: clips.into_iter().map(|c| c.key).collect(),
                 words,
                 speech,
-                billed: if billable {
-                    rates.billed(speech)
-                } else {
-                    Duration::ZERO
-                },
+                billed,
+                creates: if free { 0 } else { creates },
             });
         }
         Plan { slides, rates }
@@ -259,7 +306,12 @@ impl Plan {
             Err(BudgetError {
                 needed,
                 max: max_minutes,
-                clips: self.slides.iter().filter(|s| !s.billed.is_zero()).count(),
+                clips: self
+                    .slides
+                    .iter()
+                    .filter(|s| !s.billed.is_zero())
+                    .map(|s| s.keys.len())
+                    .sum(),
             })
         }
     }
@@ -294,11 +346,15 @@ impl fmt::Display for Plan {
                 let m = s.billed.as_secs_f64() / 60.0;
                 (fmt_clock(s.speech), format!("{} min", fmt_minutes(m)))
             };
+            let status = match s.keys.len() {
+                0 | 1 => s.status.to_string(),
+                n => format!("{} ({n} parts)", s.status),
+            };
             writeln!(
                 f,
                 "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>8}",
                 s.slide,
-                s.status.to_string(),
+                status,
                 s.provider.as_deref().unwrap_or(""),
                 if s.status == SlideStatus::SlideOnly {
                     String::new()

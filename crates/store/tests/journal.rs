@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
 
-use common::{clip_bytes, deck, request, temp_files, write_clip};
+use common::{by_slide, clip_bytes, deck, request, temp_files, write_clip};
 use slidecast_core::{ClipRequest, ClipSource, RenderHandle, RenderJournal};
 use slidecast_store::{ClipCache, ClipKey, Journal, StoreError};
 
@@ -20,7 +20,7 @@ fn handle(id: &str) -> RenderHandle {
 }
 
 fn slide_request(deck: &slidecast_core::Deck, n: usize) -> ClipRequest {
-    deck.slides[n - 1].clip_request(deck).unwrap()
+    deck.slides[n - 1].clip_requests(deck).remove(0)
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn rerun_resumes_initiated_renders_and_reuses_fetched_clips() {
         // Slide 4 was never initiated. The process "crashes" here.
     }
     let journal = Journal::open(&state, &out).unwrap();
-    let sources = journal.plan_sources(&deck, None);
+    let sources = by_slide(&deck, &journal.plan_sources(&deck, None));
     assert_eq!(sources.len(), 3, "slide-only slides get no source");
     let key1 = ClipKey::for_request(&slide_request(&deck, 1));
     let kept = journal.private_clips_dir().join(format!("{key1}.mp4"));
@@ -149,7 +149,7 @@ fn rerun_resumes_initiated_renders_and_reuses_fetched_clips() {
     // render, without a new create.
     fs::remove_file(&kept).unwrap();
     assert_eq!(
-        journal.plan_sources(&deck, None)[&1],
+        by_slide(&deck, &journal.plan_sources(&deck, None))[&1],
         ClipSource::Resume {
             handle: handle("v1"),
             started: true
@@ -183,7 +183,7 @@ fn fetched_clips_go_into_the_cache_and_the_journal_points_at_them() {
     // Another output of the same deck (another journal) finds it cached.
     let other = Journal::open(&dir.path().join("state"), &dir.path().join("other.mp4")).unwrap();
     assert_eq!(
-        other.plan_sources(&deck, Some(&cache))[&1],
+        by_slide(&deck, &other.plan_sources(&deck, Some(&cache)))[&1],
         ClipSource::Cached(cache.clip_path(&key))
     );
 }
@@ -218,7 +218,7 @@ fn a_journal_from_an_edited_deck_serves_the_slides_whose_keys_still_match() {
         ],
     );
     let journal = Journal::open(&state, &out).unwrap();
-    let sources = journal.plan_sources(&after, None);
+    let sources = by_slide(&after, &journal.plan_sources(&after, None));
     let resume = |id: &str| ClipSource::Resume {
         handle: handle(id),
         started: true,
@@ -240,7 +240,7 @@ fn identical_slides_share_one_journal_entry() {
     journal
         .initiated(&slide_request(&deck, 1), &handle("x"))
         .unwrap();
-    let sources = journal.plan_sources(&deck, None);
+    let sources = by_slide(&deck, &journal.plan_sources(&deck, None));
     assert_eq!(sources[&1], sources[&3]);
     assert_eq!(journal.snapshot().entries.len(), 1);
 }
@@ -310,6 +310,7 @@ fn clips_that_fail_verification_are_dropped_and_fetched_again() {
             }
         }
     }));
+    let sources = by_slide(&deck, &sources);
 
     let good_key = ClipKey::for_request(&slide_request(&deck, 1));
     assert_eq!(sources[&1], ClipSource::Cached(cache.clip_path(&good_key)));
@@ -482,7 +483,8 @@ fn without_a_cache_a_reused_work_file_name_cannot_swap_clips() {
         &[Some("Intro."), Some("New second."), Some("Old second.")],
     );
     let journal = Journal::open(&state, &out).unwrap();
-    let ClipSource::Cached(path) = journal.plan_sources(&v2, None)[&3].clone() else {
+    let ClipSource::Cached(path) = by_slide(&v2, &journal.plan_sources(&v2, None))[&3].clone()
+    else {
         panic!("slide 3 should be served from disk");
     };
     write_clip(&work, "clip-slide-002.mp4", b"new second clip");

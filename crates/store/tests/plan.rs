@@ -108,7 +108,7 @@ fn cached_in_flight_and_repeated_slides_cost_only_what_is_left_to_pay() {
             Some("Brand new."),
         ],
     );
-    let req = |n: usize| deck.slides[n - 1].clip_request(&deck).unwrap();
+    let req = |n: usize| deck.slides[n - 1].clip_requests(&deck).remove(0);
     let r1 = req(1);
     cache
         .put(
@@ -220,6 +220,7 @@ fn a_plan_from_decided_sources_prices_what_replaces_a_bad_clip() {
     ]
     .into_iter()
     .collect();
+    let sources = common::by_identity(&deck, sources);
     let p = Plan::for_sources(&deck, &sources, Rates::default());
     let statuses: Vec<SlideStatus> = p.slides.iter().map(|s| s.status).collect();
     assert_eq!(
@@ -232,4 +233,40 @@ fn a_plan_from_decided_sources_prices_what_replaces_a_bad_clip() {
     );
     assert_eq!(p.total_minutes(), 1.0);
     assert!(p.check_budget(0.5).is_err());
+}
+
+#[test]
+fn a_narration_in_parts_is_priced_and_counted_part_by_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut deck = deck(
+        dir.path(),
+        "elai",
+        &[Some("Short."), Some("One. Two. Three.")],
+    );
+    deck.slides[1].parts = vec!["One.".into(), "Two.".into(), "Three.".into()];
+    // The first part is in the cache already.
+    let cache = ClipCache::open(dir.path().join("cache")).unwrap();
+    let first = deck.slides[1].clip_requests(&deck).remove(0);
+    assert_eq!(first.script, "One.");
+    cache
+        .put(
+            &ClipKey::for_request(&first),
+            &write_clip(dir.path(), "c.mp4", b"clip"),
+            ClipOrigin {
+                request: first,
+                vendor_id: None,
+            },
+        )
+        .unwrap();
+    let p = plan(&deck, Some(&cache), None);
+    let s2 = &p.slides[1];
+    assert_eq!(s2.keys.len(), 3);
+    assert_eq!(s2.status, SlideStatus::ToRender);
+    assert_eq!(s2.creates, 2);
+    // Each part is its own vendor video, rounded up to a minute on its own.
+    assert_eq!(s2.billed, Duration::from_secs(120));
+    assert_eq!(p.total_minutes(), 3.0);
+    assert!(p.to_string().contains("to render (3 parts)"), "{p}");
+    let err = p.check_budget(2.5).unwrap_err();
+    assert_eq!(err.clips, 4, "one clip of slide 1, three of slide 2");
 }

@@ -72,7 +72,7 @@ impl Setup {
             .run(deck, &self.output())
             .await
             .unwrap();
-        sources
+        common::by_slide(deck, &sources)
     }
 
     fn creates(&self) -> usize {
@@ -165,7 +165,7 @@ async fn a_truncated_cached_clip_is_fetched_again_not_rendered_again() {
     let s = Setup::new();
     let deck = s.deck("v1", &SCRIPTS);
     s.render(&deck).await;
-    let request = deck.slides[1].clip_request(&deck).unwrap();
+    let request = deck.slides[1].clip_requests(&deck).remove(0);
     let cached = s.cache.clip_path(&ClipKey::for_request(&request));
     truncate(&cached);
 

@@ -528,6 +528,7 @@ fn check_slide(
         presenter,
         duration,
         transition,
+        parts: Vec::new(),
     })
 }
 

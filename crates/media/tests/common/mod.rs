@@ -69,6 +69,7 @@ pub fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide
         presenter,
         duration: None,
         transition: Transition::Cut,
+        parts: Vec::new(),
     }
 }
 

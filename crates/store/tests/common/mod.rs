@@ -69,3 +69,33 @@ pub fn deck(dir: &Path, provider: &str, slides: &[SlideSpec]) -> Deck {
     std::fs::write(&path, &toml).unwrap();
     Deck::from_str_at(&toml, &path).unwrap_or_else(|e| panic!("test deck invalid: {e}\n{toml}"))
 }
+
+/// `sources` (by clip identity) by slide number: the source of each
+/// presenter slide's one clip.
+pub fn by_slide(
+    deck: &Deck,
+    sources: &std::collections::HashMap<slidecast_core::ClipIdentity, slidecast_core::ClipSource>,
+) -> std::collections::HashMap<usize, slidecast_core::ClipSource> {
+    deck.slides
+        .iter()
+        .filter_map(|s| {
+            let request = s.clip_requests(deck).into_iter().next()?;
+            Some((s.number, sources.get(&request.identity())?.clone()))
+        })
+        .collect()
+}
+
+/// `sources` by slide number turned into sources by clip identity.
+pub fn by_identity(
+    deck: &Deck,
+    sources: std::collections::HashMap<usize, slidecast_core::ClipSource>,
+) -> std::collections::HashMap<slidecast_core::ClipIdentity, slidecast_core::ClipSource> {
+    sources
+        .into_iter()
+        .filter_map(|(n, source)| {
+            let slide = deck.slides.iter().find(|s| s.number == n)?;
+            let request = slide.clip_requests(deck).into_iter().next()?;
+            Some((request.identity(), source))
+        })
+        .collect()
+}
