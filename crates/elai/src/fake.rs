@@ -4,7 +4,9 @@
 //! It behaves as real traffic against Elai shows (`elai-api.md` in the
 //! project's reference notes): videos go `draft` → (render) → `validating`
 //! → `rendering` → `ready` after [`FakeElaiConfig::render_delay`], then
-//! serve the MP4 bytes given to [`FakeElaiConfig::new`] from a
+//! serve the MP4 bytes given to [`FakeElaiConfig::new`] (or, with
+//! [`FakeElaiConfig::clips`], each video's own clip, as long as its speech,
+//! with the background and avatar box its request asked for) from a
 //! signed-looking URL. A request Elai cannot render is accepted at create
 //! and fails *after the render call* with status `error` and its reason in
 //! `data.appError`: speech longer than the avatar's `limit` (estimated at
