@@ -350,8 +350,6 @@ fn a_429_burst_slows_creates_down_but_pays_each_slide_once() {
 /// as long as the three clips; the captions follow the parts.
 #[test]
 fn a_150_second_narration_on_a_60_second_avatar_renders_as_one_slide() {
-    use slidecast_elai::fake::RenderedVideo;
-
     let dir = tempfile::tempdir().unwrap();
     // 32 sentences of ten words: 320 words, about 148 s at 130 wpm.
     let sentences: Vec<String> = (0..32)
@@ -359,21 +357,11 @@ fn a_150_second_narration_on_a_60_second_avatar_renders_as_one_slide() {
         .collect();
     let long = format!("script = \"{}\"\n", sentences.join(" "));
     let deck = elai_deck_with(dir.path(), 2, &[(2, &long)]);
-    // Each video its own clip, as long as its speech, at Elai's 25 fps with
-    // mono 24 kHz sound (smaller than Elai's 1920x1080, to keep the test
-    // quick: the size does not change what is checked here).
-    let clips_dir = dir.path().join("made");
-    std::fs::create_dir_all(&clips_dir).unwrap();
+    // Each video its own clip, as long as its speech, as Elai renders it (at
+    // a fifth of its size: the size does not change what is checked here).
+    let clips = common::elai_like_clips(&dir.path().join("made"), 5);
     let (_runtime, fake) = start_fake_elai(dir.path(), Duration::from_millis(1000), |c| {
-        c.render_delay(Duration::from_millis(3000))
-            .clips(move |look| {
-                let path = clips_dir.join(format!("{}.mp4", look.speech.as_millis()));
-                let mut clip = slidecast_media::MockClip::new(look.speech, 384, 216);
-                clip.fps = RenderedVideo::FPS;
-                clip.sample_rate = RenderedVideo::AUDIO_RATE;
-                clip.write(&path).unwrap();
-                std::fs::read(&path).unwrap()
-            })
+        c.render_delay(Duration::from_millis(3000)).clips(clips)
     });
     let out = dir.path().join("talk.mp4");
     let assert = elai_command(&fake, "render", &deck, &out)

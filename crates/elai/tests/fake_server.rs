@@ -361,3 +361,50 @@ async fn another_process_finds_a_create_whose_sender_died() {
     assert_eq!((again.id.as_str(), started), (h.id.as_str(), true));
     assert_eq!(fake.stats().creates, 1);
 }
+
+/// With a clip maker, each video serves its own clip, made from what its
+/// request asked for: the speech length, the background colour and the
+/// avatar's box in the 1920x1080 frame (editor units times 3), as real
+/// renders place it.
+#[tokio::test]
+async fn each_video_serves_its_own_clip_made_from_its_request() {
+    use slidecast_elai::fake::RenderedVideo;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<RenderedVideo>>> = Arc::default();
+    let record = seen.clone();
+    let fake = FakeElai::start(
+        FakeElaiConfig::new(CLIP)
+            .render_delay(Duration::from_millis(300))
+            .clips(move |look| {
+                record.lock().unwrap().push(look.clone());
+                format!("clip of {} ms", look.speech.as_millis()).into_bytes()
+            }),
+    )
+    .await
+    .unwrap();
+    let p = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let mut short = request(1);
+    short.avatar_background = Rgb::new(0x12, 0x34, 0x56);
+    let mut long = request(2);
+    long.script = vec!["word"; 65].join(" "); // 30 s at 130 wpm
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Vec::new();
+    for (i, r) in [short, long].iter().enumerate() {
+        let h = p.initiate(r).await.unwrap();
+        p.start(&h).await.unwrap();
+        assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+        let dest = dir.path().join(format!("{i}.mp4"));
+        p.fetch(&h, &dest).await.unwrap();
+        served.push(String::from_utf8(std::fs::read(&dest).unwrap()).unwrap());
+    }
+    assert_eq!(served[1], "clip of 30000 ms");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "each clip made once: {seen:?}");
+    assert_eq!(seen[0].background, "#123456");
+    assert_eq!(seen[1].background, "#00FF00");
+    // slidecast asks for the avatar full height, centred on the 640x360
+    // editor canvas: a 1080x1080 box at x = 420 of the 1920x1080 frame.
+    assert_eq!(seen[0].avatar_box, (420, 0, 1080, 1080));
+    assert_eq!(RenderedVideo::FRAME, (1920, 1080));
+}

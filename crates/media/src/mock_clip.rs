@@ -38,6 +38,11 @@ pub struct MockClip {
     /// figure), as vendors that render transparency deliver. Used when the
     /// path ends in `.webm`; such clips carry no audio.
     pub transparent: bool,
+    /// Where the figure stands, `(left, top, width, height)` in pixels of
+    /// the frame: a vendor renders the avatar where the request places it
+    /// on a wider canvas (Elai: a 1080x1080 box in a 1920x1080 frame). The
+    /// figure is drawn inside the box only; `None` fills the frame.
+    pub figure_box: Option<(u32, u32, u32, u32)>,
 }
 
 /// Skin tone of the figure's head.
@@ -61,14 +66,29 @@ impl MockClip {
             with_audio: true,
             with_video: true,
             transparent: false,
+            figure_box: None,
         }
     }
 
-    /// A point (fractions of width and height) that always shows the
-    /// figure's shirt colour.
+    /// The figure's box: [`figure_box`](Self::figure_box) clamped to the
+    /// frame, or the whole frame.
+    fn figure_area(&self) -> Area {
+        let (x, y, w, h) = self.figure_box.unwrap_or((0, 0, self.width, self.height));
+        let x = x.min(self.width.saturating_sub(2));
+        let y = y.min(self.height.saturating_sub(2));
+        Area {
+            x: f64::from(x),
+            y: f64::from(y),
+            w: f64::from(w.clamp(2, self.width - x)),
+            h: f64::from(h.clamp(2, self.height - y)),
+        }
+    }
+
+    /// A point (fractions of the figure box's width and height) that
+    /// always shows the figure's shirt colour.
     pub const FIGURE_POINT: (f64, f64) = (0.5, 0.9);
-    /// A point (fractions of width and height) that always shows the
-    /// background colour.
+    /// A point (fractions of the figure box's width and height) that always
+    /// shows the background colour.
     pub const BACKGROUND_POINT: (f64, f64) = (0.08, 0.1);
 
     /// Write the clip to `path` (an `.mp4`, or a `.webm` when
@@ -207,21 +227,25 @@ impl MockClip {
 
     /// The still part of the picture: background, shoulders, head, eyes.
     fn draw_base(&self) -> Yuv420 {
-        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let a = self.figure_area();
         let mut pic = Yuv420::filled(self.width, self.height, rgb_to_yuv709(self.background));
         let shirt = rgb_to_yuv709(self.figure);
         let skin = rgb_to_yuv709(SKIN);
         let dark = rgb_to_yuv709(DARK);
-        // Shoulders: an ellipse rising from the bottom edge.
-        fill_ellipse(&mut pic, (0.5 * w, 1.1 * h), (0.34 * w, 0.42 * h), shirt);
-        // Head.
-        fill_ellipse(&mut pic, (0.5 * w, 0.42 * h), (0.2 * h, 0.24 * h), skin);
-        // Eyes.
+        // Shoulders (an ellipse rising from the box's bottom edge), head, eyes.
+        for e in a.figure() {
+            let c = match e.part {
+                Part::Shirt => shirt,
+                Part::Skin => skin,
+            };
+            fill_ellipse(&mut pic, &a, e.centre, e.radii, c);
+        }
         for dx in [-0.07, 0.07] {
             fill_ellipse(
                 &mut pic,
-                (0.5 * w + dx * h, 0.37 * h),
-                (0.025 * h, 0.03 * h),
+                &a,
+                (a.x + 0.5 * a.w + dx * a.h, a.y + 0.37 * a.h),
+                (0.025 * a.h, 0.03 * a.h),
                 dark,
             );
         }
@@ -230,19 +254,18 @@ impl MockClip {
 
     /// Opacity of the figure (shoulders and head) for transparent clips.
     fn figure_alpha(&self) -> Vec<u8> {
-        let (w, h) = (f64::from(self.width), f64::from(self.height));
-        let shapes = [
-            ((0.5 * w, 1.1 * h), (0.34 * w, 0.42 * h)),
-            ((0.5 * w, 0.42 * h), (0.2 * h, 0.24 * h)),
-        ];
+        let a = self.figure_area();
+        let shapes = a.figure();
         let mut alpha = Vec::with_capacity((self.width * self.height) as usize);
         for y in 0..self.height {
             for x in 0..self.width {
                 let (px, py) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
-                let inside = shapes.iter().any(|(c, r)| {
-                    let (dx, dy) = ((px - c.0) / r.0, (py - c.1) / r.1);
-                    dx * dx + dy * dy <= 1.0
-                });
+                let inside = a.contains(px, py)
+                    && shapes.iter().any(|e| {
+                        let (c, r) = (e.centre, e.radii);
+                        let (dx, dy) = ((px - c.0) / r.0, (py - c.1) / r.1);
+                        dx * dx + dy * dy <= 1.0
+                    });
                 alpha.push(if inside { 255 } else { 0 });
             }
         }
@@ -251,10 +274,10 @@ impl MockClip {
 
     /// The mouth, opening and closing with the voice's syllables.
     fn draw_mouth(&self, out: &mut frame::Video, t: f64) {
-        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let a = self.figure_area();
         let open = 0.5 + 0.5 * (TAU * 3.0 * t).sin();
-        let (cx, cy) = (0.5 * w, 0.52 * h);
-        let (rx, ry) = (0.07 * h, (0.008 + 0.035 * open) * h);
+        let (cx, cy) = (a.x + 0.5 * a.w, a.y + 0.52 * a.h);
+        let (rx, ry) = (0.07 * a.h, (0.008 + 0.035 * open) * a.h);
         let dark = rgb_to_yuv709(DARK);
         let (x0, x1) = (
             (cx - rx).max(0.0) as usize,
@@ -276,22 +299,72 @@ impl MockClip {
     }
 }
 
-fn fill_ellipse(pic: &mut Yuv420, centre: (f64, f64), radii: (f64, f64), c: Yuv) {
+/// The figure's box in the frame, pixels.
+struct Area {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+/// Which colour a part of the figure is.
+enum Part {
+    Shirt,
+    Skin,
+}
+
+/// One ellipse of the figure.
+struct Ellipse {
+    centre: (f64, f64),
+    radii: (f64, f64),
+    part: Part,
+}
+
+impl Area {
+    fn contains(&self, px: f64, py: f64) -> bool {
+        px >= self.x && px < self.x + self.w && py >= self.y && py < self.y + self.h
+    }
+
+    /// The figure's shoulders and head.
+    fn figure(&self) -> [Ellipse; 2] {
+        let (x, y, w, h) = (self.x, self.y, self.w, self.h);
+        [
+            Ellipse {
+                centre: (x + 0.5 * w, y + 1.1 * h),
+                radii: (0.34 * w, 0.42 * h),
+                part: Part::Shirt,
+            },
+            Ellipse {
+                centre: (x + 0.5 * w, y + 0.42 * h),
+                radii: (0.2 * h, 0.24 * h),
+                part: Part::Skin,
+            },
+        ]
+    }
+}
+
+/// Fill the part of an ellipse that lies in `area`.
+fn fill_ellipse(pic: &mut Yuv420, area: &Area, centre: (f64, f64), radii: (f64, f64), c: Yuv) {
     let (w, h) = (pic.width as usize, pic.height as usize);
     let inside = |x: f64, y: f64| {
         let (dx, dy) = ((x - centre.0) / radii.0, (y - centre.1) / radii.1);
-        dx * dx + dy * dy <= 1.0
+        area.contains(x, y) && dx * dx + dy * dy <= 1.0
     };
-    for y in 0..h {
-        for x in 0..w {
+    // Only the rows and columns the ellipse and the area can cover.
+    let x0 = (centre.0 - radii.0).max(area.x).max(0.0) as usize;
+    let x1 = ((centre.0 + radii.0).min(area.x + area.w).ceil() as usize).min(w);
+    let y0 = (centre.1 - radii.1).max(area.y).max(0.0) as usize;
+    let y1 = ((centre.1 + radii.1).min(area.y + area.h).ceil() as usize).min(h);
+    for y in y0..y1 {
+        for x in x0..x1 {
             if inside(x as f64 + 0.5, y as f64 + 0.5) {
                 pic.y[y * w + x] = c.y;
             }
         }
     }
     let cw = w / 2;
-    for y in 0..h / 2 {
-        for x in 0..cw {
+    for y in y0 / 2..y1.div_ceil(2).min(h / 2) {
+        for x in x0 / 2..x1.div_ceil(2).min(cw) {
             if inside(x as f64 * 2.0 + 1.0, y as f64 * 2.0 + 1.0) {
                 pic.u[y * cw + x] = c.u;
                 pic.v[y * cw + x] = c.v;

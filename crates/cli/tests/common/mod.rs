@@ -93,4 +93,34 @@ pub fn start_fake_elai(
     let fake = runtime.block_on(FakeElai::start(config)).unwrap();
     (runtime, fake)
 }
+/// A clip maker for the fake Elai that makes each video as a real render
+/// is (25 fps, mono 24 kHz AAC, the avatar in its box over the requested
+/// background, as long as its speech), at `1/shrink` of Elai's 1920x1080 to
+/// keep tests quick. Clips are written in `dir`.
+pub fn elai_like_clips(
+    dir: &Path,
+    shrink: u32,
+) -> impl Fn(&slidecast_elai::fake::RenderedVideo) -> Vec<u8> + Send + Sync + 'static {
+    use slidecast_elai::fake::RenderedVideo;
+    let dir = dir.to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = std::sync::atomic::AtomicU64::new(0);
+    move |look: &RenderedVideo| {
+        let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("elai-{n}.mp4"));
+        let (w, h) = RenderedVideo::FRAME;
+        let (x, y, bw, bh) = look.avatar_box;
+        slidecast_media::MockClip {
+            fps: RenderedVideo::FPS,
+            sample_rate: RenderedVideo::AUDIO_RATE,
+            background: look.background.parse().unwrap(),
+            figure_box: Some((x / shrink, y / shrink, bw / shrink, bh / shrink)),
+            ..slidecast_media::MockClip::new(look.speech, w / shrink, h / shrink)
+        }
+        .write(&path)
+        .unwrap();
+        std::fs::read(&path).unwrap()
+    }
+}
+
 pub mod serve;
