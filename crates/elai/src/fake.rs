@@ -144,14 +144,22 @@ impl RenderedVideo {
                 .unwrap_or(default)
         };
         let px = |editor_units: f64| (editor_units * 3.0).round().max(0.0) as u32;
+        // The avatar is drawn at its canvas image's own size times the
+        // scale, whatever `width`/`height` the request claimed.
+        let code = slide
+            .and_then(|s| s.get("avatar"))
+            .and_then(|a| a.get("code"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let side = f64::from(canvas_px(code));
         RenderedVideo {
             speech: slidecast_core::SpeechRate::default().duration(speech),
             background,
             avatar_box: (
                 px(num("left", 0.0)),
                 px(num("top", 0.0)),
-                px(num("width", 1080.0) * num("scaleX", 1.0)),
-                px(num("height", 1080.0) * num("scaleY", 1.0)),
+                px(side * num("scaleX", 1.0)),
+                px(side * num("scaleY", 1.0)),
             ),
         }
     }
@@ -355,6 +363,7 @@ impl FakeElai {
             .route("/api/v1/avatars", get(list_avatars))
             .route("/api/v1/voices", get(list_voices))
             .route("/public/video/{file}", get(download))
+            .route("/public/avatars/{file}", get(avatar_image))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -483,10 +492,13 @@ struct FakeAvatar {
     limit: u32,
     /// (variant code, its limit).
     variants: &'static [(&'static str, u32)],
+    /// Side of its square canvas PNGs, pixels (older avatars: 360).
+    canvas_px: u32,
 }
 
 /// `gia` is a stock avatar (60 s per slide, as measured), `dan` allows
-/// 300 s, `tom` is still in training (status 1).
+/// 300 s and has the 360 px canvas images of older avatars, `tom` is still
+/// in training (status 1).
 const AVATARS: &[FakeAvatar] = &[
     FakeAvatar {
         code: "gia",
@@ -495,6 +507,7 @@ const AVATARS: &[FakeAvatar] = &[
         status: 2,
         limit: 60,
         variants: &[("casual", 60), ("business", 60)],
+        canvas_px: 1080,
     },
     FakeAvatar {
         code: "dan",
@@ -503,6 +516,7 @@ const AVATARS: &[FakeAvatar] = &[
         status: 2,
         limit: 300,
         variants: &[("casual", 300)],
+        canvas_px: 360,
     },
     FakeAvatar {
         code: "tom",
@@ -511,6 +525,7 @@ const AVATARS: &[FakeAvatar] = &[
         status: 1,
         limit: 300,
         variants: &[("casual", 300)],
+        canvas_px: 1080,
     },
 ];
 
@@ -521,6 +536,33 @@ const VOICES: &[(&str, &str, &str, &str, &str)] = &[
     ("en-US", "male", "Guy", "en-US-GuyNeural", "azure"),
     ("de-DE", "female", "Katja", "de-DE-KatjaNeural", "azure"),
 ];
+
+/// The side of an avatar's canvas PNGs (`gia` or `gia.casual`), pixels;
+/// 1080 for a code the fake does not have.
+fn canvas_px(code: &str) -> u32 {
+    let avatar = code.split('.').next().unwrap_or_default();
+    AVATARS
+        .iter()
+        .find(|a| a.code == avatar)
+        .map_or(1080, |a| a.canvas_px)
+}
+
+/// A transparent square PNG of `side` pixels, as Elai's avatar canvas
+/// images are (the avatar cut out on a transparent ground).
+fn transparent_png(side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let pixels = vec![0u8; (side * side * 4) as usize];
+    let written = encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&pixels));
+    if let Err(e) = written {
+        tracing::warn!("fake elai: cannot encode a canvas PNG: {e}");
+    }
+    out
+}
 
 /// The speech limit of an avatar code (`gia` or `gia.casual`).
 fn speech_limit(code: &str) -> Option<u32> {
@@ -862,6 +904,21 @@ async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Respon
         })
         .collect();
     Json(Value::Array(list)).into_response()
+}
+
+/// An avatar's canvas or thumbnail PNG (no key needed, as on a CDN).
+async fn avatar_image(Path(file): Path<String>) -> Response {
+    let Some(code) = file.strip_suffix(".png") else {
+        return message(StatusCode::NOT_FOUND, "Not found");
+    };
+    let side = match code.strip_suffix(".thumb") {
+        Some(_) => 256,
+        None => canvas_px(code),
+    };
+    let bytes = tokio::task::spawn_blocking(move || transparent_png(side))
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
 }
 
 async fn list_voices(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -200,6 +200,51 @@ impl Http {
         Err(err)
     }
 
+    /// The first `len` bytes (or fewer) of the public file at `url`, asked
+    /// for with a `Range` header and cut off there when the server sends
+    /// more: enough to read an image's size. The API key is not sent.
+    pub(crate) async fn head_bytes(
+        &self,
+        url: &str,
+        len: usize,
+        ctx: Ctx<'_>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let parsed = Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                ProviderError::permanent(
+                    PermanentKind::BadRequest,
+                    format!("{ctx}: Elai gave an image URL that is not http(s)"),
+                )
+            })?;
+        self.limiter.acquire().await;
+        let mut response = self
+            .client
+            .get(parsed)
+            .header(
+                reqwest::header::RANGE,
+                format!("bytes=0-{}", len.saturating_sub(1)),
+            )
+            .send()
+            .await
+            .map_err(|e| self.scrub_error(transport_error(e, &ctx)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(classify(status, None, None, &ctx));
+        }
+        let mut head = Vec::with_capacity(len);
+        while head.len() < len {
+            match response.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(self.scrub_error(transport_error(e, &ctx))),
+            }
+        }
+        head.truncate(len);
+        Ok(head)
+    }
+
     /// Stream the file at the signed `url` to `dest` (via a temporary file
     /// beside it, renamed on success). The API key is not sent.
     pub(crate) async fn download(

@@ -76,6 +76,8 @@ pub struct ElaiProvider {
     /// Videos this process created (or found as drafts) and has not
     /// started: the only ones it starts without looking first.
     known_drafts: Mutex<HashSet<String>>,
+    /// Side of each avatar canvas image (by URL), read from its PNG header.
+    canvas_sizes: Mutex<HashMap<String, f64>>,
 }
 
 /// Additive increase, multiplicative decrease of the renders in flight.
@@ -121,6 +123,7 @@ impl ElaiProvider {
             window_changed: Notify::new(),
             wakers: Mutex::new(HashMap::new()),
             known_drafts: Mutex::new(HashSet::new()),
+            canvas_sizes: Mutex::new(HashMap::new()),
             config,
             http,
         })
@@ -260,6 +263,42 @@ impl ElaiProvider {
             })
             .await
             .cloned()
+    }
+
+    /// The side of the avatar canvas image at `url`, read once from its PNG
+    /// header (older avatars' images are 360 px, most 1080): the avatar
+    /// object's `width`/`height` and scale depend on it. When it cannot be
+    /// read, [`wire::AVATAR_IMAGE_PX`].
+    async fn canvas_px(&self, url: &str, slide: usize) -> f64 {
+        let known = self
+            .canvas_sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(url)
+            .copied();
+        if let Some(side) = known {
+            return side;
+        }
+        let ctx = Ctx::new("read the avatar canvas size").slide(Some(slide));
+        let side = match self.http.head_bytes(url, wire::PNG_HEAD, ctx).await {
+            Ok(head) => match wire::png_size(&head) {
+                Some((w, h)) => f64::from(w.max(h)),
+                None => {
+                    tracing::debug!("the avatar canvas is not a PNG; assuming 1080 px");
+                    wire::AVATAR_IMAGE_PX
+                }
+            },
+            Err(e) => {
+                // Not kept: a passing failure is asked again next time.
+                tracing::debug!("cannot read the avatar canvas size ({e}); assuming 1080 px");
+                return wire::AVATAR_IMAGE_PX;
+            }
+        };
+        self.canvas_sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url.to_string(), side);
+        side
     }
 
     fn unsure(&self) -> MutexGuard<'_, HashSet<String>> {
@@ -502,7 +541,9 @@ impl AvatarProvider for ElaiProvider {
                 id
             }
             None => {
-                let body = wire::create_video_body(request, avatar, canvas_url, &voice, &token);
+                let canvas_px = self.canvas_px(canvas_url, slide).await;
+                let body =
+                    wire::create_video_body(request, avatar, canvas_url, canvas_px, &voice, &token);
                 self.reserve_create().await;
                 let created = self
                     .http

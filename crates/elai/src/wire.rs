@@ -55,10 +55,27 @@ pub const DEFAULT_BASE_URL: &str = "https://apis.elai.io/api/v1";
 /// The editor canvas Elai positions objects on (16:9).
 pub const EDITOR_CANVAS: (f64, f64) = (640.0, 360.0);
 
-/// Side of the square avatar canvas PNG, in pixels. Elai's avatar canvas
-/// images are square full-body-height cut-outs; scaling by
-/// `EDITOR_CANVAS.1 / AVATAR_IMAGE_PX` makes the avatar as tall as the canvas.
+/// Side of the square avatar canvas PNG, in pixels, when its size cannot be
+/// read: most avatars' canvas images are 1080 px, older ones 360 px (see
+/// [`png_size`]). Scaling by `EDITOR_CANVAS.1 / side` makes the avatar as
+/// tall as the canvas.
 pub const AVATAR_IMAGE_PX: f64 = 1080.0;
+
+/// Bytes of a PNG file that hold its size: the 8-byte signature, then the
+/// `IHDR` chunk's length, type, width and height.
+pub const PNG_HEAD: usize = 24;
+
+/// Width and height of a PNG from its first [`PNG_HEAD`] bytes.
+pub fn png_size(head: &[u8]) -> Option<(u32, u32)> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let head = head.get(..PNG_HEAD)?;
+    if &head[..8] != SIGNATURE || &head[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let (w, h) = (be(&head[16..20]), be(&head[20..24]));
+    (w > 0 && h > 0).then_some((w, h))
+}
 
 /// Canvas format version the editor writes.
 pub const CANVAS_VERSION: &str = "4.4.0";
@@ -180,18 +197,25 @@ const DEFAULT_GENDER: &str = "female";
 
 /// The body of `POST videos` for one slide's presenter clip.
 ///
-/// `canvas_url` is the avatar (variant) canvas PNG from `GET avatars`;
-/// `token` tags the video so a retried create can find it.
+/// `canvas_url` is the avatar (variant) canvas PNG from `GET avatars`, and
+/// `canvas_px` the side of that (square) image; `token` tags the video so a
+/// retried create can find it.
 pub fn create_video_body(
     request: &ClipRequest,
     avatar: &Avatar,
     canvas_url: &str,
+    canvas_px: f64,
     voice: &VoiceChoice<'_>,
     token: &str,
 ) -> Value {
     let (editor_w, editor_h) = EDITOR_CANVAS;
-    let scale = editor_h / AVATAR_IMAGE_PX;
-    let left = (editor_w - AVATAR_IMAGE_PX * scale) / 2.0;
+    let side = if canvas_px.is_finite() && canvas_px >= 1.0 {
+        canvas_px
+    } else {
+        AVATAR_IMAGE_PX
+    };
+    let scale = editor_h / side;
+    let left = (editor_w - side * scale) / 2.0;
     let background = request.avatar_background.to_string();
     // The object's shape is the one every request that rendered sent:
     // `width`/`height` are the avatar canvas image's size (never omitted).
@@ -203,8 +227,8 @@ pub fn create_video_body(
             "avatarType": "transparent",
             "left": left,
             "top": 0.0,
-            "width": AVATAR_IMAGE_PX,
-            "height": AVATAR_IMAGE_PX,
+            "width": side,
+            "height": side,
             "scaleX": scale,
             "scaleY": scale,
             "src": canvas_url,
@@ -473,6 +497,18 @@ fn voice_from(v: &Value, language: Option<&str>, gender: Option<&str>) -> Option
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn png_size_reads_the_ihdr_of_a_png_head() {
+        let mut head = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        head.extend_from_slice(&360u32.to_be_bytes());
+        head.extend_from_slice(&360u32.to_be_bytes());
+        assert_eq!(png_size(&head), Some((360, 360)));
+        assert_eq!(png_size(&head[..20]), None, "too short");
+        let mut jpeg = head.clone();
+        jpeg[1] = b'J';
+        assert_eq!(png_size(&jpeg), None, "not a PNG");
+    }
+
     use super::*;
 
     #[test]

@@ -408,3 +408,43 @@ async fn each_video_serves_its_own_clip_made_from_its_request() {
     assert_eq!(seen[0].avatar_box, (420, 0, 1080, 1080));
     assert_eq!(RenderedVideo::FRAME, (1920, 1080));
 }
+
+/// The avatar object is sized from the avatar's own canvas image: an older
+/// avatar's 360 px image is sent as 360 x 360 at scale 1, so Elai draws it
+/// as tall as the frame, like a 1080 px one at scale 1/3.
+#[tokio::test]
+async fn the_avatar_object_is_sized_from_its_canvas_image() {
+    use slidecast_elai::fake::RenderedVideo;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<RenderedVideo>>> = Arc::default();
+    let record = seen.clone();
+    let fake = FakeElai::start(FakeElaiConfig::new(CLIP).clips(move |look| {
+        record.lock().unwrap().push(look.clone());
+        CLIP.to_vec()
+    }))
+    .await
+    .unwrap();
+    let p = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let mut old = request(1);
+    old.avatar = "dan.casual".into();
+    let new = request(2);
+    for r in [&old, &new] {
+        let h = p.initiate(r).await.unwrap();
+        p.start(&h).await.unwrap();
+        assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
+        p.fetch(&h, &tempfile::tempdir().unwrap().path().join("c.mp4"))
+            .await
+            .unwrap();
+    }
+    let bodies = fake.stats().create_bodies;
+    let object = |i: usize| bodies[i]["slides"][0]["canvas"]["objects"][0].clone();
+    assert_eq!(
+        (object(0)["width"].as_f64(), object(0)["scaleX"].as_f64()),
+        (Some(360.0), Some(1.0))
+    );
+    assert_eq!(object(1)["width"].as_f64(), Some(1080.0));
+    for look in seen.lock().unwrap().iter() {
+        assert_eq!(look.avatar_box, (420, 0, 1080, 1080), "{look:?}");
+    }
+}
