@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -252,6 +252,8 @@ pub struct FakeStats {
     pub renders: u32,
     pub deletes: u32,
     pub status_reads: u32,
+    /// Pages of the video list served.
+    pub list_reads: u32,
     /// Downloads that served the whole file.
     pub downloads: u32,
     pub injected_429: u32,
@@ -737,16 +739,31 @@ fn create_video_now(state: &Shared, headers: &HeaderMap, body: Bytes, hang: bool
     Json(answer).into_response()
 }
 
-async fn list_videos(State(state): State<Shared>, headers: HeaderMap) -> Response {
+/// `page` (1-based) and `limit` of `GET videos`.
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    page: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn list_videos(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
     let mut inner = lock(&state);
     if let Some(r) = gate(&mut inner, &headers) {
         return r;
     }
+    inner.stats.list_reads += 1;
+    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let page = query.page.unwrap_or(1).max(1);
     let mut videos: Vec<_> = inner.videos.iter().collect();
     videos.sort_by_key(|(_, v)| std::cmp::Reverse(v.seq));
     let list: Vec<Value> = videos
         .into_iter()
-        .take(50)
+        .skip((page - 1) * limit)
+        .take(limit)
         .map(|(id, v)| {
             let status = if v.render_started.is_some() {
                 "rendering"

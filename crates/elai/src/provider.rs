@@ -316,22 +316,30 @@ impl ElaiProvider {
         token: &str,
         ctx: Ctx<'_>,
     ) -> Result<Option<VideoObject>, ProviderError> {
-        match self
-            .http
-            .call(Method::GET, &wire::list_path(50), None, ctx)
-            .await
-        {
-            Ok(list) => Ok(wire::find_tagged_video(&list, token)
-                .filter(|v| v.id.as_deref().is_some_and(wire::is_valid_video_id))),
-            Err(ProviderError::Permanent {
-                kind: PermanentKind::BadRequest | PermanentKind::NotFound,
-                message,
-            }) => {
-                tracing::debug!("cannot list videos to find a lost create: {message}");
-                Ok(None)
+        // A few pages at most: a create whose answer was lost is recent.
+        for page in 1..=wire::LIST_PAGES {
+            let path = wire::list_path(page, wire::LIST_PAGE);
+            let list = match self.http.call(Method::GET, &path, None, ctx).await {
+                Ok(list) => list,
+                Err(ProviderError::Permanent {
+                    kind: PermanentKind::BadRequest | PermanentKind::NotFound,
+                    message,
+                }) => {
+                    tracing::debug!("cannot list videos to find a lost create: {message}");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            let found = wire::find_tagged_video(&list, token)
+                .filter(|v| v.id.as_deref().is_some_and(wire::is_valid_video_id));
+            if found.is_some() {
+                return Ok(found);
             }
-            Err(e) => Err(e),
+            if wire::listed_videos(&list) < wire::LIST_PAGE as usize {
+                break;
+            }
         }
+        Ok(None)
     }
 
     /// Start tracking video `id`, made for `request` and not started: its

@@ -8,7 +8,7 @@
 //! | render | `POST videos/render/{id}` | empty → any 2xx (200, also 202) |
 //! | status | `GET videos/{id}` | a video object, see [`VideoObject`] |
 //! | delete | `DELETE videos/{id}` | empty → any 2xx |
-//! | list | `GET videos?page=1&limit=N` | `{videos: [...]}` (or a bare list) of video objects with `tags` |
+//! | list | `GET videos?page=P&limit=N` | `{videos: [...]}` (or a bare list) of video objects with `tags` |
 //! | avatars | `GET avatars` | a list of avatars, see [`parse_avatars`] |
 //! | voices | `GET voices` | voices, see [`parse_voices`] (endpoint unconfirmed) |
 //!
@@ -87,9 +87,24 @@ pub const AVATARS: &str = "avatars";
 /// Path of the voices listing.
 pub const VOICES: &str = "voices";
 
-/// Path of the first page of the video list, newest first.
-pub fn list_path(limit: u32) -> String {
-    format!("videos?page=1&limit={limit}")
+/// Path of page `page` (1-based) of the video list, `limit` videos a page
+/// (the order is not documented; newest first is what the fake serves).
+pub fn list_path(page: u32, limit: u32) -> String {
+    format!("videos?page={page}&limit={limit}")
+}
+
+/// How many videos one list page holds when slidecast asks.
+pub const LIST_PAGE: u32 = 50;
+
+/// How many list pages a search for a lost create reads at most: bounded,
+/// so a large account is not listed whole on every unsure create.
+pub const LIST_PAGES: u32 = 4;
+
+/// How many videos a list answer holds.
+pub fn listed_videos(list: &Value) -> usize {
+    list.as_array()
+        .or_else(|| list.get("videos").and_then(Value::as_array))
+        .map_or(0, Vec::len)
 }
 
 /// The tag that marks every create of `request`: the same for every

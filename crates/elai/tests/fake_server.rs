@@ -448,3 +448,43 @@ async fn the_avatar_object_is_sized_from_its_canvas_image() {
         assert_eq!(look.avatar_box, (420, 0, 1080, 1080), "{look:?}");
     }
 }
+
+/// A lost create under many newer videos is found on a later list page,
+/// and the search reads a bounded number of pages.
+#[tokio::test]
+async fn a_lost_create_is_found_a_few_list_pages_back_and_the_search_is_bounded() {
+    let (fake, first) = fake(Faults {
+        lost_create_answers: 1,
+        ..Faults::default()
+    })
+    .await;
+    first.initiate(&request(1)).await.unwrap_err();
+    drop(first);
+    // 70 newer videos: the lost one is on page 2 of 50.
+    let other = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    for n in 2..=71 {
+        other.initiate(&request(n)).await.unwrap();
+    }
+    let second = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let reads = fake.stats().list_reads;
+    let (h, started) = second
+        .find_lost_create(&request(1))
+        .await
+        .unwrap()
+        .expect("found on the second page");
+    assert!(!started);
+    assert_eq!(
+        fake.video_name(&h.id).as_deref(),
+        Some("Fake deck - slide 1")
+    );
+    assert_eq!(fake.stats().list_reads - reads, 2);
+    // A create that never happened: every page read once, then none.
+    let reads = fake.stats().list_reads;
+    assert_eq!(second.find_lost_create(&request(99)).await.unwrap(), None);
+    assert_eq!(
+        fake.stats().list_reads - reads,
+        2,
+        "71 videos fill two pages"
+    );
+    assert_eq!(fake.stats().creates, 71);
+}
