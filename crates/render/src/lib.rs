@@ -177,6 +177,7 @@ pub struct RenderJob {
     events: Option<mpsc::UnboundedSender<Progress>>,
     render_registry: Option<Arc<dyn RenderRegistry>>,
     cpu_pool: Option<CpuPool>,
+    speech_rate: slidecast_core::SpeechRate,
 }
 
 impl std::fmt::Debug for RenderJob {
@@ -198,6 +199,7 @@ impl std::fmt::Debug for RenderJob {
             .field("work_dir", &self.work_dir)
             .field("render_registry", &self.render_registry.is_some())
             .field("cpu_pool", &self.cpu_pool)
+            .field("speech_rate", &self.speech_rate)
             .finish_non_exhaustive()
     }
 }
@@ -248,6 +250,7 @@ impl RenderJob {
             settings: BTreeMap::new(),
             store: StorePolicy::default(),
             max_minutes: None,
+            speech_rate: slidecast_core::SpeechRate::default(),
             captions: CaptionOptions::default(),
             timeline: None,
             schedule: Schedule::Eager,
@@ -335,6 +338,15 @@ impl RenderJob {
         self
     }
 
+    /// How fast narration is estimated to be spoken (default
+    /// [`SpeechRate::DEFAULT_WPM`](slidecast_core::SpeechRate::DEFAULT_WPM)):
+    /// the one estimate behind splitting long narrations, the plan and
+    /// budget, and the vendors' render deadlines.
+    pub fn speech_rate(mut self, rate: slidecast_core::SpeechRate) -> Self {
+        self.speech_rate = rate;
+        self
+    }
+
     /// Take CPU slots from `pool` as well as from the job's own budget, so
     /// jobs running side by side share the machine's cores.
     pub fn cpu_pool(mut self, pool: CpuPool) -> Self {
@@ -402,10 +414,11 @@ impl RenderJob {
         self.providers_of(&deck)?;
         let cache = self.store.open_cache()?;
         let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
-        Ok(slidecast_store::plan(
+        Ok(Plan::build(
             &deck,
             cache.as_ref(),
             Some(&snapshot),
+            self.rates(),
         ))
     }
 
@@ -426,13 +439,14 @@ impl RenderJob {
         let names = self.providers_of(&deck)?;
         let work = tempfile::tempdir().map_err(|e| RenderError::io(std::env::temp_dir(), e))?;
         let provider = self.build_provider(&names, &self.provider_context(work.path()))?;
-        let (deck, unsplittable) = split_narration(deck, provider.as_ref()).await?;
+        let (deck, unsplittable) =
+            split_narration(deck, provider.as_ref(), self.speech_rate).await?;
         let cache = self.store.open_cache()?;
         let snapshot = Journal::read(&self.store.state_dir_for(&self.output), &self.output)?;
         let sources = snapshot.sources(&deck, cache.as_ref());
         self.vendor_check(&deck, provider.as_ref(), &sources, unsplittable)
             .await?;
-        Ok(Plan::for_sources(&deck, &sources, Rates::default()))
+        Ok(Plan::for_sources(&deck, &sources, self.rates()))
     }
 
     /// [`AvatarProvider::check`] on the clips `sources` leaves to render,
@@ -495,10 +509,19 @@ impl RenderJob {
         Ok(())
     }
 
+    /// How the plan and budget estimate and bill speech.
+    fn rates(&self) -> Rates {
+        Rates {
+            speech_rate: self.speech_rate,
+            ..Rates::default()
+        }
+    }
+
     fn provider_context(&self, work_dir: &Path) -> ProviderContext {
         let mut ctx = ProviderContext::new(work_dir, self.deck.output.fps);
         ctx.parallel_renders = self.cpu.jobs();
         ctx.settings = self.settings.clone();
+        ctx.speech_rate = self.speech_rate;
         ctx
     }
 
@@ -561,7 +584,8 @@ impl RenderJob {
         let ctx = self.provider_context(&work_dir);
         let provider = self.build_provider(&names, &ctx)?;
         // Narrations longer than the avatar speaks per clip become parts.
-        let (deck, unsplittable) = split_narration(deck, provider.as_ref()).await?;
+        let (deck, unsplittable) =
+            split_narration(deck, provider.as_ref(), self.speech_rate).await?;
         let composer: Arc<dyn Composer> = Arc::new(
             slidecast_media::MediaComposer::builder(deck.output.clone())
                 .work_dir(&work_dir)
@@ -602,7 +626,7 @@ impl RenderJob {
         // Priced after verification: a cached or fetched clip that failed
         // it is rendered again, and that render is billed.
         if let Some(max) = self.max_minutes {
-            Plan::for_sources(&deck, &sources, Rates::default()).check_budget(max)?;
+            Plan::for_sources(&deck, &sources, self.rates()).check_budget(max)?;
         }
         let reused_clips = sources
             .values()
@@ -781,13 +805,15 @@ impl RenderJob {
         let mut results = Vec::new();
         // The deck as the run split it, so the parts' renders are found too.
         let deck = match self.build_provider(&names, &ctx) {
-            Ok(provider) => match split_narration(deck.clone(), provider.as_ref()).await {
-                Ok((split, _)) => split,
-                Err(e) => {
-                    tracing::warn!("cannot ask the vendor how narrations were split: {e}");
-                    deck
+            Ok(provider) => {
+                match split_narration(deck.clone(), provider.as_ref(), self.speech_rate).await {
+                    Ok((split, _)) => split,
+                    Err(e) => {
+                        tracing::warn!("cannot ask the vendor how narrations were split: {e}");
+                        deck
+                    }
                 }
-            },
+            }
             Err(_) => deck,
         };
         let requests = deck
@@ -898,6 +924,7 @@ where
 async fn split_narration(
     mut deck: Deck,
     provider: &dyn AvatarProvider,
+    rate: slidecast_core::SpeechRate,
 ) -> Result<(Deck, Vec<slidecast_core::DeckProblem>), RenderError> {
     let mut limits = HashMap::new();
     for slide in deck.presenter_slides() {
@@ -911,9 +938,7 @@ async fn split_narration(
         let limit = vendor_call(provider, slide.number, || provider.speech_limit(&request)).await?;
         limits.insert(slide.number, limit);
     }
-    let split = deck.split_narration(slidecast_core::SpeechRate::default(), |r| {
-        limits.get(&r.slide).copied().flatten()
-    });
+    let split = deck.split_narration(rate, |r| limits.get(&r.slide).copied().flatten());
     let problems = match split {
         Ok(()) => Vec::new(),
         Err(slidecast_core::DeckError::Invalid(problems)) => problems,

@@ -31,6 +31,8 @@ pub struct ProviderContext {
     /// Provider settings by dotted name (`elai.url`, `elai.key_file`), from
     /// [`RenderJob::provider_setting`](crate::RenderJob::provider_setting).
     pub settings: BTreeMap<String, String>,
+    /// The job's speaking-rate estimate (for render deadlines and limits).
+    pub speech_rate: slidecast_core::SpeechRate,
 }
 
 impl ProviderContext {
@@ -41,6 +43,7 @@ impl ProviderContext {
             fps,
             parallel_renders: crate::CpuBudget::default().jobs(),
             settings: BTreeMap::new(),
+            speech_rate: slidecast_core::SpeechRate::default(),
         }
     }
 
@@ -172,7 +175,8 @@ pub fn elai_url(ctx: &ProviderContext) -> Option<String> {
 
 /// The Elai client configuration of a job's settings.
 pub fn elai_config(ctx: &ProviderContext) -> Result<slidecast_elai::ElaiConfig, RenderError> {
-    let mut config = slidecast_elai::ElaiConfig::builder();
+    let mut config =
+        slidecast_elai::ElaiConfig::builder().words_per_minute(ctx.speech_rate.words_per_minute());
     if let Some(url) = elai_url(ctx) {
         config = config.base_url(url);
     }

@@ -134,6 +134,8 @@ async fn a_missing_output_folder_is_reported_with_its_path() {
 struct Counted {
     inner: MockClips,
     initiates: Arc<AtomicUsize>,
+    /// The longest narration one clip speaks, if limited.
+    speech_limit: Option<std::time::Duration>,
 }
 
 #[async_trait::async_trait]
@@ -143,6 +145,12 @@ impl AvatarProvider for Counted {
     }
     fn limits(&self) -> slidecast_core::ProviderLimits {
         self.inner.limits()
+    }
+    async fn speech_limit(
+        &self,
+        _: &slidecast_core::ClipRequest,
+    ) -> Result<Option<std::time::Duration>, slidecast_core::ProviderError> {
+        Ok(self.speech_limit)
     }
     async fn initiate(
         &self,
@@ -191,6 +199,7 @@ async fn a_registered_provider_renders_and_is_journaled() {
         Ok(Arc::new(Counted {
             inner: MockClips::new(ctx.fps),
             initiates: counter.clone(),
+            speech_limit: None,
         }) as Arc<dyn AvatarProvider>)
     });
     let store = StorePolicy::default()
@@ -246,4 +255,62 @@ async fn two_jobs_in_one_process_do_not_share_files() {
     // Each video is its own deck's length.
     assert!((Probe::of(&out_a).duration() - ra.video_length.as_secs_f64()).abs() < 0.1);
     assert!((Probe::of(&out_b).duration() - rb.video_length.as_secs_f64()).abs() < 0.1);
+}
+
+/// A narration longer than the provider speaks per clip is planned (and
+/// priced) as parts, at the job's speaking rate; one sentence too long to
+/// cut is a deck problem naming slide and script, before anything renders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_narrations_are_split_at_the_jobs_speaking_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut deck = load(dir.path(), 3);
+    let long = deck
+        .slides
+        .iter()
+        .position(|s| s.presenter.is_some())
+        .unwrap();
+    let number = deck.slides[long].number;
+    // 108 words in sentences of nine: about 50 s at 130 wpm.
+    deck.slides[long].script = (0..12)
+        .map(|i| format!("Sentence {i} is here to make a long narration."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let initiates = Arc::new(AtomicUsize::new(0));
+    let mut registry = ProviderRegistry::builtin();
+    let counter = initiates.clone();
+    registry.register("acme", move |ctx| {
+        Ok(Arc::new(Counted {
+            inner: MockClips::new(ctx.fps),
+            initiates: counter.clone(),
+            speech_limit: Some(std::time::Duration::from_secs(20)),
+        }) as Arc<dyn AvatarProvider>)
+    });
+    let job = |deck: &Deck, rate: f64| {
+        RenderJob::new(deck.clone(), dir.path().join("out.mp4"))
+            .registry(registry.clone())
+            .provider("acme")
+            .store(StorePolicy::default().cache_dir(dir.path().join("cache")))
+            .speech_rate(slidecast_core::SpeechRate::new(rate))
+    };
+    let parts = |plan: &slidecast_store::Plan| plan.slides[long].keys.len();
+    // 85% of 20 s at 130 wpm is 36 words a part: three parts of four
+    // sentences.
+    let plan = job(&deck, 130.0).plan_with_vendors().await.unwrap();
+    assert_eq!(parts(&plan), 3, "{plan}");
+    // Read twice as fast, 73 words fit a part: two parts.
+    let plan = job(&deck, 260.0).plan_with_vendors().await.unwrap();
+    assert_eq!(parts(&plan), 2, "{plan}");
+    // The offline plan does not ask the provider: one clip.
+    assert_eq!(parts(&job(&deck, 130.0).plan().unwrap()), 1);
+
+    // One sentence of 40 words cannot be cut to fit 36.
+    deck.slides[long].script = vec!["word"; 40].join(" ");
+    let err = job(&deck, 130.0).run().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("slide {number}: script")) && text.contains("40 words"),
+        "{text}"
+    );
+    assert_eq!(initiates.load(Ordering::SeqCst), 0, "nothing rendered");
+    assert!(!dir.path().join("out.mp4").exists());
 }
