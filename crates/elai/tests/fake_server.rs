@@ -54,6 +54,31 @@ async fn wait(p: &ElaiProvider, h: &RenderHandle) -> Result<RenderStatus, Provid
     }
 }
 
+/// A new process's provider against `fake`.
+fn process(fake: &FakeElai) -> ElaiProvider {
+    ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap()
+}
+
+/// A fake where a process sent the create of `request(n)` and died before
+/// its answer (the video exists, nobody knows its id).
+async fn fake_with_a_lost_create(n: usize) -> FakeElai {
+    let (fake, first) = fake(Faults {
+        lost_create_answers: 1,
+        ..Faults::default()
+    })
+    .await;
+    first.initiate(&request(n)).await.unwrap_err();
+    fake
+}
+
+/// Create, start, wait for and fetch `r` into `dest`.
+async fn render(p: &ElaiProvider, r: &ClipRequest, dest: &Path) {
+    let h = p.initiate(r).await.unwrap();
+    p.start(&h).await.unwrap();
+    assert_eq!(wait(p, &h).await.unwrap(), RenderStatus::Ready);
+    p.fetch(&h, dest).await.unwrap();
+}
+
 fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
@@ -335,17 +360,11 @@ async fn a_lost_create_answer_does_not_create_the_slide_twice() {
 
 #[tokio::test]
 async fn another_process_finds_a_create_whose_sender_died() {
-    let (fake, first) = fake(Faults {
-        lost_create_answers: 1,
-        ..Faults::default()
-    })
-    .await;
     // The first process sends the create and dies before the answer.
-    first.initiate(&request(2)).await.unwrap_err();
-    drop(first);
+    let fake = fake_with_a_lost_create(2).await;
     // A second process, which never heard of it, finds it by the token
     // derived from the request: a draft, not started.
-    let second = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let second = process(&fake);
     let (h, started) = second
         .find_lost_create(&request(2))
         .await
@@ -383,7 +402,7 @@ async fn each_video_serves_its_own_clip_made_from_its_request() {
     )
     .await
     .unwrap();
-    let p = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let p = process(&fake);
     let mut short = request(1);
     short.avatar_background = Rgb::new(0x12, 0x34, 0x56);
     let mut long = request(2);
@@ -391,11 +410,8 @@ async fn each_video_serves_its_own_clip_made_from_its_request() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = Vec::new();
     for (i, r) in [short, long].iter().enumerate() {
-        let h = p.initiate(r).await.unwrap();
-        p.start(&h).await.unwrap();
-        assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
         let dest = dir.path().join(format!("{i}.mp4"));
-        p.fetch(&h, &dest).await.unwrap();
+        render(&p, r, &dest).await;
         served.push(String::from_utf8(std::fs::read(&dest).unwrap()).unwrap());
     }
     assert_eq!(served[1], "clip of 30000 ms");
@@ -425,17 +441,13 @@ async fn the_avatar_object_is_sized_from_its_canvas_image() {
     }))
     .await
     .unwrap();
-    let p = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let p = process(&fake);
     let mut old = request(1);
     old.avatar = "dan.casual".into();
     let new = request(2);
+    let dir = tempfile::tempdir().unwrap();
     for r in [&old, &new] {
-        let h = p.initiate(r).await.unwrap();
-        p.start(&h).await.unwrap();
-        assert_eq!(wait(&p, &h).await.unwrap(), RenderStatus::Ready);
-        p.fetch(&h, &tempfile::tempdir().unwrap().path().join("c.mp4"))
-            .await
-            .unwrap();
+        render(&p, r, &dir.path().join("c.mp4")).await;
     }
     let bodies = fake.stats().create_bodies;
     let object = |i: usize| bodies[i]["slides"][0]["canvas"]["objects"][0].clone();
@@ -453,19 +465,13 @@ async fn the_avatar_object_is_sized_from_its_canvas_image() {
 /// and the search reads a bounded number of pages.
 #[tokio::test]
 async fn a_lost_create_is_found_a_few_list_pages_back_and_the_search_is_bounded() {
-    let (fake, first) = fake(Faults {
-        lost_create_answers: 1,
-        ..Faults::default()
-    })
-    .await;
-    first.initiate(&request(1)).await.unwrap_err();
-    drop(first);
+    let fake = fake_with_a_lost_create(1).await;
     // 70 newer videos: the lost one is on page 2 of 50.
-    let other = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let other = process(&fake);
     for n in 2..=71 {
         other.initiate(&request(n)).await.unwrap();
     }
-    let second = ElaiProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    let second = process(&fake);
     let reads = fake.stats().list_reads;
     let (h, started) = second
         .find_lost_create(&request(1))

@@ -138,6 +138,22 @@ struct Counted {
     speech_limit: Option<std::time::Duration>,
 }
 
+/// The built-in providers and `acme` (a counted [`MockClips`] speaking at
+/// most `speech_limit` per clip), and its count of creates.
+fn acme(speech_limit: Option<std::time::Duration>) -> (ProviderRegistry, Arc<AtomicUsize>) {
+    let initiates = Arc::new(AtomicUsize::new(0));
+    let mut registry = ProviderRegistry::builtin();
+    let counter = initiates.clone();
+    registry.register("acme", move |ctx| {
+        Ok(Arc::new(Counted {
+            inner: MockClips::new(ctx.fps),
+            initiates: counter.clone(),
+            speech_limit,
+        }) as Arc<dyn AvatarProvider>)
+    });
+    (registry, initiates)
+}
+
 #[async_trait::async_trait]
 impl AvatarProvider for Counted {
     fn name(&self) -> &str {
@@ -192,16 +208,7 @@ impl AvatarProvider for Counted {
 async fn a_registered_provider_renders_and_is_journaled() {
     let dir = tempfile::tempdir().unwrap();
     let deck = load(dir.path(), 3);
-    let initiates = Arc::new(AtomicUsize::new(0));
-    let mut registry = ProviderRegistry::builtin();
-    let counter = initiates.clone();
-    registry.register("acme", move |ctx| {
-        Ok(Arc::new(Counted {
-            inner: MockClips::new(ctx.fps),
-            initiates: counter.clone(),
-            speech_limit: None,
-        }) as Arc<dyn AvatarProvider>)
-    });
+    let (registry, initiates) = acme(None);
     let store = StorePolicy::default()
         .cache_dir(dir.path().join("cache"))
         .state_dir(dir.path().join("state"));
@@ -275,16 +282,7 @@ async fn long_narrations_are_split_at_the_jobs_speaking_rate() {
         .map(|i| format!("Sentence {i} is here to make a long narration."))
         .collect::<Vec<_>>()
         .join(" ");
-    let initiates = Arc::new(AtomicUsize::new(0));
-    let mut registry = ProviderRegistry::builtin();
-    let counter = initiates.clone();
-    registry.register("acme", move |ctx| {
-        Ok(Arc::new(Counted {
-            inner: MockClips::new(ctx.fps),
-            initiates: counter.clone(),
-            speech_limit: Some(std::time::Duration::from_secs(20)),
-        }) as Arc<dyn AvatarProvider>)
-    });
+    let (registry, initiates) = acme(Some(std::time::Duration::from_secs(20)));
     let job = |deck: &Deck, rate: f64| {
         RenderJob::new(deck.clone(), dir.path().join("out.mp4"))
             .registry(registry.clone())

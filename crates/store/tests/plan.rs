@@ -9,6 +9,20 @@ use common::{deck, write_clip};
 use slidecast_core::RenderHandle;
 use slidecast_store::{plan, ClipCache, ClipKey, ClipOrigin, Journal, Plan, Rates, SlideStatus};
 
+/// Put a clip for `request` in `cache` (written in `dir` first).
+fn cache_clip(cache: &ClipCache, dir: &std::path::Path, request: slidecast_core::ClipRequest) {
+    cache
+        .put(
+            &ClipKey::for_request(&request),
+            &write_clip(dir, "c.mp4", b"clip"),
+            ClipOrigin {
+                request,
+                vendor_id: None,
+            },
+        )
+        .unwrap();
+}
+
 fn words(n: usize) -> String {
     vec!["word"; n].join(" ")
 }
@@ -109,17 +123,7 @@ fn cached_in_flight_and_repeated_slides_cost_only_what_is_left_to_pay() {
         ],
     );
     let req = |n: usize| deck.slides[n - 1].clip_requests(&deck).remove(0);
-    let r1 = req(1);
-    cache
-        .put(
-            &ClipKey::for_request(&r1),
-            &write_clip(dir.path(), "c.mp4", b"clip"),
-            ClipOrigin {
-                request: r1,
-                vendor_id: None,
-            },
-        )
-        .unwrap();
+    cache_clip(&cache, dir.path(), req(1));
     let out = dir.path().join("out.mp4");
     let state = dir.path().join("state");
     {
@@ -248,16 +252,7 @@ fn a_narration_in_parts_is_priced_and_counted_part_by_part() {
     let cache = ClipCache::open(dir.path().join("cache")).unwrap();
     let first = deck.slides[1].clip_requests(&deck).remove(0);
     assert_eq!(first.script, "One.");
-    cache
-        .put(
-            &ClipKey::for_request(&first),
-            &write_clip(dir.path(), "c.mp4", b"clip"),
-            ClipOrigin {
-                request: first,
-                vendor_id: None,
-            },
-        )
-        .unwrap();
+    cache_clip(&cache, dir.path(), first);
     let p = plan(&deck, Some(&cache), None);
     let s2 = &p.slides[1];
     assert_eq!(s2.keys.len(), 3);
