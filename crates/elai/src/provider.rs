@@ -914,8 +914,9 @@ fn check_request(
                         "script",
                         format!(
                             "the narration is about {speech:.0} s ({} words); avatar `{}` \
-                             speaks at most {limit} s per slide: shorten it, split it over \
-                             two slides, or choose an avatar with a longer limit",
+                             speaks at most {limit} s per clip: split it into parts \
+                             (`Deck::split_narration`, as slidecast's render does), shorten \
+                             it, or choose an avatar with a longer limit",
                             request.script.split_whitespace().count(),
                             request.avatar
                         ),
