@@ -12,6 +12,33 @@ use serde::Deserialize;
 pub struct Probe {
     pub streams: Vec<ProbeStream>,
     pub format: ProbeFormat,
+    #[serde(default)]
+    pub chapters: Vec<ProbeChapter>,
+}
+
+/// One chapter as ffprobe reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeChapter {
+    /// Seconds, as ffprobe prints them.
+    pub start_time: String,
+    pub end_time: String,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl ProbeChapter {
+    /// The chapter's `title` tag.
+    pub fn title(&self) -> &str {
+        self.tags.get("title").map_or("", String::as_str)
+    }
+
+    /// Start and end, seconds.
+    pub fn span(&self) -> (f64, f64) {
+        (
+            parse_f64(Some(&self.start_time)),
+            parse_f64(Some(&self.end_time)),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +74,7 @@ impl Probe {
                 "json",
                 "-show_streams",
                 "-show_format",
+                "-show_chapters",
             ])
             .arg(path)
             .output()
@@ -159,6 +187,9 @@ pub fn mock_deck(dir: &Path, slides: usize) -> PathBuf {
             colours[(n - 1) % colours.len()],
         );
         text.push_str(&format!("\n[[slides]]\nimage = \"{n}.png\"\n"));
+        if n == 1 {
+            text.push_str("title = \"Opening\"\n");
+        }
         if n == 2 {
             text.push_str("duration = 1.5\nslide_only = true\n");
         } else {

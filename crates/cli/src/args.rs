@@ -157,7 +157,9 @@ Examples:
   ELAI_API_KEY=... slidecast render deck.toml -o talk.mp4 --provider elai
   slidecast render deck.toml -o talk.mp4 --progress json > events.jsonl
 
-Besides OUT.mp4 every render writes OUT.srt and OUT.vtt (captions).";
+Besides OUT.mp4 every render writes OUT.srt and OUT.vtt (captions), and
+OUT.chapters.vtt and OUT.chapters.txt (one chapter per slide, named by its
+`title`).";
 
 /// Which avatar provider renders the presenter clips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -146,12 +146,14 @@ async fn render(deck: Deck, args: RenderArgs, quiet: bool, sink: LogSink) -> Res
             Some((srt, vtt)) => format!("; captions: {}, {}", srt.display(), vtt.display()),
             None => String::new(),
         };
+        let (chapters, _) = &outcome.chapters;
         eprintln!(
-            "wrote {} ({:.1} s of video, {} slide(s)) in {:.1} s{captions}",
+            "wrote {} ({:.1} s of video, {} slide(s)) in {:.1} s{captions}; chapters: {}",
             outcome.video.display(),
             outcome.video_length.as_secs_f64(),
             outcome.report.segments.len(),
             outcome.report.elapsed.as_secs_f64(),
+            chapters.with_extension("{vtt,txt}").display(),
         );
     }
     Ok(())

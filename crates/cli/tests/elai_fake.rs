@@ -53,7 +53,7 @@ fn render_through_the_fake_elai_creates_each_slide_once() {
             .unwrap()
             .saturating_duration_since(stats.first_ready_at.unwrap())
     );
-    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
     assert!(probe_duration(&out) > 6.0);
 
     // The same command again: every clip comes from the cache.
@@ -250,7 +250,7 @@ fn a_twelve_slide_deck_creates_every_render_before_the_first_is_ready() {
             .unwrap()
             .saturating_duration_since(stats.first_ready_at.unwrap())
     );
-    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
 }
 
 /// Two renders of different outputs that share a slide, started together,
@@ -308,8 +308,14 @@ fn two_concurrent_renders_sharing_a_slide_pay_for_it_once() {
         "the shared slide is paid once: {stats:?}"
     );
     assert_eq!(stats.creates, 3, "3 distinct clips, 3 creates");
-    assert_eq!(probe_codecs(&out_a), ["h264", "aac", "mov_text"]);
-    assert_eq!(probe_codecs(&out_b), ["h264", "aac", "mov_text"]);
+    assert_eq!(
+        probe_codecs(&out_a),
+        ["h264", "aac", "mov_text", "bin_data"]
+    );
+    assert_eq!(
+        probe_codecs(&out_b),
+        ["h264", "aac", "mov_text", "bin_data"]
+    );
 }
 
 /// A burst of 429s: slidecast backs off (the window of renders in flight
@@ -341,7 +347,7 @@ fn a_429_burst_slows_creates_down_but_pays_each_slide_once() {
         stats.creates_by_slide.values().all(|n| *n == 1),
         "{stats:?}"
     );
-    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
 }
 
 /// Long narration just works: about 150 s of sentences on `gia.casual`

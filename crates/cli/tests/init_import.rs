@@ -19,12 +19,17 @@ fn deck_images(deck: &Path) -> Vec<String> {
 }
 
 fn deck_scripts(deck: &Path) -> Vec<Option<String>> {
+    deck_field(deck, "script")
+}
+
+/// `field` of every slide of the deck file, in order.
+fn deck_field(deck: &Path, field: &str) -> Vec<Option<String>> {
     let value: toml::Value = toml::from_str(&std::fs::read_to_string(deck).unwrap()).unwrap();
     value["slides"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s.get("script").and_then(|v| v.as_str()).map(String::from))
+        .map(|s| s.get(field).and_then(|v| v.as_str()).map(String::from))
         .collect()
 }
 
@@ -184,12 +189,35 @@ fn tiny_pptx(path: &Path) {
 <Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide3.xml"/>
 </Relationships>"#,
     );
-    for n in 1..=3 {
-        add(
-            &format!("ppt/slides/slide{n}.xml"),
-            r#"<?xml version="1.0"?><p:sld xmlns:p="p"/>"#,
-        );
-    }
+    // Slide 3 (shown first) has a centred title over two lines, slide 1 a
+    // title and a body text box, slide 2 no title.
+    let slide_xml = |shapes: &str| {
+        format!(
+            r#"<?xml version="1.0"?><p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree>{shapes}</p:spTree></p:cSld></p:sld>"#
+        )
+    };
+    let shape = |kind: &str, paragraphs: &[&str]| {
+        let text: String = paragraphs
+            .iter()
+            .map(|t| format!("<a:p><a:r><a:t>{t}</a:t></a:r></a:p>"))
+            .collect();
+        format!(
+            r#"<p:sp><p:nvSpPr><p:nvPr><p:ph type="{kind}"/></p:nvPr></p:nvSpPr><p:txBody>{text}</p:txBody></p:sp>"#
+        )
+    };
+    add(
+        "ppt/slides/slide3.xml",
+        &slide_xml(&shape("ctrTitle", &["Roadmap", "2027"])),
+    );
+    add(
+        "ppt/slides/slide1.xml",
+        &slide_xml(&format!(
+            "{}{}",
+            shape("title", &["Q&amp;A   time"]),
+            shape("body", &["Not a title."])
+        )),
+    );
+    add("ppt/slides/slide2.xml", &slide_xml(""));
     for (slide, notes) in [(1, Some(1)), (3, Some(2))] {
         add(
             &format!("ppt/slides/_rels/slide{slide}.xml.rels"),
@@ -252,6 +280,15 @@ fn import_pptx_takes_speaker_notes_as_scripts_in_presentation_order() {
         vec![
             Some("Welcome & hello.\n\nToday: the roadmap.".to_string()),
             Some("Notes of the second slide.".to_string()),
+            None,
+        ]
+    );
+    // The slides' title placeholders become their titles (chapter names).
+    assert_eq!(
+        deck_field(&deck, "title"),
+        vec![
+            Some("Roadmap 2027".to_string()),
+            Some("Q&A time".to_string()),
             None,
         ]
     );

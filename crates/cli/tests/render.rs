@@ -96,8 +96,26 @@ fn mock_render_writes_video_captions_timeline_and_schema_valid_events() {
     }
     assert_eq!(vtt.matches(" --> ").count(), cues.len());
 
+    // One chapter per slide, named by its title (or "Slide N"), starting
+    // where its slide starts, in the video and beside it.
+    let chapters = slidecast_tests::Probe::of(&out).chapters;
+    let titles: Vec<&str> = chapters.iter().map(|c| c.title()).collect();
+    assert_eq!(titles, ["Opening", "Slide 2", "Slide 3", "Slide 4"]);
+    for (c, w) in chapters.iter().zip(bounds.windows(2)) {
+        let (start, end) = c.span();
+        assert!(
+            (start - w[0]).abs() < 0.002 && (end - w[1]).abs() < 0.002,
+            "{c:?} vs {w:?}"
+        );
+    }
+    let list = std::fs::read_to_string(dir.path().join("talk.chapters.txt")).unwrap();
+    assert_eq!(list.lines().next(), Some("0:00 Opening"));
+    assert_eq!(list.lines().count(), 4);
+    let vtt_chapters = std::fs::read_to_string(dir.path().join("talk.chapters.vtt")).unwrap();
+    assert_eq!(vtt_chapters.matches(" --> ").count(), 4);
+
     // The same cues are embedded as a soft subtitle track.
-    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text"]);
+    assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
     let embedded = srt_cues(&embedded_srt(&out));
     assert_eq!(embedded.len(), cues.len());
     for ((a, b, text), (ea, eb, etext)) in cues.iter().zip(&embedded) {
@@ -130,6 +148,8 @@ fn mock_render_writes_video_captions_timeline_and_schema_valid_events() {
             "3.png",
             "4.png",
             "deck.toml",
+            "talk.chapters.txt",
+            "talk.chapters.vtt",
             "talk.mp4",
             "talk.srt",
             "talk.svg",
@@ -157,7 +177,10 @@ fn plain_progress_off_a_terminal() {
                 .and(predicate::str::contains("wrote")),
         );
     // --no-captions: files beside the video, no track inside it.
-    assert_eq!(probe_codecs(&dir.path().join("o.mp4")), ["h264", "aac"]);
+    assert_eq!(
+        probe_codecs(&dir.path().join("o.mp4")),
+        ["h264", "aac", "bin_data"]
+    );
     assert!(dir.path().join("o.srt").exists() && dir.path().join("o.vtt").exists());
 }
 

@@ -99,6 +99,17 @@ pub struct SubtitleTrack {
     pub cues: Vec<SubtitleCue>,
 }
 
+/// A named part of the finished video (players list them as chapters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chapter {
+    /// Where it begins, from the start of the video.
+    pub start: Duration,
+    /// Where it ends.
+    pub end: Duration,
+    /// Its name, one line.
+    pub title: String,
+}
+
 /// What the finished video carries besides the segments' pictures and
 /// sound, written in the same pass as the join (never a second rewrite of
 /// the output).
@@ -107,9 +118,17 @@ pub struct SubtitleTrack {
 pub struct FinishOptions {
     /// Soft subtitles (captions players show on request).
     pub subtitles: Option<SubtitleTrack>,
+    /// Chapters, in order (none: the video has no chapters).
+    pub chapters: Vec<Chapter>,
 }
 
 impl FinishOptions {
+    /// Carry `chapters` (in order, not overlapping).
+    pub fn chapters(mut self, chapters: Vec<Chapter>) -> Self {
+        self.chapters = chapters;
+        self
+    }
+
     /// Carry `track` as a subtitle track.
     pub fn subtitles(mut self, track: SubtitleTrack) -> Self {
         self.subtitles = Some(track);

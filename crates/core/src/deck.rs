@@ -28,6 +28,7 @@
 //!
 //! [[slides]]
 //! image = "slides/01-title.png"
+//! title = "Welcome"               # the chapter name (default: "Slide 1")
 //! script = "Welcome to the quarterly update."
 //!
 //! [[slides]]
@@ -191,6 +192,8 @@ pub struct Slide {
     pub number: usize,
     /// Background image, resolved against the deck file's folder.
     pub image: PathBuf,
+    /// The slide's title, when the deck gives one: its chapter's name.
+    pub title: Option<String>,
     /// Narration; empty for a slide-only slide.
     pub script: String,
     /// The presenter for this slide; `None` for a slide-only slide.
@@ -208,6 +211,14 @@ pub struct Slide {
 }
 
 impl Slide {
+    /// The slide's chapter name: its [`title`](Self::title), or `Slide N`.
+    pub fn chapter_title(&self) -> String {
+        match &self.title {
+            Some(t) => t.clone(),
+            None => format!("Slide {}", self.number),
+        }
+    }
+
     /// The vendor requests for this slide's clips, in speaking order: one,
     /// or one per [part](Self::parts); none for a slide-only slide.
     pub fn clip_requests(&self, deck: &Deck) -> Vec<crate::ClipRequest> {

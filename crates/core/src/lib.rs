@@ -30,8 +30,8 @@ pub mod speech;
 pub mod testing;
 
 pub use composer::{
-    ClipInfo, ComposeError, Composer, FinishOptions, PreparedSlide, SlideSegment, SubtitleCue,
-    SubtitleTrack,
+    Chapter, ClipInfo, ComposeError, Composer, FinishOptions, PreparedSlide, SlideSegment,
+    SubtitleCue, SubtitleTrack,
 };
 pub use deck::{Deck, DeckError, DeckProblem, LoadOptions, Presenter, Slide};
 pub use error::Error;

@@ -942,6 +942,7 @@ pub fn mock_deck(slides: usize) -> Deck {
                 duration: None,
                 transition: Transition::Cut,
                 parts: Vec::new(),
+                title: None,
             })
             .collect(),
     }

@@ -137,6 +137,8 @@ pub struct NewSlide {
     pub image: String,
     /// Narration; empty makes a slide-only slide of [`DEFAULT_SILENT_SECONDS`].
     pub script: String,
+    /// The slide's title (its chapter name), when the source has one.
+    pub title: Option<String>,
 }
 
 /// A deck to write.
@@ -176,6 +178,9 @@ pub fn deck_toml(deck: &NewDeck) -> String {
     );
     for slide in &deck.slides {
         let _ = write!(out, "\n[[slides]]\nimage = {}\n", toml_str(&slide.image));
+        if let Some(title) = slide.title.as_deref().filter(|t| !t.trim().is_empty()) {
+            let _ = writeln!(out, "title = {}", toml_str(title.trim()));
+        }
         if slide.script.trim().is_empty() {
             let _ = writeln!(
                 out,
@@ -238,6 +243,7 @@ pub fn pair_scripts(
         .map(|(i, image)| NewSlide {
             image,
             script: scripts.get(i).cloned().unwrap_or_default(),
+            title: None,
         })
         .collect()
 }
@@ -352,10 +358,12 @@ mod tests {
                 NewSlide {
                     image: "1.png".into(),
                     script: "Line one.\n\nLine \"two\" \\ end.".into(),
+                    title: Some("A \"quoted\" title".into()),
                 },
                 NewSlide {
                     image: "2.png".into(),
                     script: String::new(),
+                    title: None,
                 },
             ],
         };
@@ -367,5 +375,7 @@ mod tests {
         );
         assert_eq!(slides[1]["duration"].as_float(), Some(5.0));
         assert_eq!(value["title"].as_str(), Some("A \"quoted\" title"));
+        assert_eq!(slides[0]["title"].as_str(), Some("A \"quoted\" title"));
+        assert!(slides[1].get("title").is_none());
     }
 }

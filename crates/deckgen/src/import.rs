@@ -234,6 +234,7 @@ fn import_pptx(
         }
     };
     let with_notes = pptx.slides.iter().filter(|s| !s.notes.is_empty()).count();
+    let titles: Vec<Option<String>> = pptx.slides.iter().map(|s| s.title.clone()).collect();
     Ok(NewDeck {
         title,
         origin: format!(
@@ -246,6 +247,7 @@ fn import_pptx(
             .map(|(i, image)| NewSlide {
                 image,
                 script: scripts.get(i).cloned().unwrap_or_default(),
+                title: titles.get(i).cloned().flatten(),
             })
             .collect(),
     })
@@ -322,6 +324,8 @@ pub struct PptxSlide {
     pub part: String,
     /// Speaker notes (paragraphs separated by blank lines); empty if none.
     pub notes: String,
+    /// The text of the slide's title placeholder, if it has one.
+    pub title: Option<String>,
 }
 
 /// Read slide order, speaker notes and title from a PPTX file.
@@ -377,7 +381,14 @@ pub fn read_pptx(path: &Path) -> Result<Pptx, DeckgenError> {
             },
             None => String::new(),
         };
-        slides.push(PptxSlide { part, notes });
+        let title = match read(&part) {
+            Some(xml) => placeholder_paragraphs(&xml, &["title", "ctrTitle"])
+                .map_err(|e| bad_xml(&part, e))?
+                .join(" "),
+            None => String::new(),
+        };
+        let title = (!title.is_empty()).then_some(title);
+        slides.push(PptxSlide { part, notes, title });
     }
     if slides.is_empty() {
         return Err(DeckgenError::bad_input(
@@ -466,9 +477,19 @@ fn slide_ids(xml: &str) -> Result<Vec<String>, quick_xml::Error> {
 /// The text of the body placeholder(s) of a notes page: paragraphs joined by
 /// blank lines. The slide-image and slide-number placeholders are skipped.
 fn notes_text(xml: &str) -> Result<String, quick_xml::Error> {
+    Ok(placeholder_paragraphs(xml, &["body"])?.join("\n\n"))
+}
+
+/// The paragraphs (white space collapsed, empty ones left out) of every
+/// shape of a slide or notes part that is a placeholder of one of `kinds`
+/// (`body` for the notes, `title`/`ctrTitle` for a slide's title).
+fn placeholder_paragraphs(xml: &str, kinds: &[&str]) -> Result<Vec<String>, quick_xml::Error> {
     let mut reader = Reader::from_str(xml);
     let mut paragraphs: Vec<String> = Vec::new();
-    // Per shape: is it the body placeholder, and its paragraphs so far.
+    let is_kind = |e: &quick_xml::events::BytesStart<'_>| {
+        attr(e, b"type").is_some_and(|t| kinds.contains(&t.as_str()))
+    };
+    // Per shape: is it a wanted placeholder, and its paragraphs so far.
     let mut in_shape = false;
     let mut is_body = false;
     let mut shape_paragraphs: Vec<String> = Vec::new();
@@ -482,12 +503,12 @@ fn notes_text(xml: &str) -> Result<String, quick_xml::Error> {
                     is_body = false;
                     shape_paragraphs.clear();
                 }
-                b"ph" => is_body |= attr(&e, b"type").as_deref() == Some("body"),
+                b"ph" => is_body |= is_kind(&e),
                 b"t" => in_text = true,
                 _ => {}
             },
             Event::Empty(e) => match e.local_name().as_ref() {
-                b"ph" => is_body |= attr(&e, b"type").as_deref() == Some("body"),
+                b"ph" => is_body |= is_kind(&e),
                 b"br" if in_shape => paragraph.push(' '),
                 _ => {}
             },
@@ -515,7 +536,7 @@ fn notes_text(xml: &str) -> Result<String, quick_xml::Error> {
             _ => {}
         }
     }
-    Ok(paragraphs.join("\n\n"))
+    Ok(paragraphs)
 }
 
 /// The text of the first element named `local` (any namespace).

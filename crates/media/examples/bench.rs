@@ -120,6 +120,7 @@ fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide {
         duration: None,
         transition: Transition::Cut,
         parts: Vec::new(),
+        title: None,
     }
 }
 

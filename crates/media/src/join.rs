@@ -15,7 +15,7 @@ use crate::subtitles::SubtitleWriter;
 use slidecast_av::compat::{self, DECK_CHANNELS, DECK_RATE};
 use slidecast_av::encode::AudioWriter;
 use slidecast_core::atomic::AtomicFile;
-use slidecast_core::SubtitleTrack;
+use slidecast_core::{Chapter, SubtitleTrack};
 
 /// AAC bit rate of the deck's audio track.
 pub const AUDIO_BIT_RATE: usize = 160_000;
@@ -35,6 +35,7 @@ pub fn join(
     output: &Path,
     fps: u32,
     subtitles: Option<&SubtitleTrack>,
+    chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
     if segments.is_empty() {
         return Err(MediaError::msg("nothing to join: no segments"));
@@ -46,7 +47,7 @@ pub fn join(
         )));
     }
     let staged = AtomicFile::new(output);
-    let report = join_to(segments, staged.temp_path(), fps, subtitles)?;
+    let report = join_to(segments, staged.temp_path(), fps, subtitles, chapters)?;
     staged.commit().map_err(MediaError::io(output))?;
     Ok(report)
 }
@@ -103,6 +104,7 @@ fn join_to(
     tmp: &Path,
     fps: u32,
     subtitles: Option<&SubtitleTrack>,
+    chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
     let mut delay = 0;
     for path in segments {
@@ -142,6 +144,18 @@ fn join_to(
     };
     let mut opts = Dictionary::new();
     opts.set("movflags", "+faststart");
+    // Chapters in milliseconds; the MP4 muxer writes them with the header.
+    for (i, c) in chapters.iter().enumerate() {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        octx.add_chapter(
+            i as i64 + 1,
+            Rational::new(1, 1000),
+            ms(c.start),
+            ms(c.end),
+            &c.title,
+        )
+        .map_err(MediaError::ff(format!("add chapter {}", i + 1)))?;
+    }
     octx.write_header_with(opts)
         .map_err(MediaError::ff("write MP4 header"))?;
     audio.header_written(&octx);

@@ -409,7 +409,13 @@ impl Inner {
         options: &FinishOptions,
     ) -> Result<(), MediaError> {
         let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
-        join::join(&paths, output, self.output.fps, options.subtitles.as_ref())?;
+        join::join(
+            &paths,
+            output,
+            self.output.fps,
+            options.subtitles.as_ref(),
+            &options.chapters,
+        )?;
         for p in &paths {
             let _ = std::fs::remove_file(p);
         }

@@ -130,3 +130,67 @@ async fn an_empty_track_adds_no_stream() {
     assert!(ictx.streams().best(ffmpeg::media::Type::Subtitle).is_none());
     assert_eq!(ictx.streams().count(), 2);
 }
+
+/// Chapters go into the MP4 in the join's one pass: each reads back with
+/// its title and times, and the picture, sound and subtitles are as without
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chapters_read_back_with_their_titles_and_times() {
+    use slidecast_core::Chapter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chapters = vec![
+        Chapter {
+            start: Duration::ZERO,
+            end: Duration::from_millis(1040),
+            title: "Welcome".into(),
+        },
+        Chapter {
+            start: Duration::from_millis(1040),
+            end: Duration::from_millis(2080),
+            title: "Grüße & <what> comes next".into(),
+        },
+    ];
+    let track = SubtitleTrack {
+        language: "eng".into(),
+        cues: vec![cue(0, 900, "First slide")],
+    };
+    let out = dir.path().join("talk.mp4");
+    let options = FinishOptions::default()
+        .subtitles(track)
+        .chapters(chapters.clone());
+    two_slides(dir.path(), &out, &options).await;
+
+    ffmpeg::init().unwrap();
+    let ictx = ffmpeg::format::input(&out).unwrap();
+    let read: Vec<(i64, i64, String)> = ictx
+        .chapters()
+        .map(|c| {
+            let tb = c.time_base();
+            let ms = |t: i64| t * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator());
+            let title = c.metadata().get("title").unwrap_or("").to_string();
+            (ms(c.start()), ms(c.end()), title)
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (0, 1040, "Welcome".to_string()),
+            (1040, 2080, "Grüße & <what> comes next".to_string())
+        ]
+    );
+    // Picture, sound and captions, then the chapters' own text track
+    // (QuickTime chapters, which Apple players read; others read `chpl`).
+    let kinds: Vec<ffmpeg::media::Type> = ictx.streams().map(|s| s.parameters().medium()).collect();
+    assert_eq!(
+        kinds,
+        [
+            ffmpeg::media::Type::Video,
+            ffmpeg::media::Type::Audio,
+            ffmpeg::media::Type::Subtitle,
+            ffmpeg::media::Type::Data
+        ]
+    );
+    let (_, _, samples) = read_subtitles(&out);
+    assert!(samples.iter().any(|s| s.2 == "First slide"));
+}

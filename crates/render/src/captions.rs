@@ -163,7 +163,7 @@ fn wrap(text: &str) -> Vec<String> {
     lines
 }
 
-fn timestamp(d: Duration, separator: char) -> String {
+pub(crate) fn timestamp(d: Duration, separator: char) -> String {
     let ms = d.as_millis();
     format!(
         "{:02}:{:02}:{:02}{separator}{:03}",
@@ -172,6 +172,25 @@ fn timestamp(d: Duration, separator: char) -> String {
         ms / 1000 % 60,
         ms % 1000
     )
+}
+
+/// `text` as WebVTT cue text: `&` and `<` escaped (they start entities
+/// and tags), and no `-->` (it may not appear in a cue).
+pub(crate) fn vtt_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace("-->", "->")
+}
+
+/// Append one WebVTT cue (`id`, times, escaped text) to `out`.
+pub(crate) fn push_vtt_cue(out: &mut String, id: &str, start: Duration, end: Duration, text: &str) {
+    let _ = write!(
+        out,
+        "{id}\n{} --> {}\n{}\n\n",
+        timestamp(start, '.'),
+        timestamp(end, '.'),
+        vtt_text(text)
+    );
 }
 
 /// The cues as a SubRip file.
@@ -194,17 +213,8 @@ pub fn to_srt(cues: &[Cue]) -> String {
 pub fn to_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for cue in cues {
-        // "-->" may not appear in cue text.
-        let text = cue.text.replace("-->", "->");
-        let _ = write!(
-            out,
-            "slide-{}-{}\n{} --> {}\n{}\n\n",
-            cue.slide,
-            cue.start.as_millis(),
-            timestamp(cue.start, '.'),
-            timestamp(cue.end, '.'),
-            text
-        );
+        let id = format!("slide-{}-{}", cue.slide, cue.start.as_millis());
+        push_vtt_cue(&mut out, &id, cue.start, cue.end, &cue.text);
     }
     out
 }
@@ -275,6 +285,7 @@ mod tests {
             duration: None,
             transition: slidecast_core::deck::Transition::Cut,
             parts: Vec::new(),
+            title: None,
         }
     }
 

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod captions;
+pub mod chapters;
 mod error;
 pub mod events;
 mod mock;
@@ -214,6 +215,8 @@ pub struct RenderOutcome {
     pub video: PathBuf,
     /// `OUT.srt` and `OUT.vtt`, when written.
     pub captions: Option<(PathBuf, PathBuf)>,
+    /// `OUT.chapters.vtt` and `OUT.chapters.txt` (one chapter per slide).
+    pub chapters: (PathBuf, PathBuf),
     /// The timeline SVG, when asked for.
     pub timeline: Option<PathBuf>,
     /// Every vendor render this run initiated, by slide.
@@ -681,12 +684,19 @@ impl RenderJob {
             .options(options)
             .clip_sources(sources)
             .events(tx);
-        if self.captions.track {
-            // The captions go into the video in the join's own pass, timed
-            // from the segments' exact lengths.
+        {
+            // Chapters (and the captions, unless turned off) go into the
+            // video in the join's own pass, timed from the segments' exact
+            // lengths.
             let slides = deck.slides.clone();
             let language = captions::language_code(&deck).to_string();
+            let track = self.captions.track;
             scheduler = scheduler.finish_with(Arc::new(move |segments| {
+                let options = slidecast_core::FinishOptions::default()
+                    .chapters(chapters::chapters(segments, &slides));
+                if !track {
+                    return options;
+                }
                 let cues = captions::captions(segments, &slides)
                     .into_iter()
                     .map(|c| slidecast_core::SubtitleCue {
@@ -695,7 +705,7 @@ impl RenderJob {
                         text: c.text,
                     })
                     .collect();
-                slidecast_core::FinishOptions::default().subtitles(slidecast_core::SubtitleTrack {
+                options.subtitles(slidecast_core::SubtitleTrack {
                     language: language.clone(),
                     cues,
                 })
@@ -721,6 +731,7 @@ impl RenderJob {
 
         let video_length: std::time::Duration = report.segments.iter().map(|s| s.duration).sum();
         let captions = self.write_captions(&deck, &report).await?;
+        let chapters = self.write_chapters(&deck, &report).await?;
         let timeline = match &self.timeline {
             Some(path) => {
                 let subtitle = format!(
@@ -746,6 +757,7 @@ impl RenderJob {
             report,
             video: self.output.clone(),
             captions,
+            chapters,
             timeline,
             handles,
             reused_clips,
@@ -765,6 +777,19 @@ impl RenderJob {
             Some(c) => journal.with_cache(c),
             None => journal,
         })
+    }
+
+    async fn write_chapters(
+        &self,
+        deck: &Deck,
+        report: &RenderReport,
+    ) -> Result<(PathBuf, PathBuf), RenderError> {
+        let list = chapters::chapters(&report.segments, &deck.slides);
+        let vtt = self.output.with_extension("chapters.vtt");
+        let txt = self.output.with_extension("chapters.txt");
+        write_file(&vtt, chapters::to_vtt(&list).into_bytes()).await?;
+        write_file(&txt, chapters::to_list(&list).into_bytes()).await?;
+        Ok((vtt, txt))
     }
 
     async fn write_captions(

@@ -82,6 +82,8 @@ async fn renders_a_deck_with_captions_timeline_and_events() {
             "2.png",
             "3.png",
             "deck.toml",
+            "talk.chapters.txt",
+            "talk.chapters.vtt",
             "talk.mp4",
             "talk.srt",
             "talk.svg",

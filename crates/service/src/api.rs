@@ -533,8 +533,8 @@ fn job_json(row: &JobRow) -> Value {
         "cancel": format!("{base}/cancel"),
     });
     if row.state == JobState::Succeeded {
-        for (name, file) in OUTPUTS {
-            links[*name] = json!(format!("{base}/{file}"));
+        for output in OUTPUTS {
+            links[output.link] = json!(format!("{base}/{}", output.download));
         }
     }
     let stages: BTreeMap<String, String> = serde_json::from_str(&row.stages).unwrap_or_default();
@@ -555,12 +555,56 @@ fn job_json(row: &JobRow) -> Value {
     })
 }
 
-/// Download names and the files they serve.
-const OUTPUTS: &[(&str, &str)] = &[
-    ("video", "video"),
-    ("captions_srt", "captions.srt"),
-    ("captions_vtt", "captions.vtt"),
-    ("timeline", "timeline.svg"),
+/// One file a finished job offers for download.
+struct Output {
+    /// Its name in the job's `links`.
+    link: &'static str,
+    /// Its path under `/v1/jobs/ID/`.
+    download: &'static str,
+    /// The file in the job's output folder.
+    file: &'static str,
+    /// Its content type, when the file's extension does not tell.
+    content_type: Option<&'static str>,
+}
+
+/// What a finished job offers for download.
+const OUTPUTS: &[Output] = &[
+    Output {
+        link: "video",
+        download: "video",
+        file: "video.mp4",
+        content_type: None,
+    },
+    Output {
+        link: "captions_srt",
+        download: "captions.srt",
+        file: "video.srt",
+        content_type: Some("application/x-subrip; charset=utf-8"),
+    },
+    Output {
+        link: "captions_vtt",
+        download: "captions.vtt",
+        file: "video.vtt",
+        content_type: None,
+    },
+    Output {
+        link: "chapters_vtt",
+        download: "chapters.vtt",
+        file: "video.chapters.vtt",
+        content_type: None,
+    },
+    Output {
+        link: "chapters_txt",
+        download: "chapters.txt",
+        file: "video.chapters.txt",
+        content_type: Some("text/plain; charset=utf-8"),
+    },
+    Output {
+        link: "timeline",
+        download: "timeline.svg",
+        file: "timeline.svg",
+        content_type: None,
+    },
 ];
 
 async fn show(State(inner): Shared, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, Failure> {
@@ -728,19 +772,15 @@ async fn download(
     UrlPath((id, file)): UrlPath<(String, String)>,
     request: Request,
 ) -> Result<Response, Failure> {
-    let name = match file.as_str() {
-        "video" => "video.mp4",
-        "captions.srt" => "video.srt",
-        "captions.vtt" => "video.vtt",
-        "timeline.svg" => "timeline.svg",
-        _ => {
-            return Err(Failure::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no download `{file}`; there are video, captions.srt, captions.vtt and timeline.svg"),
-            ))
-        }
+    let Some(output) = OUTPUTS.iter().find(|o| o.download == file) else {
+        let names: Vec<&str> = OUTPUTS.iter().map(|o| o.download).collect();
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no download `{file}`; there are {}", names.join(", ")),
+        ));
     };
+    let name = output.file;
     let row = inner
         .db
         .job(&id)
@@ -776,11 +816,10 @@ async fn download(
         .await
         .map_err(Failure::internal)?;
     let mut response = response.map(Body::new);
-    if name == "video.srt" {
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-subrip; charset=utf-8"),
-        );
+    if let Some(content_type) = output.content_type {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     Ok(response)
 }

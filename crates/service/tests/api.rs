@@ -89,6 +89,18 @@ async fn a_submitted_deck_renders_and_every_output_downloads() {
         .get_text(job["links"]["timeline"].as_str().unwrap())
         .await;
     assert!(svg.contains("<svg"), "{svg}");
+    // Chapters: one per slide, for web players and for a description.
+    let chapters = server
+        .get_text(job["links"]["chapters_vtt"].as_str().unwrap())
+        .await;
+    assert!(
+        chapters.starts_with("WEBVTT\n\nchapter-1\n00:00:00.000 --> "),
+        "{chapters}"
+    );
+    let list = server
+        .get_text(job["links"]["chapters_txt"].as_str().unwrap())
+        .await;
+    assert!(list.starts_with("0:00 "), "{list}");
 
     // The list shows it, and filters by state.
     let (_, list) = server.get_json("/v1/jobs?state=succeeded").await;

@@ -185,14 +185,33 @@ async fn the_page_uploads_the_quickstart_shows_progress_and_plays_the_video() {
         .await
         .unwrap();
     assert!(duration.as_f64().unwrap() > 30.0, "{duration}");
+    // Captions and chapters; the chapters load with the quickstart's titles.
     let tracks = client
         .execute(
-            "return document.getElementById('video').textTracks.length;",
+            "const t = document.getElementById('video').textTracks; \
+             if (t.length > 1) { t[1].mode = 'hidden'; } \
+             return Array.from(t).map(x => x.kind);",
             vec![],
         )
         .await
         .unwrap();
-    assert_eq!(tracks.as_u64(), Some(1));
+    assert_eq!(tracks, serde_json::json!(["captions", "chapters"]));
+    let chapters = wait_for(
+        &client,
+        "Array.from(document.getElementById('video').textTracks[1].cues || []).map(c => c.text)",
+        |v| v.as_array().is_some_and(|a| a.len() == 5),
+    )
+    .await;
+    assert_eq!(
+        chapters,
+        serde_json::json!([
+            "Welcome",
+            "What slidecast does",
+            "How it works",
+            "Charts",
+            "Thank you"
+        ])
+    );
     client.close().await.unwrap();
 }
 

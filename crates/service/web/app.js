@@ -203,8 +203,15 @@ function show(job) {
     track.src = withToken(job.links.captions_vtt);
     track.default = true;
     video.appendChild(track);
+    const chapters = document.createElement("track");
+    chapters.kind = "chapters";
+    chapters.label = "Chapters";
+    chapters.srclang = "en";
+    chapters.src = withToken(job.links.chapters_vtt);
+    video.appendChild(chapters);
     $("download").href = withToken(job.links.video);
     $("download-srt").href = withToken(job.links.captions_srt);
+    $("download-chapters").href = withToken(job.links.chapters_txt);
     $("download-timeline").href = withToken(job.links.timeline);
   }
 }

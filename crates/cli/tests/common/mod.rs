@@ -54,7 +54,8 @@ pub fn srt_cues(text: &str) -> Vec<(f64, f64, String)> {
         .collect()
 }
 
-/// `codec_name` of every stream of a media file, from ffprobe.
+/// `codec_name` of every stream of a media file, from ffprobe (chapters
+/// add a QuickTime chapter text track, `bin_data`).
 pub fn probe_codecs(path: &Path) -> Vec<String> {
     slidecast_tests::Probe::of(path)
         .streams

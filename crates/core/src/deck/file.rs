@@ -78,6 +78,8 @@ pub(crate) enum PlacementFile {
 pub(crate) struct SlideFile {
     /// Background image, relative to the deck file.
     pub image: Option<String>,
+    /// The slide's title: its chapter name.
+    pub title: Option<String>,
     pub script: Option<String>,
     /// Seconds, for a slide without narration.
     pub duration: Option<f64>,
@@ -134,6 +136,7 @@ const PRESENTER_FIELDS: &[&str] = &[
 ];
 const SLIDE_FIELDS: &[&str] = &[
     "image",
+    "title",
     "script",
     "duration",
     "transition",

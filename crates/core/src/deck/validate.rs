@@ -19,6 +19,9 @@ use super::{
 /// [`ProviderLimits::max_script_chars`](crate::ProviderLimits).
 pub const MAX_SCRIPT_CHARS: usize = 20_000;
 
+/// Longest slide title, in characters (a chapter name in a player's menu).
+pub const MAX_TITLE_CHARS: usize = 200;
+
 /// Default x264-compatible presets, for `quality = { preset, crf }`.
 const X264_PRESETS: &[&str] = &[
     "ultrafast",
@@ -471,6 +474,28 @@ fn check_slide(
         }
     };
 
+    let title = match s.title.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            problems.add(
+                n,
+                "title",
+                "is empty; give the slide's title or leave it out",
+            );
+            None
+        }
+        Some(t) if t.chars().count() > MAX_TITLE_CHARS => {
+            problems.add(
+                n,
+                "title",
+                format!("is longer than {MAX_TITLE_CHARS} characters; shorten it"),
+            );
+            None
+        }
+        // One line: a chapter name is shown in a player's menu.
+        Some(t) => Some(t.split_whitespace().collect::<Vec<_>>().join(" ")),
+    };
+
     let script = s.script.as_deref().unwrap_or("").trim().to_string();
     let chars = script.chars().count();
     if chars > MAX_SCRIPT_CHARS {
@@ -524,6 +549,7 @@ fn check_slide(
     Some(Slide {
         number: ctx.number,
         image,
+        title,
         script,
         presenter,
         duration,

@@ -70,6 +70,7 @@ pub fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide
         duration: None,
         transition: Transition::Cut,
         parts: Vec::new(),
+        title: None,
     }
 }
 
