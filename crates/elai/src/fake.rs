@@ -308,6 +308,8 @@ struct Inner {
     renders_by_slide: HashMap<usize, u32>,
     download_attempts: u32,
     signature: u64,
+    /// Canvas PNGs made so far, by side.
+    canvas_pngs: HashMap<u32, Bytes>,
     stats: FakeStats,
     ready_times: Vec<Instant>,
 }
@@ -355,6 +357,7 @@ impl FakeElai {
             renders_by_slide: HashMap::new(),
             download_attempts: 0,
             signature: 0,
+            canvas_pngs: HashMap::new(),
             stats: FakeStats::default(),
             ready_times: Vec::new(),
         }));
@@ -924,7 +927,7 @@ async fn list_avatars(State(state): State<Shared>, headers: HeaderMap) -> Respon
 }
 
 /// An avatar's canvas or thumbnail PNG (no key needed, as on a CDN).
-async fn avatar_image(Path(file): Path<String>) -> Response {
+async fn avatar_image(State(state): State<Shared>, Path(file): Path<String>) -> Response {
     let Some(code) = file.strip_suffix(".png") else {
         return message(StatusCode::NOT_FOUND, "Not found");
     };
@@ -932,9 +935,19 @@ async fn avatar_image(Path(file): Path<String>) -> Response {
         Some(_) => 256,
         None => canvas_px(code),
     };
-    let bytes = tokio::task::spawn_blocking(move || transparent_png(side))
-        .await
-        .unwrap_or_default();
+    // Made once per size, off the lock and the runtime.
+    let made = lock(&state).canvas_pngs.get(&side).cloned();
+    let bytes = match made {
+        Some(bytes) => bytes,
+        None => {
+            let png = tokio::task::spawn_blocking(move || transparent_png(side))
+                .await
+                .unwrap_or_default();
+            let png = Bytes::from(png);
+            lock(&state).canvas_pngs.insert(side, png.clone());
+            png
+        }
+    };
     ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
 }
 

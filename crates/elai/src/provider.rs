@@ -76,8 +76,9 @@ pub struct ElaiProvider {
     /// Videos this process created (or found as drafts) and has not
     /// started: the only ones it starts without looking first.
     known_drafts: Mutex<HashSet<String>>,
-    /// Side of each avatar canvas image (by URL), read from its PNG header.
-    canvas_sizes: Mutex<HashMap<String, f64>>,
+    /// Side of each avatar canvas image (by URL), read from its PNG header
+    /// once: every create of a deck starts at once, and they share one read.
+    canvas_sizes: Mutex<HashMap<String, Arc<OnceCell<f64>>>>,
 }
 
 /// Additive increase, multiplicative decrease of the renders in flight.
@@ -270,35 +271,34 @@ impl ElaiProvider {
     /// object's `width`/`height` and scale depend on it. When it cannot be
     /// read, [`wire::AVATAR_IMAGE_PX`].
     async fn canvas_px(&self, url: &str, slide: usize) -> f64 {
-        let known = self
+        let cell = self
             .canvas_sizes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(url)
-            .copied();
-        if let Some(side) = known {
-            return side;
-        }
-        let ctx = Ctx::new("read the avatar canvas size").slide(Some(slide));
-        let side = match self.http.head_bytes(url, wire::PNG_HEAD, ctx).await {
-            Ok(head) => match wire::png_size(&head) {
-                Some((w, h)) => f64::from(w.max(h)),
-                None => {
-                    tracing::debug!("the avatar canvas is not a PNG; assuming 1080 px");
-                    wire::AVATAR_IMAGE_PX
-                }
-            },
+            .entry(url.to_string())
+            .or_default()
+            .clone();
+        let read = cell
+            .get_or_try_init(|| async {
+                let ctx = Ctx::new("read the avatar canvas size").slide(Some(slide));
+                let head = self.http.head_bytes(url, wire::PNG_HEAD, ctx).await?;
+                Ok::<f64, ProviderError>(match wire::png_size(&head) {
+                    Some((w, h)) => f64::from(w.max(h)),
+                    None => {
+                        tracing::debug!("the avatar canvas is not a PNG; assuming 1080 px");
+                        wire::AVATAR_IMAGE_PX
+                    }
+                })
+            })
+            .await;
+        match read {
+            Ok(side) => *side,
             Err(e) => {
                 // Not kept: a passing failure is asked again next time.
                 tracing::debug!("cannot read the avatar canvas size ({e}); assuming 1080 px");
-                return wire::AVATAR_IMAGE_PX;
+                wire::AVATAR_IMAGE_PX
             }
-        };
-        self.canvas_sizes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(url.to_string(), side);
-        side
+        }
     }
 
     fn unsure(&self) -> MutexGuard<'_, HashSet<String>> {
@@ -468,6 +468,7 @@ impl AvatarProvider for ElaiProvider {
             }
         };
         let mut problems = Vec::new();
+        let mut canvases = HashSet::new();
         for request in requests {
             problems.extend(check_request(
                 request,
@@ -475,6 +476,13 @@ impl AvatarProvider for ElaiProvider {
                 voices.as_deref(),
                 &self.config,
             ));
+            if let Some((_, url)) = find_avatar(&avatars, &request.avatar) {
+                if canvases.insert(url.to_string()) {
+                    // Read now, so the creates that follow all at once
+                    // have it.
+                    self.canvas_px(url, request.slide).await;
+                }
+            }
         }
         Ok(problems)
     }
