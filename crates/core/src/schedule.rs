@@ -1466,7 +1466,8 @@ impl Tracker {
                 .iter()
                 .map(|clips| SlideProgress {
                     presenter: !clips.is_empty(),
-                    clips: clips.len(),
+                    // Distinct clips: a part said twice is one render.
+                    clips: clips.iter().collect::<BTreeSet<_>>().len(),
                     ..SlideProgress::default()
                 })
                 .collect(),

@@ -1068,3 +1068,30 @@ async fn a_narration_in_parts_renders_every_part_at_once_into_one_segment() {
         assert_eq!(report.segments[0].clip_starts, vec![Duration::ZERO]);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_part_said_twice_renders_once_and_plays_twice() {
+    let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::Eager);
+    let mut d = deck(2);
+    d.slides[1].parts = vec!["Again.".into(), "Again.".into()];
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = run
+        .scheduler()
+        .events(tx)
+        .run(&d, &run.output())
+        .await
+        .unwrap();
+    assert_eq!(calls_of(&run.provider.calls(), 2, MockCall::Initiate), 1);
+    let clips = run.composer.compose_clips(2).unwrap();
+    assert_eq!(clips.len(), 2);
+    assert_eq!(clips[0], clips[1]);
+    assert_eq!(report.segments[1].clip_starts.len(), 2);
+    // The slide's render counts as done once its one clip is fetched: by
+    // the join every slide is complete (95%, the join is the rest).
+    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let joining = events
+        .iter()
+        .find(|p| p.event == SlideEvent::Joining)
+        .unwrap();
+    assert!((joining.overall - 95.0).abs() < 1e-3, "{joining:?}");
+}
