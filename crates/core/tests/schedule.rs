@@ -62,6 +62,23 @@ impl Run {
     fn scheduler(&self) -> Scheduler {
         Scheduler::new(self.provider.clone(), self.composer.clone()).options(self.options.clone())
     }
+
+    /// Run `deck` with `scheduler` (from [`Run::scheduler`], maybe set up
+    /// further) to success, with every progress event it sent, in order.
+    async fn run_with_events(
+        &self,
+        scheduler: Scheduler,
+        deck: &Deck,
+    ) -> (slidecast_core::RenderReport, Vec<Progress>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let report = scheduler
+            .events(tx)
+            .run(deck, &self.output())
+            .await
+            .unwrap();
+        let events = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        (report, events)
+    }
 }
 
 /// How many `call`s of `slide` are among `calls`.
@@ -496,17 +513,10 @@ async fn progress_is_monotonic_and_reaches_100() {
             schedule,
         );
         run.options.jobs = 2;
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let mut d = deck(5);
         d.slides[3].presenter = None;
         d.slides[3].duration = Some(s(3));
-        let report = run
-            .scheduler()
-            .events(tx)
-            .run(&d, &run.output())
-            .await
-            .unwrap();
-        let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let (report, events) = run.run_with_events(run.scheduler(), &d).await;
         assert!(matches!(
             events[0].event,
             SlideEvent::Started {
@@ -806,23 +816,16 @@ async fn cached_clips_skip_the_provider() {
     let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::Eager);
     let cached = run.dir.path().join("cached.clip");
     std::fs::write(&cached, "slidecast mock clip\nduration=7\n").unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let report = run
-        .scheduler()
-        .clip_sources(HashMap::from([(
-            request(&deck(3), 1).identity(),
-            ClipSource::Cached(cached.clone()),
-        )]))
-        .events(tx)
-        .run(&deck(3), &run.output())
-        .await
-        .unwrap();
+    let scheduler = run.scheduler().clip_sources(HashMap::from([(
+        request(&deck(3), 1).identity(),
+        ClipSource::Cached(cached.clone()),
+    )]));
+    let (report, events) = run.run_with_events(scheduler, &deck(3)).await;
     assert!(run.provider.calls().iter().all(|c| c.slide != 2));
     assert_eq!(run.provider.calls_to(MockCall::Initiate), 2);
     assert_eq!(report.clips[&2], vec![cached.clone()]);
     assert_eq!(run.composer.compose_clips(2), Some(vec![cached]));
     assert_eq!(report.segments[1].duration, s(7));
-    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
     assert!(events.iter().any(|p| p.event
         == SlideEvent::Fetched {
             slide: 2,
@@ -988,15 +991,8 @@ async fn eta_converges_on_the_real_time_left() {
         .compose_latency(s(6))
         .build();
     let run = Run::new(provider, composer, Schedule::Eager);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let report = run
-        .scheduler()
-        .events(tx)
-        .run(&deck(5), &run.output())
-        .await
-        .unwrap();
+    let (report, events) = run.run_with_events(run.scheduler(), &deck(5)).await;
     assert_eq!(report.elapsed, s(100));
-    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
     let first_composed = events
         .iter()
         .position(|p| matches!(p.event, SlideEvent::Composed { .. }))
@@ -1074,13 +1070,7 @@ async fn a_part_said_twice_renders_once_and_plays_twice() {
     let run = Run::new(MockProvider::new(), MockComposer::new(), Schedule::Eager);
     let mut d = deck(2);
     d.slides[1].parts = vec!["Again.".into(), "Again.".into()];
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let report = run
-        .scheduler()
-        .events(tx)
-        .run(&d, &run.output())
-        .await
-        .unwrap();
+    let (report, events) = run.run_with_events(run.scheduler(), &d).await;
     assert_eq!(calls_of(&run.provider.calls(), 2, MockCall::Initiate), 1);
     let clips = run.composer.compose_clips(2).unwrap();
     assert_eq!(clips.len(), 2);
@@ -1088,7 +1078,6 @@ async fn a_part_said_twice_renders_once_and_plays_twice() {
     assert_eq!(report.segments[1].clip_starts.len(), 2);
     // The slide's render counts as done once its one clip is fetched: by
     // the join every slide is complete (95%, the join is the rest).
-    let events: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
     let joining = events
         .iter()
         .find(|p| p.event == SlideEvent::Joining)
