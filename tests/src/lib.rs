@@ -146,6 +146,52 @@ pub fn decode_errors(path: &Path) -> String {
     errors
 }
 
+/// A file's audio loudness as the `ffmpeg` CLI's EBU R128 meter reads it
+/// (an implementation independent of slidecast's own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Loudness {
+    /// Integrated loudness, LUFS.
+    pub integrated: f64,
+    /// True peak, dBTP.
+    pub true_peak: f64,
+}
+
+impl Loudness {
+    /// Measure the first audio stream of `path`.
+    pub fn of(path: &Path) -> Loudness {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostats", "-nostdin", "-i"])
+            .arg(path)
+            .args(["-map", "0:a:0", "-af", "ebur128=peak=true:framelog=verbose"])
+            .args(["-f", "null", "-"])
+            .output()
+            .expect("ffmpeg runs (apt-get install ffmpeg)");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "ffmpeg ebur128 failed: {log}");
+        let summary = log
+            .rsplit_once("Summary:")
+            .map(|(_, s)| s)
+            .unwrap_or_else(|| panic!("no ebur128 summary in: {log}"));
+        // `I: -16.3 LUFS` in "Integrated loudness", `Peak: -1.8 dBFS` in
+        // "True peak".
+        let value = |section: &str, key: &str| -> f64 {
+            let tail = summary
+                .split_once(section)
+                .unwrap_or_else(|| panic!("no {section} in: {summary}"))
+                .1;
+            let line = tail
+                .lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap_or_else(|| panic!("no {key} under {section} in: {summary}"));
+            parse_f64(line.split_whitespace().nth(1))
+        };
+        Loudness {
+            integrated: value("Integrated loudness:", "I:"),
+            true_peak: value("True peak:", "Peak:"),
+        }
+    }
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,11 +15,13 @@
 
 pub mod compat;
 pub mod encode;
+pub mod limit;
 
 use std::sync::Once;
 
 pub use encode::{AudioWriter, H264Writer, VideoSettings};
 pub use ffmpeg_next as ffmpeg;
+pub use limit::Limiter;
 
 /// Why an FFmpeg step failed.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@
 //! fps = 25
 //! background = "#101820"
 //! quality = "standard"            # draft | standard | high | { preset = "veryfast", crf = 23 }
+//! loudness = -16                  # narration level per slide, LUFS (EBU R128), peaks <= -1 dBTP; "off" keeps it as rendered
 //!
 //! [presenter]
 //! provider = "local"              # local | elai | mock | any registered provider
@@ -132,7 +133,19 @@ pub struct Output {
     pub background: Rgb,
     /// Encoder quality.
     pub quality: Quality,
+    /// The integrated loudness (LUFS, EBU R128) every slide's narration is
+    /// brought to, with the true peak kept at most -1 dBTP; `None` keeps
+    /// the levels as rendered. Deck field `output.loudness` (`-16` when
+    /// absent, `"off"` for `None`).
+    pub loudness: Option<f64>,
 }
+
+/// The loudness a deck gets unless it says otherwise: what streaming and
+/// e-learning players expect (LUFS).
+pub const DEFAULT_LOUDNESS: f64 = -16.0;
+
+/// The loudness targets a deck may ask for (LUFS, inclusive).
+pub const LOUDNESS_RANGE: (f64, f64) = (-36.0, -10.0);
 
 /// Encoder quality: named levels map to x264 preset/CRF pairs.
 ///

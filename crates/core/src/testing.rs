@@ -931,6 +931,7 @@ pub fn mock_deck(slides: usize) -> Deck {
             fps: 25,
             background: Rgb::BLACK,
             quality: Quality::default(),
+            loudness: Some(crate::deck::DEFAULT_LOUDNESS),
         },
         slides: (1..=slides)
             .map(|n| Slide {

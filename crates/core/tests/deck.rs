@@ -73,6 +73,7 @@ fn minimal_deck_gets_every_default() {
     );
     assert_eq!(deck.output.background, Rgb::BLACK);
     assert_eq!(deck.output.quality, Quality::Level(QualityLevel::Standard));
+    assert_eq!(deck.output.loudness, Some(-16.0));
     let slide = &deck.slides[0];
     assert_eq!(slide.number, 1);
     assert_eq!(slide.image, fx.dir.path().join("slides/a.png"));
@@ -228,6 +229,7 @@ fn every_problem_is_reported_with_slide_and_field() {
             fps = 0
             background = "black"
             quality = { preset = "warp", crf = 60 }
+            loudness = -3
             [presenter]
             provider = "heygen"
             layout = "diagonal"
@@ -269,6 +271,7 @@ fn every_problem_is_reported_with_slide_and_field() {
         (None, "output.background"),
         (None, "output.quality.preset"),
         (None, "output.quality.crf"),
+        (None, "output.loudness"),
         (None, "presenter.provider"),
         (None, "presenter.layout"),
         (None, "presenter.shape"),
@@ -675,4 +678,25 @@ fn provider_names_are_checked_against_what_the_caller_knows() {
     // A malformed name is a problem either way.
     let p = problems(fx.load(&deck.replace("acme", "Acme Video!")).unwrap_err());
     assert!(p.iter().any(|x| x.field == "presenter.provider"), "{p:?}");
+}
+
+#[test]
+fn loudness_takes_a_target_or_off_and_refuses_other_values() {
+    let fx = Fixture::new();
+    let load = |value: &str| {
+        fx.load(&format!(
+            "[output]\nloudness = {value}\n[[slides]]\nimage = \"slides/a.png\"\nscript = \"Hi.\"\n"
+        ))
+    };
+    assert_eq!(load("-23").unwrap().output.loudness, Some(-23.0));
+    assert_eq!(load("-14.5").unwrap().output.loudness, Some(-14.5));
+    assert_eq!(load("\"off\"").unwrap().output.loudness, None);
+    assert_eq!(load("false").unwrap().output.loudness, None);
+    let text = load("\"loud\"").unwrap_err().to_string();
+    assert!(text.contains("loudness") && text.contains("LUFS"), "{text}");
+    let text = load("-60").unwrap_err().to_string();
+    assert!(
+        text.contains("output.loudness") && text.contains("-60 LUFS"),
+        "{text}"
+    );
 }

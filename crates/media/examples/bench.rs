@@ -43,6 +43,7 @@ fn output() -> Output {
         fps: FPS,
         background: Rgb::new(0x10, 0x18, 0x20),
         quality: Quality::Level(QualityLevel::Standard),
+        loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
     }
 }
 

@@ -2,6 +2,13 @@
 //! offset by the running end), the PCM audio of all segments encoded once to
 //! AAC so no per-segment priming or padding accumulates at the seams, and
 //! the captions as a subtitle track, all in one pass.
+//!
+//! Loudness: a first read of the segments (which the join needs anyway, for
+//! the video's decode delay) measures each slide's integrated loudness
+//! (EBU R128). Each slide's audio is then scaled to the deck's target and
+//! the whole track runs through one look-ahead limiter before the one AAC
+//! encode, so a quiet vendor clip and a loud local voice come out at the
+//! same level and the true peak stays at or under -1 dBTP.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,17 +21,50 @@ use crate::segment::samples_for_frames;
 use crate::subtitles::SubtitleWriter;
 use slidecast_av::compat::{self, DECK_CHANNELS, DECK_RATE};
 use slidecast_av::encode::AudioWriter;
+use slidecast_av::Limiter;
 use slidecast_core::atomic::AtomicFile;
 use slidecast_core::{Chapter, SubtitleTrack};
 
 /// AAC bit rate of the deck's audio track.
 pub const AUDIO_BIT_RATE: usize = 160_000;
 
+/// The limiter's sample-peak ceiling (dBFS). The promise is a true peak
+/// at most -1 dBTP in the MP4; peaks between samples and the AAC encoder's
+/// overshoot add up to about a decibel on speech, hence the margin.
+const LIMIT_CEILING_DB: f64 = -2.0;
+
+/// The most a slide is raised or lowered (dB): beyond this a clip is
+/// nearly silent or broken, and more gain would only lift its noise.
+const MAX_GAIN_DB: f64 = 24.0;
+
 /// What the join wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JoinReport {
     pub frames: u64,
     pub samples: u64,
+    /// Each segment's integrated loudness as composed (LUFS), `None` when
+    /// it is silent (nothing above the EBU R128 gate).
+    pub loudness: Vec<Option<f64>>,
+}
+
+/// How the join sets the audio level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JoinAudio {
+    /// Each slide to this integrated loudness (LUFS), peaks limited;
+    /// `None`: the audio as composed.
+    pub loudness: Option<f64>,
+}
+
+/// The gain (linear) that brings a segment measured at `measured` LUFS to
+/// `target`; silence and an absent target keep their level.
+pub fn gain_for(target: Option<f64>, measured: Option<f64>) -> f32 {
+    match (target, measured) {
+        (Some(t), Some(m)) => {
+            let db = (t - m).clamp(-MAX_GAIN_DB, MAX_GAIN_DB);
+            10f64.powf(db / 20.0) as f32
+        }
+        _ => 1.0,
+    }
 }
 
 /// Join `segments` (NUT files from [`crate::segment::write_segment`]) into
@@ -34,6 +74,7 @@ pub fn join(
     segments: &[PathBuf],
     output: &Path,
     fps: u32,
+    audio: JoinAudio,
     subtitles: Option<&SubtitleTrack>,
     chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
@@ -47,7 +88,14 @@ pub fn join(
         )));
     }
     let staged = AtomicFile::new(output);
-    let report = join_to(segments, staged.temp_path(), fps, subtitles, chapters)?;
+    let report = join_to(
+        segments,
+        staged.temp_path(),
+        fps,
+        audio,
+        subtitles,
+        chapters,
+    )?;
     staged.commit().map_err(MediaError::io(output))?;
     Ok(report)
 }
@@ -71,11 +119,20 @@ fn to_frames(ts: i64, tb: Rational, fps: u32) -> i64 {
     ((2 * num + den.signum() * den) / (2 * den)) as i64
 }
 
-/// Decode delay (frames) of each segment's video: how far a packet's
-/// position in decode order runs ahead of its presentation time. NUT does
-/// not store decode timestamps, so the join rebuilds them from this.
-fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
-    let (mut ictx, vi, _) = open_segment(path)?;
+/// What the join learns from a first read of a segment.
+struct SegmentScan {
+    /// Decode delay (frames) of the video: how far a packet's position in
+    /// decode order runs ahead of its presentation time. NUT does not store
+    /// decode timestamps, so the join rebuilds them from this.
+    delay: i64,
+    /// Integrated loudness of the audio (LUFS); `None` when silent.
+    loudness: Option<f64>,
+}
+
+fn scan_segment(path: &Path, fps: u32) -> Result<SegmentScan, MediaError> {
+    let (mut ictx, vi, ai) = open_segment(path)?;
+    let mut meter = ebur128::EbuR128::new(DECK_CHANNELS as u32, DECK_RATE, ebur128::Mode::I)
+        .map_err(|e| MediaError::msg(format!("loudness meter: {e}")))?;
     let tb = ictx
         .stream(vi)
         .map(|s| s.time_base())
@@ -85,6 +142,18 @@ fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
     loop {
         if !read_segment_packet(&mut ictx, &mut packet, path)? {
             break;
+        }
+        if Some(packet.stream()) == ai {
+            if let Some(data) = packet.data() {
+                let samples: Vec<i16> = data
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                    .collect();
+                meter
+                    .add_frames_i16(&samples)
+                    .map_err(|e| MediaError::msg(format!("loudness meter: {e}")))?;
+            }
+            continue;
         }
         if packet.stream() != vi {
             continue;
@@ -96,20 +165,32 @@ fn scan_delay(path: &Path, fps: u32) -> Result<i64, MediaError> {
         delay = delay.max(k - to_frames(pts - zero, tb, fps));
         k += 1;
     }
-    Ok(delay)
+    let loudness = meter.loudness_global().ok().filter(|l| l.is_finite());
+    Ok(SegmentScan { delay, loudness })
 }
 
 fn join_to(
     segments: &[PathBuf],
     tmp: &Path,
     fps: u32,
+    audio_level: JoinAudio,
     subtitles: Option<&SubtitleTrack>,
     chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
     let mut delay = 0;
+    let mut loudness = Vec::with_capacity(segments.len());
     for path in segments {
-        delay = delay.max(scan_delay(path, fps)?);
+        let scan = scan_segment(path, fps)?;
+        delay = delay.max(scan.delay);
+        loudness.push(scan.loudness);
     }
+    let mut limiter = match audio_level.loudness {
+        Some(_) => Some(
+            Limiter::new(DECK_RATE, compat::stereo(), LIMIT_CEILING_DB)
+                .map_err(MediaError::from)?,
+        ),
+        None => None,
+    };
     let frame_tb = Rational::new(1, fps as i32);
     let (first, first_video, _) = open_segment(&segments[0])?;
     let first_stream = first
@@ -167,12 +248,41 @@ fn join_to(
         .map(|s| s.time_base())
         .ok_or_else(|| MediaError::msg("output video stream vanished"))?;
 
-    // Samples waiting for a full AAC frame (interleaved stereo).
-    let mut fifo: Vec<i16> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
+    // Levelled samples waiting to be limited and encoded (interleaved
+    // stereo), and limited samples waiting for a full AAC frame.
+    let mut fifo: Vec<f32> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
+    let mut limited: Vec<f32> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
+    let mut encode = |octx: &mut format::context::Output,
+                      chunk: &[f32],
+                      limited: &mut Vec<f32>,
+                      last: bool|
+     -> Result<(), MediaError> {
+        match limiter.as_mut() {
+            Some(l) => {
+                l.push(chunk, limited)?;
+                if last {
+                    l.finish(limited)?;
+                }
+            }
+            None => limited.extend_from_slice(chunk),
+        }
+        let frame = aac_frame * DECK_CHANNELS;
+        let whole = if last {
+            limited.len()
+        } else {
+            limited.len() - limited.len() % frame
+        };
+        for piece in limited[..whole].chunks(frame) {
+            audio.write_interleaved_f32(octx, piece)?;
+        }
+        limited.drain(..whole);
+        Ok(())
+    };
     let mut frames_before: u64 = 0;
     let mut samples_before: u64 = 0;
     let mut packet = Packet::empty();
-    for path in segments {
+    for (path, measured) in segments.iter().zip(&loudness) {
+        let gain = gain_for(audio_level.loudness, *measured) / 32768.0;
         let (mut ictx, vi, ai) = open_segment(path)?;
         let (in_vtb, extradata) = {
             let st = ictx
@@ -230,13 +340,19 @@ fn join_to(
             } else if Some(packet.stream()) == ai {
                 if let Some(data) = packet.data() {
                     let n = data.len() / 2;
-                    fifo.extend((0..n).map(|i| i16::from_le_bytes([data[2 * i], data[2 * i + 1]])));
+                    fifo.extend((0..n).map(|i| {
+                        f32::from(i16::from_le_bytes([data[2 * i], data[2 * i + 1]])) * gain
+                    }));
                     segment_samples += (n / DECK_CHANNELS) as u64;
                 }
-                while fifo.len() >= aac_frame * DECK_CHANNELS * 2 {
-                    let chunk: Vec<i16> = fifo.drain(..aac_frame * DECK_CHANNELS).collect();
-                    audio.write_interleaved_i16(&mut octx, &chunk)?;
-                    segment_fifo_start = segment_fifo_start.saturating_sub(chunk.len());
+                // Keep one frame's worth back: the segment's end may be
+                // trimmed to its video.
+                let hold = aac_frame * DECK_CHANNELS;
+                if fifo.len() >= 2 * hold {
+                    let take = fifo.len() - hold;
+                    encode(&mut octx, &fifo[..take], &mut limited, false)?;
+                    fifo.drain(..take);
+                    segment_fifo_start = segment_fifo_start.saturating_sub(take);
                 }
             }
         }
@@ -250,15 +366,11 @@ fn join_to(
                 ((have - target) as usize * DECK_CHANNELS).min(fifo.len() - segment_fifo_start);
             fifo.truncate(fifo.len() - excess);
         } else {
-            fifo.resize(fifo.len() + (target - have) as usize * DECK_CHANNELS, 0);
+            fifo.resize(fifo.len() + (target - have) as usize * DECK_CHANNELS, 0.0);
         }
         samples_before = target;
     }
-    while fifo.len() >= aac_frame * DECK_CHANNELS {
-        let chunk: Vec<i16> = fifo.drain(..aac_frame * DECK_CHANNELS).collect();
-        audio.write_interleaved_i16(&mut octx, &chunk)?;
-    }
-    audio.write_interleaved_i16(&mut octx, &fifo)?;
+    encode(&mut octx, &fifo, &mut limited, true)?;
     audio.finish(&mut octx)?;
     if let Some(c) = captions.as_mut() {
         c.finish(&mut octx)?;
@@ -268,6 +380,7 @@ fn join_to(
     Ok(JoinReport {
         frames: frames_before,
         samples: samples_before,
+        loudness,
     })
 }
 

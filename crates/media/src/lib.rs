@@ -409,13 +409,25 @@ impl Inner {
         options: &FinishOptions,
     ) -> Result<(), MediaError> {
         let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
-        join::join(
+        let report = join::join(
             &paths,
             output,
             self.output.fps,
+            join::JoinAudio {
+                loudness: self.output.loudness,
+            },
             options.subtitles.as_ref(),
             &options.chapters,
         )?;
+        for (segment, measured) in segments.iter().zip(&report.loudness) {
+            let gain = join::gain_for(self.output.loudness, *measured);
+            tracing::debug!(
+                slide = segment.slide,
+                loudness_lufs = measured.map(|l| (l * 10.0).round() / 10.0),
+                gain_db = ((20.0 * f64::from(gain).log10()) * 10.0).round() / 10.0,
+                "slide loudness"
+            );
+        }
         for p in &paths {
             let _ = std::fs::remove_file(p);
         }

@@ -29,6 +29,9 @@ pub struct MockClip {
     pub figure: Rgb,
     /// Tone frequency of the "voice".
     pub tone_hz: f64,
+    /// The voice's peak level (0..=1 of full scale; 0.3 by default, about
+    /// -21 LUFS), to stand in for a quiet or a loud vendor.
+    pub voice_level: f64,
     /// Audio sample rate (44.1 kHz mono by default, so the composer's
     /// resampling to the deck's 48 kHz stereo is exercised).
     pub sample_rate: u32,
@@ -62,6 +65,7 @@ impl MockClip {
             background: Rgb::GREEN,
             figure: Rgb::new(0xE0, 0x66, 0x3A),
             tone_hz: 220.0,
+            voice_level: 0.3,
             sample_rate: 44_100,
             with_audio: true,
             with_video: true,
@@ -221,7 +225,8 @@ impl MockClip {
         out.extend((from..from + count).map(|n| {
             let t = n as f64 / rate;
             let envelope = 0.55 + 0.45 * (TAU * 3.0 * t).sin();
-            (0.3 * envelope * (TAU * self.tone_hz * t).sin() * 32767.0) as i16
+            let level = self.voice_level.clamp(0.0, 1.0);
+            (level * envelope * (TAU * self.tone_hz * t).sin() * 32767.0) as i16
         }));
     }
 

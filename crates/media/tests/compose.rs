@@ -395,6 +395,7 @@ async fn b_frame_segments_join_by_stream_copy() {
     write_flat_image(&image, 320, 180, SLIDE_COLOUR);
     let settings = slidecast_core::deck::Output {
         quality: slidecast_core::deck::Quality::Level(slidecast_core::deck::QualityLevel::Standard),
+        loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
         ..output()
     };
     let composer = MediaComposer::new(settings, dir.path()).unwrap();
@@ -608,4 +609,68 @@ async fn the_parts_of_a_split_narration_play_back_to_back_in_one_segment() {
     );
     let onsets = sound_onsets(&left, rate, 0.1);
     assert_eq!(onsets.len(), 1, "one continuous narration: {onsets:?}");
+}
+
+/// A clip whose voice peaks at `level` of full scale.
+fn voiced_clip(dir: &Path, name: &str, level: f64) -> PathBuf {
+    let path = dir.join(name);
+    MockClip {
+        voice_level: level,
+        ..MockClip::new(Duration::from_secs(3), 192, 108)
+    }
+    .write(&path)
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_quiet_and_a_loud_slide_come_out_at_the_deck_loudness() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    // About 30 dB apart, as a quiet vendor clip beside a loud local voice.
+    let quiet = voiced_clip(dir.path(), "quiet.mp4", 0.03);
+    let loud = voiced_clip(dir.path(), "loud.mp4", 0.9);
+    let p = || Some(presenter(pip(), Shape::Rectangle));
+    let slides = [
+        (slide(1, &image, p()), Some(quiet)),
+        (slide(2, &image, p()), Some(loud)),
+    ];
+    let level = |loudness: Option<f64>| {
+        let dir = &dir;
+        let slides = &slides;
+        async move {
+            let settings = slidecast_core::deck::Output {
+                loudness,
+                ..output()
+            };
+            let work = tempfile::tempdir_in(dir.path()).unwrap();
+            let composer = MediaComposer::new(settings, work.path()).unwrap();
+            let out = work.path().join("out.mp4");
+            let segments = render(&composer, slides, &out).await;
+            let (audio, rate) = audio_channels(&out);
+            assert_eq!(audio.len(), 2, "stereo");
+            let first = segments[0].duration.as_secs_f64();
+            let end = first + segments[1].duration.as_secs_f64();
+            [
+                loudness_of(&audio, rate, 0.0, first),
+                loudness_of(&audio, rate, first, end),
+            ]
+        }
+    };
+    let as_rendered = level(None).await;
+    let (quiet_in, loud_in) = (as_rendered[0].0, as_rendered[1].0);
+    assert!(
+        loud_in - quiet_in > 25.0,
+        "the clips differ as made: {as_rendered:?}"
+    );
+    let levelled = level(Some(-16.0)).await;
+    for (n, (lufs, peak)) in levelled.iter().enumerate() {
+        assert!(
+            (lufs - -16.0).abs() <= 1.0,
+            "slide {}: {lufs:.1} LUFS, not -16 ± 1 (as rendered {as_rendered:?})",
+            n + 1
+        );
+        assert!(*peak <= -1.0, "slide {}: true peak {peak:.1} dBTP", n + 1);
+    }
 }

@@ -33,6 +33,15 @@ pub(crate) struct OutputFile {
     pub background: Option<String>,
     #[serde(default, deserialize_with = "quality")]
     pub quality: Option<Quality>,
+    #[serde(default, deserialize_with = "loudness")]
+    pub loudness: Option<LoudnessFile>,
+}
+
+/// `loudness = -16` (LUFS) or `loudness = "off"` / `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) enum LoudnessFile {
+    Off,
+    Lufs(f64),
 }
 
 /// Presenter fields; used for the deck defaults and per-slide overrides.
@@ -118,7 +127,14 @@ impl DeckFile {
 }
 
 const TOP_FIELDS: &[&str] = &["title", "slide_only", "output", "presenter", "slides"];
-const OUTPUT_FIELDS: &[&str] = &["width", "height", "fps", "background", "quality"];
+const OUTPUT_FIELDS: &[&str] = &[
+    "width",
+    "height",
+    "fps",
+    "background",
+    "quality",
+    "loudness",
+];
 const PRESENTER_FIELDS: &[&str] = &[
     "provider",
     "avatar",
@@ -274,6 +290,21 @@ fn toml_message(e: &toml::de::Error, text: &str) -> String {
 
 /// `quality`, with a message that says what is accepted (serde's own for an
 /// untagged enum only says that nothing matched).
+fn loudness<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<LoudnessFile>, D::Error> {
+    use serde::de::Error;
+    let value = serde_json::Value::deserialize(d)?;
+    let hint = "give a target in LUFS such as -16, or \"off\" to keep the rendered levels";
+    match &value {
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .map(|v| Some(LoudnessFile::Lufs(v)))
+            .ok_or_else(|| D::Error::custom(format!("loudness: {hint}"))),
+        serde_json::Value::String(s) if s == "off" => Ok(Some(LoudnessFile::Off)),
+        serde_json::Value::Bool(false) => Ok(Some(LoudnessFile::Off)),
+        _ => Err(D::Error::custom(format!("loudness: {hint}"))),
+    }
+}
+
 fn quality<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Quality>, D::Error> {
     use serde::de::Error;
     let value = serde_json::Value::deserialize(d)?;

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::file::{PlacementFile, PresenterFile, SlideFile, TransitionFile};
+use super::file::{LoudnessFile, PlacementFile, PresenterFile, SlideFile, TransitionFile};
 use super::{
     Deck, DeckError, DeckFile, DeckProblem, Layout, LoadOptions, Output, Placement, Presenter,
-    Quality, Rgb, Shape, Slide, Transition,
+    Quality, Rgb, Shape, Slide, Transition, DEFAULT_LOUDNESS, LOUDNESS_RANGE,
 };
 
 /// Longest narration accepted for one slide, in characters. Vendors have
@@ -209,12 +209,31 @@ fn check_output(file: &DeckFile, problems: &mut Problems) -> Output {
             );
         }
     }
+    let loudness = match o.loudness {
+        None => Some(DEFAULT_LOUDNESS),
+        Some(LoudnessFile::Off) => None,
+        Some(LoudnessFile::Lufs(v)) if (LOUDNESS_RANGE.0..=LOUDNESS_RANGE.1).contains(&v) => {
+            Some(v)
+        }
+        Some(LoudnessFile::Lufs(v)) => {
+            problems.add(
+                None,
+                "output.loudness",
+                format!(
+                    "{v} LUFS is outside {} to {} LUFS (streaming and e-learning use -16, broadcast -23), or use \"off\"",
+                    LOUDNESS_RANGE.0, LOUDNESS_RANGE.1
+                ),
+            );
+            Some(DEFAULT_LOUDNESS)
+        }
+    };
     Output {
         width,
         height,
         fps: if fps == 0 || fps > 120 { 25 } else { fps },
         background,
         quality,
+        loudness,
     }
 }
 

@@ -25,6 +25,7 @@ pub fn output() -> Output {
         fps: FPS,
         background: LETTERBOX,
         quality: Quality::Level(QualityLevel::Draft),
+        loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
     }
 }
 
@@ -261,6 +262,13 @@ pub fn assert_colour(actual: Rgb, expected: Rgb, tolerance: u8, what: &str) {
 
 /// The decoded audio's left channel as f32 in -1..1, at the stream's rate.
 pub fn audio_left(path: &Path) -> (Vec<f32>, u32) {
+    let (mut channels, rate) = audio_channels(path);
+    (channels.swap_remove(0), rate)
+}
+
+/// The decoded audio, one vector per channel, as f32 in -1..1, at the
+/// stream's rate.
+pub fn audio_channels(path: &Path) -> (Vec<Vec<f32>>, u32) {
     ffmpeg::init().unwrap();
     let mut ictx = ffmpeg::format::input(path).unwrap();
     let a = ictx.streams().best(ffmpeg::media::Type::Audio).unwrap();
@@ -270,22 +278,28 @@ pub fn audio_left(path: &Path) -> (Vec<f32>, u32) {
         .decoder()
         .audio()
         .unwrap();
-    let mut out = Vec::new();
+    let mut out: Vec<Vec<f32>> = Vec::new();
     let mut rate = 0;
     let mut frame = ffmpeg::frame::Audio::empty();
-    let mut take = |frame: &ffmpeg::frame::Audio, out: &mut Vec<f32>| {
+    let mut take = |frame: &ffmpeg::frame::Audio, out: &mut Vec<Vec<f32>>| {
         rate = frame.rate();
         let n = frame.samples();
+        let ch = frame.channels() as usize;
+        out.resize(ch, Vec::new());
         match frame.format() {
             ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar) => {
-                out.extend_from_slice(&frame.plane::<f32>(0)[..n])
+                for (c, dst) in out.iter_mut().enumerate() {
+                    dst.extend_from_slice(&frame.plane::<f32>(c)[..n]);
+                }
             }
             ffmpeg::format::Sample::I16(ffmpeg::format::sample::Type::Packed) => {
                 let data = frame.data(0);
-                let ch = frame.channels() as usize;
-                out.extend((0..n).map(|i| {
-                    i16::from_le_bytes([data[i * 2 * ch], data[i * 2 * ch + 1]]) as f32 / 32768.0
-                }))
+                for (c, dst) in out.iter_mut().enumerate() {
+                    dst.extend((0..n).map(|i| {
+                        let at = 2 * (i * ch + c);
+                        i16::from_le_bytes([data[at], data[at + 1]]) as f32 / 32768.0
+                    }));
+                }
             }
             other => panic!("unexpected sample format {other:?}"),
         }
@@ -303,6 +317,23 @@ pub fn audio_left(path: &Path) -> (Vec<f32>, u32) {
         take(&frame, &mut out);
     }
     (out, rate)
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of `channels` from
+/// `from` to `to` seconds, measured to EBU R128 / ITU-R BS.1770.
+pub fn loudness_of(channels: &[Vec<f32>], rate: u32, from: f64, to: f64) -> (f64, f64) {
+    let mode = ebur128::Mode::I | ebur128::Mode::TRUE_PEAK;
+    let mut meter = ebur128::EbuR128::new(channels.len() as u32, rate, mode).unwrap();
+    let (a, b) = ((from * rate as f64) as usize, (to * rate as f64) as usize);
+    let planes: Vec<&[f32]> = channels
+        .iter()
+        .map(|c| &c[a.min(c.len())..b.min(c.len())])
+        .collect();
+    meter.add_frames_planar_f32(&planes).unwrap();
+    let peak = (0..channels.len() as u32)
+        .map(|c| meter.true_peak(c).unwrap())
+        .fold(0.0f64, f64::max);
+    (meter.loudness_global().unwrap(), 20.0 * peak.log10())
 }
 
 /// Times (seconds) where the audio turns from silence to sound: the first
