@@ -192,6 +192,39 @@ impl Loudness {
     }
 }
 
+/// Where speech starts in `path`'s audio, in seconds, as the `ffmpeg` CLI's
+/// `silencedetect` finds it: the end of every quiet (under -45 dBFS) of at
+/// least 0.1 s, and 0 when the audio starts with sound.
+pub fn speech_onsets(path: &Path) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-af", "silencedetect=n=-45dB:d=0.1"])
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg silencedetect failed: {log}");
+    let value = |line: &str, key: &str| {
+        line.split_once(key)
+            .map(|(_, rest)| parse_f64(rest.split_whitespace().next()))
+    };
+    let mut onsets = Vec::new();
+    let mut first_quiet = None;
+    for line in log.lines() {
+        if let Some(t) = value(line, "silence_start: ") {
+            first_quiet.get_or_insert(t);
+        }
+        if let Some(t) = value(line, "silence_end: ") {
+            onsets.push(t);
+        }
+    }
+    if first_quiet.is_none_or(|t| t > 0.0) {
+        onsets.insert(0, 0.0);
+    }
+    onsets
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -64,6 +64,11 @@ pub struct SlideSegment {
     /// order (one entry per clip: several when the narration is split into
     /// [parts](crate::Slide::parts); none for a slide-only slide).
     pub clip_starts: Vec<Duration>,
+    /// Where the narration is audible, from the segment's start: the
+    /// stretches of speech between pauses, in order (empty when the
+    /// segment is silent or the composer does not measure it). Captions
+    /// start their cues where these start.
+    pub speech: Vec<std::ops::Range<Duration>>,
 }
 
 /// A clip that passed [`Composer::verify_clip`].

@@ -876,6 +876,7 @@ impl Composer for MockComposer {
             path: PathBuf::from(format!("segment-{n:03}.mock")),
             duration,
             clip_starts,
+            speech: Vec::new(),
         })
     }
 

@@ -157,14 +157,6 @@ async fn quickstart_renders_end_to_end_with_the_local_presenter() {
         rms_between(starts[4] + 0.5, total) < 1e-3,
         "the slide-only closer is silent"
     );
-    // Even loudness: the deck's target (-16 LUFS unless it says otherwise)
-    // within 1 LU, true peak at most -1 dBTP, read by another meter.
-    let target = deck.output.loudness.expect("the quickstart is levelled");
-    let level = slidecast_tests::Loudness::of(&out);
-    assert!(
-        (level.integrated - target).abs() <= 1.0 && level.true_peak <= -1.0,
-        "{level:?}, expected {target} LUFS ± 1 and a true peak <= -1 dBTP"
-    );
     // The presenter is on screen: in the circle at the bottom right (the
     // deck's placement: 358x200 at 890,488), the face is where the local
     // avatar draws it, warm skin rather than the bluish paper or backdrop.

@@ -65,6 +65,7 @@ mod join;
 pub mod mock_clip;
 pub mod picture;
 mod segment;
+mod speech;
 mod subtitles;
 
 pub use error::MediaError;
@@ -399,6 +400,7 @@ impl Inner {
             path: dest,
             duration: at_frame(length.frames),
             clip_starts: length.clip_starts.iter().map(|&f| at_frame(f)).collect(),
+            speech: length.speech,
         })
     }
 

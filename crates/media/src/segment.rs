@@ -7,6 +7,7 @@
 //! exact 1/fps and 1/48000 timestamps, which Matroska's milliseconds would not.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use slidecast_core::deck::{Output, Presenter, Shape};
 use crate::clip::Clip;
 use crate::error::MediaError;
 use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
+use crate::speech::SpeechMeter;
 use slidecast_av::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
 use slidecast_av::encode::{AudioWriter, H264Writer, VideoSettings};
 
@@ -38,13 +40,15 @@ pub struct SegmentJob<'a> {
     pub dest: &'a Path,
 }
 
-/// A finished segment's length.
+/// A finished segment's length, and where its narration is audible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentLength {
     pub frames: u64,
     pub samples: u64,
     /// The first frame of each clip.
     pub clip_starts: Vec<u64>,
+    /// The stretches of speech, from the segment's start.
+    pub speech: Vec<Range<Duration>>,
 }
 
 /// Audio samples (per channel) in the first `frames` frames at `fps`.
@@ -169,6 +173,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             skip: 0,
             written: 0,
             audio_done: true,
+            speech: SpeechMeter::default(),
         });
 
         let ends = clip_starts.iter().skip(1).copied().chain([frames]);
@@ -198,6 +203,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             frames: s.frames,
             samples: s.written,
             clip_starts: clip_starts.clone(),
+            speech: s.speech.spans(),
         })
     })();
     match result {
@@ -268,6 +274,8 @@ struct SegmentState<'a> {
     written: u64,
     /// No more clip audio will come: pad with silence as video advances.
     audio_done: bool,
+    /// The level of everything written, for the speech spans.
+    speech: SpeechMeter,
 }
 
 impl SegmentState<'_> {
@@ -396,6 +404,7 @@ impl SegmentState<'_> {
             let chunk = &mut self.pending[start..start + take * DECK_CHANNELS];
             declick(chunk, self.written, self.samples);
             let chunk = &*chunk;
+            self.speech.add(chunk);
             self.audio.write_interleaved_i16(&mut self.octx, chunk)?;
             self.written += take as u64;
         }
@@ -412,6 +421,7 @@ impl SegmentState<'_> {
             let n = (upto - self.written).min(CHUNK) as usize;
             self.audio
                 .write_interleaved_i16(&mut self.octx, &SILENCE[..n * DECK_CHANNELS])?;
+            self.speech.add_silence(n as u64);
             self.written += n as u64;
         }
         Ok(())

@@ -89,6 +89,7 @@ mod tests {
             path: "x".into(),
             duration: Duration::from_millis(millis),
             clip_starts: Vec::new(),
+            speech: Vec::new(),
         }
     }
 
