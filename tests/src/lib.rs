@@ -7,6 +7,9 @@ use std::process::Command;
 
 use serde::Deserialize;
 
+mod pptx;
+pub use pptx::{write_pptx, PptxSlide};
+
 /// What ffprobe reports about a media file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Probe {

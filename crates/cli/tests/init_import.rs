@@ -327,3 +327,100 @@ fn import_garbage_pptx_is_a_clear_error() {
         .code(1)
         .stderr(predicate::str::contains("not a PPTX"));
 }
+
+/// The colour of pixel `(x, y)` of an image, read by the `ffmpeg` CLI.
+fn pixel(image: &Path, x: u32, y: u32) -> [u8; 3] {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(image)
+        .args(["-vf", &format!("crop=1:1:{x}:{y}"), "-f", "rawvideo"])
+        .args(["-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success() && out.stdout.len() == 3, "{out:?}");
+    [out.stdout[0], out.stdout[1], out.stdout[2]]
+}
+
+/// A real three-slide PowerPoint file through LibreOffice: three slide
+/// pictures in order, three scripts from the notes, three titles, and a
+/// video whose chapters carry the titles. Run from the file's folder with
+/// relative paths, as a user types it.
+#[test]
+fn import_a_real_pptx_renders_its_slides_with_libreoffice() {
+    let dir = tempfile::tempdir().unwrap();
+    let slides = [
+        slidecast_tests::PptxSlide {
+            title: "Why trains run late",
+            body: "Signals, weather and timetables",
+            notes: &["Welcome to the course.", "Today we look at delays."],
+            background: [0xC0, 0x39, 0x2B],
+        },
+        slidecast_tests::PptxSlide {
+            title: "Signals",
+            body: "Most delays start at a red signal",
+            notes: &["Signals are the first cause."],
+            background: [0x27, 0xAE, 0x60],
+        },
+        slidecast_tests::PptxSlide {
+            title: "What we can do",
+            body: "Plan with buffers",
+            notes: &["Buffers help & timetables too."],
+            background: [0x29, 0x80, 0xB9],
+        },
+    ];
+    slidecast_tests::write_pptx(&dir.path().join("lecture.pptx"), "Trains", &slides);
+    let assert = slidecast()
+        .current_dir(dir.path())
+        .args(["import", "lecture.pptx", "-o", "lecture"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        !stderr.contains("not installed"),
+        "LibreOffice is installed: {stderr}"
+    );
+
+    let deck = dir.path().join("lecture/deck.toml");
+    let images = deck_images(&deck);
+    assert_eq!(images.len(), 3, "{images:?}");
+    for (image, slide) in images.iter().zip(&slides) {
+        let path = dir.path().join("lecture").join(image);
+        // The slide's own background, away from its text.
+        let got = pixel(&path, 8, 8);
+        let near = got
+            .iter()
+            .zip(slide.background)
+            .all(|(a, b)| a.abs_diff(b) <= 12);
+        assert!(near, "{image}: {got:?}, expected {:?}", slide.background);
+    }
+    assert_eq!(
+        deck_scripts(&deck),
+        [
+            Some("Welcome to the course.\n\nToday we look at delays.".to_string()),
+            Some("Signals are the first cause.".to_string()),
+            Some("Buffers help & timetables too.".to_string()),
+        ]
+    );
+    let titles: Vec<Option<String>> = slides.iter().map(|s| Some(s.title.to_string())).collect();
+    assert_eq!(deck_field(&deck, "title"), titles);
+
+    // The titles become the video's chapter names.
+    let out = dir.path().join("lecture.mp4");
+    slidecast()
+        .arg("render")
+        .arg(&deck)
+        .arg("-o")
+        .arg(&out)
+        .args(["--provider", "mock", "--no-cache"])
+        .assert()
+        .success();
+    let chapters: Vec<String> = slidecast_tests::Probe::of(&out)
+        .chapters
+        .iter()
+        .map(|c| c.title().to_string())
+        .collect();
+    assert_eq!(
+        chapters,
+        ["Why trains run late", "Signals", "What we can do"]
+    );
+}

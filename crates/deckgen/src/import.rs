@@ -278,14 +278,29 @@ fn render_pptx(
     slides_dir: &Path,
     width: u32,
 ) -> Result<Vec<String>, DeckgenError> {
-    let tmp = slides_dir.join(format!(".convert-{}", std::process::id()));
+    // LibreOffice needs absolute paths throughout: with a relative `HOME`
+    // or profile it fails with "Unspecified Application Error".
+    let absolute = |p: &Path| std::fs::canonicalize(p).map_err(|e| DeckgenError::io(p, e));
+    let pptx = absolute(pptx)?;
+    let tmp = absolute(slides_dir)?.join(format!(".convert-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| DeckgenError::io(&tmp, e))?;
     let result = (|| {
         let output = Command::new(office)
-            .args(["--headless", "--convert-to", "pdf", "--outdir"])
+            // A private profile, so a running LibreOffice (or another
+            // import) does not swallow the call or lock the profile.
+            .arg(format!(
+                "-env:UserInstallation={}",
+                file_url(&tmp.join("profile"))
+            ))
+            .args([
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+            ])
             .arg(&tmp)
-            .arg(pptx)
-            // A private profile, so a running LibreOffice does not swallow the call.
+            .arg(&pptx)
             .env("HOME", &tmp)
             .output()
             .map_err(|e| DeckgenError::io(office, e))?;
@@ -295,7 +310,7 @@ fn render_pptx(
         ));
         if !output.status.success() || !pdf.is_file() {
             return Err(DeckgenError::bad_input(
-                pptx,
+                &pptx,
                 format!(
                     "LibreOffice could not convert it to PDF: {}",
                     String::from_utf8_lossy(&output.stderr).trim()
@@ -306,6 +321,21 @@ fn render_pptx(
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// `path` (absolute) as a `file://` URL, bytes outside the unreserved set
+/// percent-encoded.
+fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = String::from("file://");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 /// What slidecast reads from a PPTX.
@@ -558,6 +588,15 @@ fn element_text(xml: &str, local: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_urls_are_absolute_and_encoded() {
+        assert_eq!(
+            file_url(Path::new("/tmp/my deck/.convert-7/profile")),
+            "file:///tmp/my%20deck/.convert-7/profile"
+        );
+        assert_eq!(file_url(Path::new("/a/ü")), "file:///a/%C3%BC");
+    }
 
     #[test]
     fn resolves_targets() {
