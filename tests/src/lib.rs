@@ -291,9 +291,27 @@ pub fn mock_deck(dir: &Path, slides: usize) -> PathBuf {
 /// A small but well-formed PDF with `pages` pages (a coloured box each),
 /// with a correct cross-reference table.
 pub fn tiny_pdf(pages: usize) -> Vec<u8> {
+    outlined_pdf(&vec![None; pages])
+}
+
+/// [`tiny_pdf`] with one page per entry of `titles` and an outline
+/// (bookmarks) entry pointing at each page that has a title, titles
+/// written as UTF-16 as PDF writers do.
+pub fn outlined_pdf(titles: &[Option<&str>]) -> Vec<u8> {
+    let pages = titles.len();
     let mut objects: Vec<String> = Vec::new();
     let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 3 + 2 * i)).collect();
-    objects.push("<< /Type /Catalog /Pages 2 0 R >>".into());
+    let outlines = 3 + 2 * pages;
+    let items: Vec<(usize, &str)> = titles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.map(|t| (i, t)))
+        .collect();
+    objects.push(if items.is_empty() {
+        "<< /Type /Catalog /Pages 2 0 R >>".into()
+    } else {
+        format!("<< /Type /Catalog /Pages 2 0 R /Outlines {outlines} 0 R /PageMode /UseOutlines >>")
+    });
     objects.push(format!(
         "<< /Type /Pages /Kids [{}] /Count {pages} >>",
         kids.join(" ")
@@ -309,6 +327,31 @@ pub fn tiny_pdf(pages: usize) -> Vec<u8> {
             "<< /Length {} >>\nstream\n{stream}\nendstream",
             stream.len()
         ));
+    }
+    if !items.is_empty() {
+        let (first, last) = (outlines + 1, outlines + items.len());
+        objects.push(format!(
+            "<< /Type /Outlines /First {first} 0 R /Last {last} 0 R /Count {} >>",
+            items.len()
+        ));
+        for (k, (page, title)) in items.iter().enumerate() {
+            let me = outlines + 1 + k;
+            let prev = if k > 0 {
+                format!("/Prev {} 0 R ", me - 1)
+            } else {
+                String::new()
+            };
+            let next = if k + 1 < items.len() {
+                format!("/Next {} 0 R ", me + 1)
+            } else {
+                String::new()
+            };
+            let utf16: String = title.encode_utf16().map(|u| format!("{u:04X}")).collect();
+            objects.push(format!(
+                "<< /Title <FEFF{utf16}> /Parent {outlines} 0 R {prev}{next}/Dest [{} 0 R /Fit] >>",
+                3 + 2 * page
+            ));
+        }
     }
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();

@@ -142,6 +142,34 @@ fn import_pdf_renders_every_page_in_order() {
     assert_eq!(deck_scripts(&deck)[10].as_deref(), Some("This is page 11."));
     let text = std::fs::read_to_string(&deck).unwrap();
     assert!(text.contains("title = \"Quarterly talk\""));
+    // No outline, no slide titles.
+    assert!(deck_field(&deck, "title").iter().all(Option::is_none));
+    slidecast().arg("validate").arg(&deck).assert().success();
+}
+
+#[test]
+fn import_pdf_takes_slide_titles_from_its_outline() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("talk.pdf");
+    let titles = [Some("Intro & aims"), None, Some("Résumé   of   results")];
+    std::fs::write(&pdf, slidecast_tests::outlined_pdf(&titles)).unwrap();
+    slidecast()
+        .arg("import")
+        .arg(&pdf)
+        .args(["--width", "320"])
+        .assert()
+        .success();
+    let deck = dir.path().join("talk/deck.toml");
+    assert_eq!(
+        deck_field(&deck, "title"),
+        [
+            Some("Intro & aims".to_string()),
+            None,
+            Some("Résumé of results".to_string())
+        ]
+    );
+    let text = std::fs::read_to_string(&deck).unwrap();
+    assert!(text.contains("2 titled from its outline"), "{text}");
     slidecast().arg("validate").arg(&deck).assert().success();
 }
 

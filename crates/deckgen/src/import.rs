@@ -1,7 +1,10 @@
 //! A deck folder from a presentation (`slidecast import FILE.pdf|FILE.pptx`).
 //!
 //! - PDF: every page rendered to PNG by poppler's `pdftoppm`; scripts from
-//!   `--notes` if given.
+//!   `--notes` if given; slide titles from the PDF's outline (bookmarks, as
+//!   PowerPoint, Keynote, LibreOffice and Beamer export them), read by
+//!   poppler's `pdftohtml -xml`: a page's title is the first outline entry
+//!   that points at it.
 //! - PPTX: the speaker notes become the scripts (read straight from the zip:
 //!   `ppt/presentation.xml` for the slide order, each slide's relationships
 //!   for its notes page, the notes page's body placeholder for the text).
@@ -117,15 +120,85 @@ fn import_pdf(
     let title = notes
         .and_then(|n| n.title)
         .unwrap_or_else(|| stem_title(&opts.file));
+    let pages = images.len();
+    let mut slides = deckgen::pair_scripts(images, &scripts, "the notes file", remarks);
+    match pdf_outline(&opts.file) {
+        Ok(outline) => {
+            for (page, entry) in outline {
+                if let Some(slide) = slides.get_mut(page.wrapping_sub(1)) {
+                    slide.title.get_or_insert(entry);
+                }
+            }
+        }
+        Err(why) => remarks.push(format!("slide titles were not read: {why}")),
+    }
+    let titled = slides.iter().filter(|s| s.title.is_some()).count();
     Ok(NewDeck {
         title,
         origin: format!(
-            "Written by `slidecast import` from {} ({} page(s)).",
+            "Written by `slidecast import` from {} ({pages} page(s), {titled} titled from its outline).",
             file_label(&opts.file),
-            images.len()
         ),
-        slides: deckgen::pair_scripts(images, &scripts, "the notes file", remarks),
+        slides,
     })
+}
+
+/// The PDF's outline as `(page, title)` in document order (nested entries
+/// after their parent), titles trimmed to one line of at most 200
+/// characters; empty when the PDF has none.
+fn pdf_outline(pdf: &Path) -> Result<Vec<(usize, String)>, String> {
+    // `-f 1 -l 1`: the outline is the whole document's; no need for the
+    // text of every page.
+    let output = Command::new("pdftohtml")
+        .args([
+            "-xml", "-i", "-stdout", "-q", "-nodrm", "-f", "1", "-l", "1",
+        ])
+        .arg(pdf)
+        .output()
+        .map_err(|e| format!("pdftohtml: {e} (apt-get install poppler-utils)"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "pdftohtml: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let xml = String::from_utf8_lossy(&output.stdout);
+    let mut reader = Reader::from_str(&xml);
+    let mut entries = Vec::new();
+    let mut depth = 0usize;
+    let mut current: Option<(usize, String)> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.name().as_ref() == b"outline" => depth += 1,
+            Ok(Event::End(e)) if e.name().as_ref() == b"outline" => depth = depth.saturating_sub(1),
+            Ok(Event::Start(e)) if depth > 0 && e.name().as_ref() == b"item" => {
+                let page = e
+                    .try_get_attribute("page")
+                    .ok()
+                    .flatten()
+                    .and_then(|a| String::from_utf8_lossy(&a.value).parse().ok());
+                current = page.map(|p| (p, String::new()));
+            }
+            Ok(Event::Text(t)) => {
+                if let (Some((_, text)), Ok(s)) = (current.as_mut(), t.unescape()) {
+                    text.push_str(&s);
+                }
+            }
+            Ok(Event::End(e)) if e.name().as_ref() == b"item" => {
+                if let Some((page, text)) = current.take() {
+                    let title: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let title: String = title.chars().take(200).collect();
+                    if !title.is_empty() {
+                        entries.push((page, title));
+                    }
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => return Err(format!("pdftohtml's outline: {e}")),
+            _ => {}
+        }
+    }
+    Ok(entries)
 }
 
 fn file_label(p: &Path) -> String {
