@@ -44,7 +44,7 @@ pub fn run(args: &ValidateArgs) -> Result<(), CliError> {
     };
     // Every slide picture opened, so an unreadable one shows up now, not
     // after renders were paid for.
-    let images = slidecast_render::check_images(&deck);
+    let images = slidecast_render::check_media(&deck);
     if !images.is_empty() {
         for p in &images {
             eprintln!("error: {p}");

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{png, slidecast};
 use predicates::prelude::*;
 
@@ -109,6 +111,30 @@ fn missing_deck_file_says_so() {
         .stderr(predicate::str::contains("/nonexistent/deck.toml"));
 }
 
+/// `deck` (written into `dir`) is refused by `validate` with `expected`
+/// (and no problem on slide 1), and by `render` the same way before any
+/// render is paid for and before any output is written.
+fn refused_before_rendering(dir: &Path, deck: &str, expected: &[&str]) {
+    let path = dir.join("deck.toml");
+    std::fs::write(&path, deck).unwrap();
+    let run = slidecast().arg("validate").arg(&path).assert().code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(expected.iter().all(|e| stderr.contains(e)), "{stderr}");
+    assert!(!stderr.contains("slide 1:"), "{stderr}");
+
+    let out = dir.join("o.mp4");
+    let run = slidecast()
+        .arg("render")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains(expected[0]), "{stderr}");
+    assert!(!out.exists());
+}
+
 /// Every slide picture is opened: one that cannot be read is reported by
 /// `validate` (and stops `render` before any render is paid for it).
 #[test]
@@ -120,29 +146,23 @@ fn an_unreadable_slide_picture_is_reported_with_its_slide() {
         b"\x89PNG but then nothing useful",
     )
     .unwrap();
-    let deck = dir.path().join("deck.toml");
-    std::fs::write(
-        &deck,
+    refused_before_rendering(
+        dir.path(),
         "[presenter]\nprovider = \"mock\"\n[[slides]]\nimage = \"ok.png\"\nscript = \"Fine.\"\n[[slides]]\nimage = \"bad.png\"\nscript = \"Broken picture.\"\n",
-    )
-    .unwrap();
-    let run = slidecast().arg("validate").arg(&deck).assert().code(2);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
-    assert!(
-        stderr.contains("slide 2: image") && stderr.contains("bad.png"),
-        "{stderr}"
+        &["slide 2: image", "bad.png"],
     );
-    assert!(!stderr.contains("slide 1:"), "{stderr}");
+}
 
-    let out = dir.path().join("o.mp4");
-    let run = slidecast()
-        .arg("render")
-        .arg(&deck)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(2);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
-    assert!(stderr.contains("slide 2: image"), "{stderr}");
-    assert!(!out.exists());
+/// Music is decoded a moment before anything is rendered: a file that is
+/// not audio is reported on the first slide that plays it.
+#[test]
+fn music_that_cannot_be_played_is_reported_with_its_slide() {
+    let dir = tempfile::tempdir().unwrap();
+    png(&dir.path().join("ok.png"));
+    std::fs::write(dir.path().join("song.mp3"), b"ID3 but no audio at all").unwrap();
+    refused_before_rendering(
+        dir.path(),
+        "[presenter]\nprovider = \"mock\"\n[[slides]]\nimage = \"ok.png\"\nscript = \"Quiet.\"\n[[slides]]\nimage = \"ok.png\"\nscript = \"With music.\"\nmusic = \"song.mp3\"\n[[slides]]\nimage = \"ok.png\"\nscript = \"Still.\"\nmusic = \"song.mp3\"\n",
+        &["slide 2: music", "cannot be played as music"],
+    );
 }

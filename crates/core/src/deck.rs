@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! title = "Quarterly update"
+//! music = "music/bed.mp3"         # optional: looped under every slide, ducked under speech
 //!
 //! [output]
 //! width = 1920
@@ -16,6 +17,7 @@
 //! background = "#101820"
 //! quality = "standard"            # draft | standard | high | { preset = "veryfast", crf = 23 }
 //! loudness = -16                  # narration level per slide, LUFS (EBU R128), peaks <= -1 dBTP; "off" keeps it as rendered
+//! music_volume = -14              # music where nobody speaks, dB under the narration (12 dB lower under speech)
 //!
 //! [presenter]
 //! provider = "local"              # local | elai | mock | any registered provider
@@ -36,6 +38,7 @@
 //! image = "slides/02-agenda.png"
 //! duration = 4.0                  # no script: a slide-only slide
 //! transition = { kind = "fade", duration = 0.5 }
+//! music = "music/outro.ogg"       # this slide's own music, or "off" for none
 //! ```
 
 use std::fmt;
@@ -138,7 +141,18 @@ pub struct Output {
     /// the levels as rendered. Deck field `output.loudness` (`-16` when
     /// absent, `"off"` for `None`).
     pub loudness: Option<f64>,
+    /// The level of background music where nobody speaks, in dB against
+    /// the narration's loudness (negative: under the voice); under speech
+    /// it goes a further 12 dB down. Deck field `output.music_volume`.
+    pub music_volume: f64,
 }
+
+/// Background music's level against the narration unless the deck says
+/// otherwise (dB).
+pub const DEFAULT_MUSIC_VOLUME: f64 = -14.0;
+
+/// The music levels a deck may ask for (dB against the narration).
+pub const MUSIC_VOLUME_RANGE: (f64, f64) = (-40.0, 0.0);
 
 /// The loudness a deck gets unless it says otherwise: what streaming and
 /// e-learning players expect (LUFS).
@@ -221,6 +235,10 @@ pub struct Slide {
     /// composed into the slide's one segment (see
     /// [`Deck::split_narration`]). Empty: `script` is one clip.
     pub parts: Vec<String>,
+    /// Background music under this slide (the deck's `music` unless the
+    /// slide names its own or says `"off"`), resolved against the deck
+    /// file's folder. Consecutive slides with the same file continue it.
+    pub music: Option<PathBuf>,
 }
 
 impl Slide {

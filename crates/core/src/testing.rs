@@ -933,6 +933,7 @@ pub fn mock_deck(slides: usize) -> Deck {
             background: Rgb::BLACK,
             quality: Quality::default(),
             loudness: Some(crate::deck::DEFAULT_LOUDNESS),
+            music_volume: crate::deck::DEFAULT_MUSIC_VOLUME,
         },
         slides: (1..=slides)
             .map(|n| Slide {
@@ -944,6 +945,7 @@ pub fn mock_deck(slides: usize) -> Deck {
                 duration: None,
                 transition: Transition::Cut,
                 parts: Vec::new(),
+                music: None,
                 title: None,
             })
             .collect(),

@@ -700,3 +700,79 @@ fn loudness_takes_a_target_or_off_and_refuses_other_values() {
         "{text}"
     );
 }
+
+#[test]
+fn music_plays_under_every_slide_unless_a_slide_changes_or_stops_it() {
+    let fx = Fixture::new();
+    fx.write("bed.mp3", "not really music");
+    fx.write("outro.ogg", "not really music");
+    let deck = fx
+        .load(
+            r#"
+            music = "bed.mp3"
+            [output]
+            music_volume = -20
+            [[slides]]
+            image = "slides/a.png"
+            script = "One."
+            [[slides]]
+            image = "slides/a.png"
+            script = "Two."
+            music = "off"
+            [[slides]]
+            image = "slides/b.png"
+            script = "Three."
+            music = "outro.ogg"
+            "#,
+        )
+        .unwrap();
+    let music: Vec<Option<PathBuf>> = deck.slides.iter().map(|s| s.music.clone()).collect();
+    assert_eq!(
+        music,
+        [
+            Some(fx.dir.path().join("bed.mp3")),
+            None,
+            Some(fx.dir.path().join("outro.ogg"))
+        ]
+    );
+    assert_eq!(deck.output.music_volume, -20.0);
+
+    // No music by default, at -14 dB when there is.
+    let plain = fx
+        .load("[[slides]]\nimage = \"slides/a.png\"\nscript = \"Hi.\"\n")
+        .unwrap();
+    assert!(plain.slides[0].music.is_none());
+    assert_eq!(plain.output.music_volume, -14.0);
+
+    // A missing file is named with its slide and field; so is a volume
+    // out of range.
+    let err = fx
+        .load(
+            r#"
+            music = "nowhere.mp3"
+            [output]
+            music_volume = 6
+            [[slides]]
+            image = "slides/a.png"
+            script = "One."
+            music = "gone.wav"
+            "#,
+        )
+        .unwrap_err();
+    let p = problems(err);
+    for (slide, field) in [
+        (None, "music"),
+        (Some(1), "music"),
+        (None, "output.music_volume"),
+    ] {
+        assert!(
+            has(&p, slide, field),
+            "no problem for {slide:?} {field} in {p:#?}"
+        );
+    }
+    let text = DeckError::Invalid(p).to_string();
+    assert!(
+        text.contains("gone.wav") && text.contains("nowhere.mp3"),
+        "{text}"
+    );
+}

@@ -44,6 +44,7 @@ fn output() -> Output {
         background: Rgb::new(0x10, 0x18, 0x20),
         quality: Quality::Level(QualityLevel::Standard),
         loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
+        music_volume: slidecast_core::deck::DEFAULT_MUSIC_VOLUME,
     }
 }
 
@@ -121,6 +122,7 @@ fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide {
         duration: None,
         transition: Transition::Cut,
         parts: Vec::new(),
+        music: None,
         title: None,
     }
 }

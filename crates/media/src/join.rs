@@ -22,6 +22,8 @@ use crate::subtitles::SubtitleWriter;
 use slidecast_av::compat::{self, DECK_CHANNELS, DECK_RATE};
 use slidecast_av::encode::AudioWriter;
 use slidecast_av::Limiter;
+
+use crate::music::MusicMix;
 use slidecast_core::atomic::AtomicFile;
 use slidecast_core::{Chapter, SubtitleTrack};
 
@@ -32,6 +34,10 @@ pub const AUDIO_BIT_RATE: usize = 160_000;
 /// at most -1 dBTP in the MP4; peaks between samples and the AAC encoder's
 /// overshoot add up to about a decibel on speech, hence the margin.
 const LIMIT_CEILING_DB: f64 = -2.0;
+
+/// The narration level music is set against when levelling is off and
+/// nothing was measured (LUFS).
+const DEFAULT_NARRATION_LUFS: f64 = -16.0;
 
 /// The most a slide is raised or lowered (dB): beyond this a clip is
 /// nearly silent or broken, and more gain would only lift its noise.
@@ -47,12 +53,19 @@ pub struct JoinReport {
     pub loudness: Vec<Option<f64>>,
 }
 
-/// How the join sets the audio level.
+/// How the join makes the audio track.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct JoinAudio {
+pub struct JoinAudio<'a> {
     /// Each slide to this integrated loudness (LUFS), peaks limited;
     /// `None`: the audio as composed.
     pub loudness: Option<f64>,
+    /// The music under each segment (none: no music).
+    pub music: &'a [Option<PathBuf>],
+    /// The music's level against the narration (dB).
+    pub music_volume: f64,
+    /// Where each segment's narration is audible, from its start (the
+    /// music ducks under it).
+    pub speech: &'a [Vec<std::ops::Range<Duration>>],
 }
 
 /// The gain (linear) that brings a segment measured at `measured` LUFS to
@@ -74,7 +87,7 @@ pub fn join(
     segments: &[PathBuf],
     output: &Path,
     fps: u32,
-    audio: JoinAudio,
+    audio: JoinAudio<'_>,
     subtitles: Option<&SubtitleTrack>,
     chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
@@ -127,6 +140,8 @@ struct SegmentScan {
     delay: i64,
     /// Integrated loudness of the audio (LUFS); `None` when silent.
     loudness: Option<f64>,
+    /// Video frames.
+    frames: u64,
 }
 
 fn scan_segment(path: &Path, fps: u32) -> Result<SegmentScan, MediaError> {
@@ -166,30 +181,65 @@ fn scan_segment(path: &Path, fps: u32) -> Result<SegmentScan, MediaError> {
         k += 1;
     }
     let loudness = meter.loudness_global().ok().filter(|l| l.is_finite());
-    Ok(SegmentScan { delay, loudness })
+    Ok(SegmentScan {
+        delay,
+        loudness,
+        frames: k as u64,
+    })
 }
 
 fn join_to(
     segments: &[PathBuf],
     tmp: &Path,
     fps: u32,
-    audio_level: JoinAudio,
+    audio_level: JoinAudio<'_>,
     subtitles: Option<&SubtitleTrack>,
     chapters: &[Chapter],
 ) -> Result<JoinReport, MediaError> {
     let mut delay = 0;
     let mut loudness = Vec::with_capacity(segments.len());
+    // Where each segment starts on the output's sample clock, and the end.
+    let mut starts = vec![0u64];
+    let mut frames_so_far = 0;
     for path in segments {
         let scan = scan_segment(path, fps)?;
         delay = delay.max(scan.delay);
         loudness.push(scan.loudness);
+        frames_so_far += scan.frames;
+        starts.push(samples_for_frames(frames_so_far, fps));
     }
-    let mut limiter = match audio_level.loudness {
-        Some(_) => Some(
+    // The music sits under the narration's level: the target, or what the
+    // slides measure when levelling is off.
+    let measured: Vec<f64> = loudness.iter().flatten().copied().collect();
+    let narration = audio_level.loudness.unwrap_or(if measured.is_empty() {
+        DEFAULT_NARRATION_LUFS
+    } else {
+        measured.iter().sum::<f64>() / measured.len() as f64
+    });
+    let no_speech: Vec<Vec<std::ops::Range<Duration>>>;
+    let speech = if audio_level.speech.len() == segments.len() {
+        audio_level.speech
+    } else {
+        no_speech = vec![Vec::new(); segments.len()];
+        &no_speech
+    };
+    let mut music = if audio_level.music.len() == segments.len() {
+        MusicMix::new(
+            audio_level.music,
+            &starts,
+            speech,
+            narration + audio_level.music_volume,
+        )?
+    } else {
+        None
+    };
+    let mut limiter = if audio_level.loudness.is_some() || music.is_some() {
+        Some(
             Limiter::new(DECK_RATE, compat::stereo(), LIMIT_CEILING_DB)
                 .map_err(MediaError::from)?,
-        ),
-        None => None,
+        )
+    } else {
+        None
     };
     let frame_tb = Rational::new(1, fps as i32);
     let (first, first_video, _) = open_segment(&segments[0])?;
@@ -252,11 +302,21 @@ fn join_to(
     // stereo), and limited samples waiting for a full AAC frame.
     let mut fifo: Vec<f32> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
     let mut limited: Vec<f32> = Vec::with_capacity(aac_frame * DECK_CHANNELS * 4);
+    let mut mixed: Vec<f32> = Vec::new();
     let mut encode = |octx: &mut format::context::Output,
                       chunk: &[f32],
                       limited: &mut Vec<f32>,
                       last: bool|
      -> Result<(), MediaError> {
+        let chunk = match music.as_mut() {
+            Some(m) => {
+                mixed.clear();
+                mixed.extend_from_slice(chunk);
+                m.mix(&mut mixed)?;
+                &mixed[..]
+            }
+            None => chunk,
+        };
         match limiter.as_mut() {
             Some(l) => {
                 l.push(chunk, limited)?;

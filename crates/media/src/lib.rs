@@ -31,7 +31,7 @@
 //!
 //! let composer = MediaComposer::builder(deck.output.clone())
 //!     .work_dir("/tmp")
-//!     .transitions_of(&deck) // fade-outs before slides that fade in
+//!     .slides_of(&deck) // fade-outs before slides that fade in, music
 //!     .jobs(2) // segments composed at once: sizes the x264 threads
 //!     .build()?;
 //! let slide = &deck.slides[0];
@@ -63,6 +63,7 @@ mod error;
 pub mod image;
 mod join;
 pub mod mock_clip;
+pub mod music;
 pub mod picture;
 mod segment;
 mod speech;
@@ -91,6 +92,8 @@ struct Inner {
     work: tempfile::TempDir,
     /// Slide number -> fade-out length, when the next slide fades in.
     fade_out: HashMap<usize, Duration>,
+    /// Slide number -> the music under it.
+    music: HashMap<usize, PathBuf>,
     counter: AtomicU64,
 }
 
@@ -100,6 +103,7 @@ pub struct MediaComposerBuilder {
     output: Output,
     work_dir: PathBuf,
     fade_out: HashMap<usize, Duration>,
+    music: HashMap<usize, PathBuf>,
     encoder_threads: usize,
 }
 
@@ -133,12 +137,18 @@ impl MediaComposerBuilder {
         self
     }
 
-    /// Learn the slide transitions of `deck`: a slide followed by one that
-    /// fades in fades out over the same time (a dip through black).
-    pub fn transitions_of(mut self, deck: &Deck) -> Self {
+    /// Learn what the slides of `deck` ask of the join and of their
+    /// neighbours: a slide followed by one that fades in fades out over the
+    /// same time (a dip through black), and the music under each slide.
+    pub fn slides_of(mut self, deck: &Deck) -> Self {
         for pair in deck.slides.windows(2) {
             if let Transition::Fade { duration } = pair[1].transition {
                 self.fade_out.insert(pair[0].number, duration);
+            }
+        }
+        for slide in &deck.slides {
+            if let Some(music) = &slide.music {
+                self.music.insert(slide.number, music.clone());
             }
         }
         self
@@ -180,6 +190,7 @@ impl MediaComposerBuilder {
                 settings,
                 work,
                 fade_out: self.fade_out,
+                music: self.music,
                 counter: AtomicU64::new(0),
             }),
         })
@@ -212,6 +223,7 @@ impl MediaComposer {
             output,
             work_dir: std::env::temp_dir(),
             fade_out: HashMap::new(),
+            music: HashMap::new(),
             encoder_threads: 0,
         }
     }
@@ -226,7 +238,7 @@ impl MediaComposer {
     pub fn for_deck(deck: &Deck, work_dir: impl Into<PathBuf>) -> Result<Self, ComposeError> {
         Self::builder(deck.output.clone())
             .work_dir(work_dir)
-            .transitions_of(deck)
+            .slides_of(deck)
             .build()
     }
 
@@ -411,12 +423,20 @@ impl Inner {
         options: &FinishOptions,
     ) -> Result<(), MediaError> {
         let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+        let music: Vec<Option<PathBuf>> = segments
+            .iter()
+            .map(|s| self.music.get(&s.slide).cloned())
+            .collect();
+        let speech: Vec<_> = segments.iter().map(|s| s.speech.clone()).collect();
         let report = join::join(
             &paths,
             output,
             self.output.fps,
             join::JoinAudio {
                 loudness: self.output.loudness,
+                music: &music,
+                music_volume: self.output.music_volume,
+                speech: &speech,
             },
             options.subtitles.as_ref(),
             &options.chapters,

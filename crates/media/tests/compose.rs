@@ -396,6 +396,7 @@ async fn b_frame_segments_join_by_stream_copy() {
     let settings = slidecast_core::deck::Output {
         quality: slidecast_core::deck::Quality::Level(slidecast_core::deck::QualityLevel::Standard),
         loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
+        music_volume: slidecast_core::deck::DEFAULT_MUSIC_VOLUME,
         ..output()
     };
     let composer = MediaComposer::new(settings, dir.path()).unwrap();
@@ -673,4 +674,89 @@ async fn a_quiet_and_a_loud_slide_come_out_at_the_deck_loudness() {
         );
         assert!(*peak <= -1.0, "slide {}: true peak {peak:.1} dBTP", n + 1);
     }
+}
+
+/// Power of the `hz` component of `samples` (one channel) from `from` to
+/// `to` seconds (Goertzel), as an amplitude.
+fn tone_amplitude(samples: &[f32], rate: u32, hz: f64, from: f64, to: f64) -> f64 {
+    let (a, b) = ((from * rate as f64) as usize, (to * rate as f64) as usize);
+    let window = &samples[a..b.min(samples.len())];
+    let w = std::f64::consts::TAU * hz / rate as f64;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in window {
+        let s = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    2.0 * power.sqrt() / window.len() as f64
+}
+
+#[tokio::test]
+async fn music_loops_under_the_deck_ducks_under_speech_and_fades_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    // A 2 s music file at 660 Hz (audio only), shorter than the video.
+    let music = dir.path().join("bed.m4a");
+    MockClip {
+        tone_hz: 660.0,
+        with_video: false,
+        voice_level: 0.5,
+        ..MockClip::new(Duration::from_secs(2), 192, 108)
+    }
+    .write(&music)
+    .unwrap();
+    // Slide 1 is narrated at 220 Hz for 3 s, slide 2 is 4 s of silence.
+    let clip = voiced_clip(dir.path(), "voice.mp4", 0.3);
+    let mut narrated = slide(1, &image, Some(presenter(pip(), Shape::Rectangle)));
+    narrated.music = Some(music.clone());
+    let mut quiet = slide(2, &image, None);
+    quiet.duration = Some(Duration::from_secs(4));
+    quiet.music = Some(music.clone());
+    let deck = slidecast_core::Deck {
+        source: dir.path().join("deck.toml"),
+        title: "music".into(),
+        output: output(),
+        slides: vec![narrated.clone(), quiet.clone()],
+    };
+    let composer = MediaComposer::for_deck(&deck, dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let segments = render(&composer, &[(narrated, Some(clip)), (quiet, None)], &out).await;
+    assert!(!segments[0].speech.is_empty(), "the narration is heard");
+    assert!(segments[1].speech.is_empty(), "the closer is silent");
+
+    let (audio, rate) = audio_channels(&out);
+    let left = &audio[0];
+    let first = segments[0].duration.as_secs_f64();
+    let end = first + segments[1].duration.as_secs_f64();
+    // The music's level over one second (its 3 Hz swell averages out),
+    // in quarter seconds so the phase jump where it loops cancels nothing.
+    let music_level = |from: f64| {
+        (0..4)
+            .map(|q| {
+                let t = from + 0.25 * q as f64;
+                tone_amplitude(left, rate, 660.0, t, t + 0.25)
+            })
+            .sum::<f64>()
+            / 4.0
+    };
+    // Under the speech the music is 12 dB down from where nobody speaks
+    // (the second slide, after the 2 s file has looped).
+    let under_speech = music_level(1.0);
+    let free = music_level(first + 1.0);
+    let ducked_db = 20.0 * (under_speech / free).log10();
+
+    assert!(
+        (-13.5..=-10.5).contains(&ducked_db),
+        "ducked by {ducked_db:.1} dB ({under_speech} vs {free})"
+    );
+    // The narration itself is untouched by the music's presence.
+    assert!(tone_amplitude(left, rate, 220.0, 1.0, 2.0) > 10.0 * under_speech);
+    // Where nobody speaks, the music sits 14 dB under the narration's -16.
+    let (lufs, _) = loudness_of(&audio, rate, first + 0.8, first + 2.4);
+    assert!((lufs - -30.0).abs() <= 1.5, "music alone at {lufs:.1} LUFS");
+    // It fades out at the end of the video.
+    let tail = tone_amplitude(left, rate, 660.0, end - 0.3, end - 0.05);
+    assert!(tail < free / 4.0, "tail {tail} vs {free}");
 }

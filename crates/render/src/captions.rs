@@ -573,6 +573,7 @@ mod tests {
             duration: None,
             transition: slidecast_core::deck::Transition::Cut,
             parts: Vec::new(),
+            music: None,
             title: None,
         }
     }

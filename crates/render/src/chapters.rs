@@ -80,6 +80,7 @@ mod tests {
             duration: None,
             transition: slidecast_core::deck::Transition::Cut,
             parts: Vec::new(),
+            music: None,
         }
     }
 

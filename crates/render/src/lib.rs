@@ -553,13 +553,13 @@ impl RenderJob {
         self.check_output()?;
         let deck = self.deck();
         let names = self.providers_of(&deck)?;
-        // A slide picture that cannot be read fails the run before any
-        // render is paid for it.
+        // A slide picture or music that cannot be read fails the run
+        // before any render is paid for.
         let images = {
             let deck = deck.clone();
-            tokio::task::spawn_blocking(move || check_images(&deck))
+            tokio::task::spawn_blocking(move || check_media(&deck))
                 .await
-                .map_err(|e| RenderError::Internal(format!("image check task: {e}")))?
+                .map_err(|e| RenderError::Internal(format!("media check task: {e}")))?
         };
         if !images.is_empty() {
             return Err(RenderError::Deck(slidecast_core::DeckError::Invalid(
@@ -592,7 +592,7 @@ impl RenderJob {
         let composer: Arc<dyn Composer> = Arc::new(
             slidecast_media::MediaComposer::builder(deck.output.clone())
                 .work_dir(&work_dir)
-                .transitions_of(&deck)
+                .slides_of(&deck)
                 .jobs(self.cpu.jobs())
                 .build()
                 .map_err(RenderError::Composer)?,
@@ -885,22 +885,47 @@ impl RenderJob {
     }
 }
 
-/// Open every slide image of `deck` (its header and size): one problem per
-/// image that cannot be read, naming slide and field. Blocking (cheap: no
-/// picture is decoded).
-pub fn check_images(deck: &Deck) -> Vec<slidecast_core::DeckProblem> {
-    deck.slides
+/// Open every slide image of `deck` (its header and size) and every music
+/// file (a moment of it decoded): one problem per file that cannot be used,
+/// naming slide and field (a music file shared by several slides once, on
+/// the first). Blocking; cheap: no picture is decoded.
+pub fn check_media(deck: &Deck) -> Vec<slidecast_core::DeckProblem> {
+    let problem = |slide: usize, field: &str, message: String| slidecast_core::DeckProblem {
+        file: deck.source.clone(),
+        slide: Some(slide),
+        field: field.into(),
+        message,
+    };
+    let mut problems: Vec<_> = deck
+        .slides
         .iter()
         .filter_map(|slide| {
             let e = slidecast_media::image::image_size(&slide.image).err()?;
-            Some(slidecast_core::DeckProblem {
-                file: deck.source.clone(),
-                slide: Some(slide.number),
-                field: "image".into(),
-                message: format!("cannot be used as a slide picture: {e}"),
-            })
+            Some(problem(
+                slide.number,
+                "image",
+                format!("cannot be used as a slide picture: {e}"),
+            ))
         })
-        .collect()
+        .collect();
+    let mut checked: Vec<&Path> = Vec::new();
+    for slide in &deck.slides {
+        let Some(music) = slide.music.as_deref() else {
+            continue;
+        };
+        if checked.contains(&music) {
+            continue;
+        }
+        checked.push(music);
+        if let Err(e) = slidecast_media::music::check(music) {
+            problems.push(problem(
+                slide.number,
+                "music",
+                format!("cannot be played as music: {e}"),
+            ));
+        }
+    }
+    problems
 }
 
 /// A vendor call made before any render (checks, speech limits), retried

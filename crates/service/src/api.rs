@@ -329,7 +329,7 @@ async fn receive(inner: &Inner, mut multipart: Multipart) -> Result<Received, Fa
                 .to_string();
             let mut problems = upload::images_outside(&deck, &input, &label);
             if problems.is_empty() {
-                problems.extend(slidecast_render::check_images(&deck).into_iter().map(|p| {
+                problems.extend(slidecast_render::check_media(&deck).into_iter().map(|p| {
                     Problem {
                         file: label.clone(),
                         slide: p.slide,

@@ -12,6 +12,8 @@ use super::{Corner, DeckError, DeckProblem, Quality, QualityLevel, Rect};
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeckFile {
     pub title: Option<String>,
+    /// Background music under every slide (a slide may change or stop it).
+    pub music: Option<String>,
     /// No avatar anywhere: every slide is slide-only.
     #[serde(default)]
     pub slide_only: bool,
@@ -35,6 +37,8 @@ pub(crate) struct OutputFile {
     pub quality: Option<Quality>,
     #[serde(default, deserialize_with = "loudness")]
     pub loudness: Option<LoudnessFile>,
+    /// The music's level against the narration's (dB).
+    pub music_volume: Option<f64>,
 }
 
 /// `loudness = -16` (LUFS) or `loudness = "off"` / `false`.
@@ -90,6 +94,8 @@ pub(crate) struct SlideFile {
     /// The slide's title: its chapter name.
     pub title: Option<String>,
     pub script: Option<String>,
+    /// Music under this slide instead of the deck's; `"off"` for none.
+    pub music: Option<String>,
     /// Seconds, for a slide without narration.
     pub duration: Option<f64>,
     /// `"cut"`, `"fade"`, or `{ kind = "fade", duration = 0.5 }`.
@@ -126,7 +132,14 @@ impl DeckFile {
     }
 }
 
-const TOP_FIELDS: &[&str] = &["title", "slide_only", "output", "presenter", "slides"];
+const TOP_FIELDS: &[&str] = &[
+    "title",
+    "music",
+    "slide_only",
+    "output",
+    "presenter",
+    "slides",
+];
 const OUTPUT_FIELDS: &[&str] = &[
     "width",
     "height",
@@ -134,6 +147,7 @@ const OUTPUT_FIELDS: &[&str] = &[
     "background",
     "quality",
     "loudness",
+    "music_volume",
 ];
 const PRESENTER_FIELDS: &[&str] = &[
     "provider",
@@ -154,6 +168,7 @@ const SLIDE_FIELDS: &[&str] = &[
     "image",
     "title",
     "script",
+    "music",
     "duration",
     "transition",
     "slide_only",

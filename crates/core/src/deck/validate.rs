@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::file::{LoudnessFile, PlacementFile, PresenterFile, SlideFile, TransitionFile};
 use super::{
     Deck, DeckError, DeckFile, DeckProblem, Layout, LoadOptions, Output, Placement, Presenter,
-    Quality, Rgb, Shape, Slide, Transition, DEFAULT_LOUDNESS, LOUDNESS_RANGE,
+    Quality, Rgb, Shape, Slide, Transition, DEFAULT_LOUDNESS, DEFAULT_MUSIC_VOLUME, LOUDNESS_RANGE,
+    MUSIC_VOLUME_RANGE,
 };
 
 /// Longest narration accepted for one slide, in characters. Vendors have
@@ -123,6 +124,8 @@ pub(super) fn validate(
         );
     }
 
+    let deck_music = music_file(file.music.as_deref(), &folder, None, &mut problems);
+
     let mut avatar_reported = false;
     let mut slides = Vec::with_capacity(file.slides.len());
     for (index, slide_file) in file.slides.iter().enumerate() {
@@ -133,6 +136,7 @@ pub(super) fn validate(
             deck_slide_only: file.slide_only,
             deck_parts: &deck_parts,
             deck_presenter: &file.presenter,
+            deck_music: deck_music.as_deref(),
             output: &output,
         };
         if let Some(slide) = check_slide(slide_file, &ctx, &mut avatar_reported, &mut problems) {
@@ -227,6 +231,21 @@ fn check_output(file: &DeckFile, problems: &mut Problems) -> Output {
             Some(DEFAULT_LOUDNESS)
         }
     };
+    let music_volume = match o.music_volume {
+        None => DEFAULT_MUSIC_VOLUME,
+        Some(v) if (MUSIC_VOLUME_RANGE.0..=MUSIC_VOLUME_RANGE.1).contains(&v) => v,
+        Some(v) => {
+            problems.add(
+                None,
+                "output.music_volume",
+                format!(
+                    "{v} dB is outside {} to {} dB (the music's level against the narration; {DEFAULT_MUSIC_VOLUME} when absent)",
+                    MUSIC_VOLUME_RANGE.0, MUSIC_VOLUME_RANGE.1
+                ),
+            );
+            DEFAULT_MUSIC_VOLUME
+        }
+    };
     Output {
         width,
         height,
@@ -234,6 +253,7 @@ fn check_output(file: &DeckFile, problems: &mut Problems) -> Output {
         background,
         quality,
         loudness,
+        music_volume,
     }
 }
 
@@ -465,6 +485,7 @@ struct SlideContext<'a> {
     deck_slide_only: bool,
     deck_parts: &'a PresenterParts,
     deck_presenter: &'a PresenterFile,
+    deck_music: Option<&'a Path>,
     output: &'a Output,
 }
 
@@ -488,9 +509,13 @@ fn check_slide(
         }
         Some(rel) => {
             let resolved = ctx.folder.join(rel);
-            check_readable(&resolved, rel, n, problems);
+            check_readable(&resolved, rel, n, "image", problems);
             resolved
         }
+    };
+    let music = match s.music.as_deref() {
+        None => ctx.deck_music.map(Path::to_path_buf),
+        Some(written) => music_file(Some(written), ctx.folder, n, problems),
     };
 
     let title = match s.title.as_deref().map(str::trim) {
@@ -574,28 +599,61 @@ fn check_slide(
         duration,
         transition,
         parts: Vec::new(),
+        music,
     })
 }
 
-fn check_readable(path: &Path, written: &str, slide: Option<usize>, problems: &mut Problems) {
+/// A `music` field: `"off"` (or nothing) for none, else a readable file
+/// resolved against the deck's folder.
+fn music_file(
+    written: Option<&str>,
+    folder: &Path,
+    slide: Option<usize>,
+    problems: &mut Problems,
+) -> Option<PathBuf> {
+    match written.map(str::trim) {
+        None | Some("off") => None,
+        Some("") => {
+            problems.add(
+                slide,
+                "music",
+                "empty; give an audio file, or \"off\" for no music",
+            );
+            None
+        }
+        Some(rel) => {
+            let resolved = folder.join(rel);
+            check_readable(&resolved, rel, slide, "music", problems);
+            Some(resolved)
+        }
+    }
+}
+
+fn check_readable(
+    path: &Path,
+    written: &str,
+    slide: Option<usize>,
+    field: &str,
+    problems: &mut Problems,
+) {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             problems.add(
                 slide,
-                "image",
+                field,
                 format!("`{written}` not found (looked for {})", path.display()),
             );
         }
-        Err(e) => problems.add(slide, "image", format!("`{written}` cannot be read: {e}")),
+        Err(e) => problems.add(slide, field, format!("`{written}` cannot be read: {e}")),
         Ok(meta) if !meta.is_file() => {
-            problems.add(slide, "image", format!("`{written}` is not a file"));
+            problems.add(slide, field, format!("`{written}` is not a file"));
         }
         Ok(meta) if meta.len() == 0 => {
-            problems.add(slide, "image", format!("`{written}` is empty"));
+            problems.add(slide, field, format!("`{written}` is empty"));
         }
         Ok(_) => {
             if let Err(e) = std::fs::File::open(path) {
-                problems.add(slide, "image", format!("`{written}` cannot be read: {e}"));
+                problems.add(slide, field, format!("`{written}` cannot be read: {e}"));
             }
         }
     }

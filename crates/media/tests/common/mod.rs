@@ -26,6 +26,7 @@ pub fn output() -> Output {
         background: LETTERBOX,
         quality: Quality::Level(QualityLevel::Draft),
         loudness: Some(slidecast_core::deck::DEFAULT_LOUDNESS),
+        music_volume: slidecast_core::deck::DEFAULT_MUSIC_VOLUME,
     }
 }
 
@@ -71,6 +72,7 @@ pub fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide
         duration: None,
         transition: Transition::Cut,
         parts: Vec::new(),
+        music: None,
         title: None,
     }
 }
