@@ -228,6 +228,27 @@ pub fn speech_onsets(path: &Path) -> Vec<f64> {
     onsets
 }
 
+/// Frame `index` (from 0) of `path`'s video as 8-bit luma, decoded by the
+/// `ffmpeg` CLI: `(width, height, pixels)`, rows top to bottom.
+pub fn luma_frame(path: &Path, index: u64) -> (u32, u32, Vec<u8>) {
+    let video = Probe::of(path).video().clone();
+    let (width, height) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("select=eq(n\\,{index})"), "-frames:v", "1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(
+        out.status.success() && out.stdout.len() == (width * height) as usize,
+        "frame {index} of {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (width, height, out.stdout)
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -249,6 +249,17 @@ pub struct RenderArgs {
     /// are written either way).
     #[arg(long)]
     pub no_captions: bool,
+    /// Also draw the captions into the picture (white on a dark box, low in
+    /// the frame, clear of the presenter), for players that ignore subtitle
+    /// tracks.
+    #[arg(long)]
+    pub burn_captions: bool,
+    /// Burned-in caption text height, as a share of the frame height.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.045, requires = "burn_captions", value_parser = caption_size)]
+    pub caption_size: f32,
+    /// Font file for burned-in captions (default: DejaVu Sans Bold).
+    #[arg(long, value_name = "FILE.ttf", requires = "burn_captions")]
+    pub caption_font: Option<PathBuf>,
     /// On Ctrl-C, delete the renders already started at the vendor.
     #[arg(long)]
     pub cleanup_remote: bool,
@@ -427,4 +438,16 @@ Examples:
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A caption height share: 0.02 (small) to 0.1 (very large).
+fn caption_size(value: &str) -> Result<f32, String> {
+    let v: f32 = value.parse().map_err(|_| {
+        format!("`{value}` is not a number; give a share of the frame height such as 0.045")
+    })?;
+    if (0.02..=0.1).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0.02 to 0.1 of the frame height"))
+    }
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use slidecast_core::{Deck, DeckError};
-use slidecast_render::{CaptionOptions, RenderError, RenderJob, StorePolicy};
+use slidecast_render::{CaptionOptions, CaptionStyle, RenderError, RenderJob, StorePolicy};
 use tokio::sync::mpsc;
 
 use crate::args::{ElaiArgs, ProviderChoice, RenderArgs, StoreArgs};
@@ -90,6 +90,13 @@ async fn render(deck: Deck, args: RenderArgs, quiet: bool, sink: LogSink) -> Res
         .captions(CaptionOptions {
             files: true,
             track: !args.no_captions,
+            burn: args.burn_captions.then(|| {
+                let style = CaptionStyle::default().size(args.caption_size);
+                match &args.caption_font {
+                    Some(font) => style.font(font),
+                    None => style,
+                }
+            }),
         })
         .events(tx);
     if let Some(jobs) = args.jobs {

@@ -157,6 +157,25 @@ impl<'p> Clip<'p> {
     pub fn decode(
         &mut self,
         start: f64,
+        on_video: impl FnMut(&frame::Video, f64) -> Result<(), MediaError>,
+        on_audio: impl FnMut(&frame::Audio, f64) -> Result<(), MediaError>,
+    ) -> Result<DecodeStats, MediaError> {
+        self.decode_streams(start, true, on_video, on_audio)
+    }
+
+    /// Decode the audio only (the video's packets are read and skipped).
+    pub fn decode_audio(
+        &mut self,
+        start: f64,
+        on_audio: impl FnMut(&frame::Audio, f64) -> Result<(), MediaError>,
+    ) -> Result<DecodeStats, MediaError> {
+        self.decode_streams(start, false, |_, _| Ok(()), on_audio)
+    }
+
+    fn decode_streams(
+        &mut self,
+        start: f64,
+        with_video: bool,
         mut on_video: impl FnMut(&frame::Video, f64) -> Result<(), MediaError>,
         mut on_audio: impl FnMut(&frame::Audio, f64) -> Result<(), MediaError>,
     ) -> Result<DecodeStats, MediaError> {
@@ -212,6 +231,9 @@ impl<'p> Clip<'p> {
 
         while self.read(&mut packet)? {
             if packet.stream() == self.video {
+                if !with_video {
+                    continue;
+                }
                 vdec.send_packet(&packet)
                     .map_err(|e| bad("video decoding failed", e))?;
                 pull_video(&mut vdec, &mut stats)?;

@@ -58,6 +58,7 @@ use slidecast_core::{
     ComposeError, Composer, Deck, FinishOptions, PreparedSlide, Slide, SlideSegment,
 };
 
+pub mod burn;
 mod clip;
 mod error;
 pub mod image;
@@ -94,7 +95,30 @@ struct Inner {
     fade_out: HashMap<usize, Duration>,
     /// Slide number -> the music under it.
     music: HashMap<usize, PathBuf>,
+    /// Captions drawn into the picture, and how they are timed.
+    burn: Option<(burn::CaptionArt, CaptionTimer)>,
     counter: AtomicU64,
+}
+
+/// Times a slide's captions for drawing them into its picture: given the
+/// slide, where each of its clips plays in its segment and where speech is
+/// audible there, each cue's time in the segment and its wrapped text.
+#[derive(Clone)]
+pub struct CaptionTimer(pub Arc<TimeCaptions>);
+
+/// The function inside a [`CaptionTimer`].
+pub type TimeCaptions = dyn Fn(
+        &Slide,
+        &[std::ops::Range<Duration>],
+        &[std::ops::Range<Duration>],
+    ) -> Vec<(std::ops::Range<Duration>, String)>
+    + Send
+    + Sync;
+
+impl std::fmt::Debug for CaptionTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptionTimer")
+    }
 }
 
 /// Builds a [`MediaComposer`].
@@ -104,6 +128,7 @@ pub struct MediaComposerBuilder {
     work_dir: PathBuf,
     fade_out: HashMap<usize, Duration>,
     music: HashMap<usize, PathBuf>,
+    burn: Option<(burn::CaptionStyle, CaptionTimer)>,
     encoder_threads: usize,
 }
 
@@ -154,6 +179,14 @@ impl MediaComposerBuilder {
         self
     }
 
+    /// Draw captions into the picture in `style`, timed by `timer` from
+    /// each slide's speech (measured from its clips' audio before the
+    /// segment is written; the segment reports the same speech spans).
+    pub fn burn_captions(mut self, style: burn::CaptionStyle, timer: CaptionTimer) -> Self {
+        self.burn = Some((style, timer));
+        self
+    }
+
     /// Create the composer and its work folder.
     pub fn build(self) -> Result<MediaComposer, ComposeError> {
         init();
@@ -184,6 +217,13 @@ impl MediaComposerBuilder {
             threads: self.encoder_threads,
             keyframe_interval: None,
         };
+        let burn = match self.burn {
+            Some((style, timer)) => Some((
+                burn::CaptionArt::new(style).map_err(ComposeError::from)?,
+                timer,
+            )),
+            None => None,
+        };
         Ok(MediaComposer {
             inner: Arc::new(Inner {
                 output: self.output,
@@ -191,6 +231,7 @@ impl MediaComposerBuilder {
                 work,
                 fade_out: self.fade_out,
                 music: self.music,
+                burn,
                 counter: AtomicU64::new(0),
             }),
         })
@@ -224,6 +265,7 @@ impl MediaComposer {
             work_dir: std::env::temp_dir(),
             fade_out: HashMap::new(),
             music: HashMap::new(),
+            burn: None,
             encoder_threads: 0,
         }
     }
@@ -389,6 +431,26 @@ impl Inner {
             slide.number,
             self.next_id()
         ));
+        let at_frame = |f: u64| Duration::from_nanos(f * 1_000_000_000 / u64::from(o.fps));
+        // Burned captions are timed from the clips' speech before the
+        // segment is written (its audio alone is decoded for it).
+        let burned = match &self.burn {
+            Some((art, timer)) if !clips.is_empty() => {
+                let frames = segment::clip_frame_ranges(clips, o.fps)?;
+                let samples: Vec<u64> = frames
+                    .iter()
+                    .map(|f| segment::samples_for_frames(f.start, o.fps))
+                    .collect();
+                let speech = speech::clip_speech(clips, &samples)?;
+                let ranges: Vec<std::ops::Range<Duration>> = frames
+                    .into_iter()
+                    .map(|f| at_frame(f.start)..at_frame(f.end))
+                    .collect();
+                let cues = (timer.0)(slide, &ranges, &speech);
+                Some((art, cues, speech))
+            }
+            _ => None,
+        };
         let job = segment::SegmentJob {
             output: o,
             settings: &self.settings,
@@ -399,6 +461,9 @@ impl Inner {
             fade_in,
             fade_out,
             dest: &dest,
+            captions: burned
+                .as_ref()
+                .map(|(art, cues, _)| (*art, cues.as_slice())),
         };
         let length = segment::write_segment(&job).map_err(|e| match e {
             MediaError::Other(m) => MediaError::Other(format!("slide {}: {m}", slide.number)),
@@ -406,13 +471,14 @@ impl Inner {
         })?;
         let _ = std::fs::remove_file(&picture.path);
         release_memory();
-        let at_frame = |f: u64| Duration::from_nanos(f * 1_000_000_000 / u64::from(o.fps));
         Ok(SlideSegment {
             slide: slide.number,
             path: dest,
             duration: at_frame(length.frames),
             clip_starts: length.clip_starts.iter().map(|&f| at_frame(f)).collect(),
-            speech: length.speech,
+            // With burned captions, the spans they were timed by, so the
+            // soft captions match them exactly.
+            speech: burned.map_or(length.speech, |(_, _, speech)| speech),
         })
     }
 

@@ -164,6 +164,31 @@ impl Yuv420 {
         }
     }
 
+    /// Copy the even-aligned rectangle `(x, y, width, height)` of the
+    /// picture into the same place of a YUV420P frame of the same size.
+    pub fn copy_rect_into(
+        &self,
+        dst: &mut frame::Video,
+        (x, y, width, height): (u32, u32, u32, u32),
+    ) {
+        let full = self.width as usize;
+        let planes = [
+            (&self.y, full, 1usize),
+            (&self.u, full / 2, 2),
+            (&self.v, full / 2, 2),
+        ];
+        for (plane, (src, src_stride, div)) in planes.into_iter().enumerate() {
+            let (px, py) = (x as usize / div, y as usize / div);
+            let (w, h) = (width as usize / div, height as usize / div);
+            let stride = dst.stride(plane);
+            let data = dst.data_mut(plane);
+            for row in py..py + h {
+                data[row * stride + px..row * stride + px + w]
+                    .copy_from_slice(&src[row * src_stride + px..row * src_stride + px + w]);
+            }
+        }
+    }
+
     /// Write the raw planes (Y, U, V) to `path`.
     pub fn write_raw(&self, path: &Path) -> Result<(), MediaError> {
         let file = std::fs::File::create(path).map_err(MediaError::io(path))?;

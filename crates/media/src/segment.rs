@@ -16,6 +16,7 @@ use ffmpeg::{format, frame};
 use ffmpeg_next as ffmpeg;
 use slidecast_core::deck::{Output, Presenter, Shape};
 
+use crate::burn::{CaptionArt, Sprite, TimedText};
 use crate::clip::Clip;
 use crate::error::MediaError;
 use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
@@ -38,6 +39,9 @@ pub struct SegmentJob<'a> {
     pub fade_out: Duration,
     /// The segment file to write (via a temporary file beside it).
     pub dest: &'a Path,
+    /// Captions to draw into the picture: the art, and each cue's time in
+    /// the segment with its (wrapped) text.
+    pub captions: Option<(&'a CaptionArt, &'a [TimedText])>,
 }
 
 /// A finished segment's length, and where its narration is audible.
@@ -61,6 +65,31 @@ pub fn frames_for(seconds: f64, fps: u32) -> u64 {
     ((seconds * f64::from(fps)) - 1e-6).ceil().max(1.0) as u64
 }
 
+/// Where each clip starts (frames) when `durations` (seconds) play back
+/// to back, and where the last ends: each clip covers whole frames, so the
+/// next starts on a frame boundary.
+fn clip_frames(durations: impl IntoIterator<Item = f64>, fps: u32) -> (Vec<u64>, u64) {
+    let mut starts = Vec::new();
+    let mut frames = 0;
+    for d in durations {
+        starts.push(frames);
+        frames += frames_for(d, fps);
+    }
+    (starts, frames)
+}
+
+/// The frames each of `clips` covers in their segment (their timing read
+/// by demuxing only).
+pub fn clip_frame_ranges(clips: &[PathBuf], fps: u32) -> Result<Vec<Range<u64>>, MediaError> {
+    let mut durations = Vec::with_capacity(clips.len());
+    for path in clips {
+        durations.push(Clip::open(path)?.timing()?.duration());
+    }
+    let (starts, end) = clip_frames(durations, fps);
+    let ends = starts.iter().skip(1).copied().chain([end]);
+    Ok(starts.iter().zip(ends).map(|(&a, b)| a..b).collect())
+}
+
 /// Write one segment.
 pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> {
     let fps = job.settings.fps;
@@ -70,13 +99,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
         let timing = clip.timing()?;
         clips.push((clip, timing));
     }
-    // Each clip covers whole frames, so the next starts on a frame boundary.
-    let mut clip_starts = Vec::with_capacity(clips.len());
-    let mut frames = 0;
-    for (_, t) in &clips {
-        clip_starts.push(frames);
-        frames += frames_for(t.duration(), fps);
-    }
+    let (clip_starts, mut frames) = clip_frames(clips.iter().map(|(_, t)| t.duration()), fps);
     if clips.is_empty() {
         let Some(d) = job.duration else {
             return Err(MediaError::msg(
@@ -123,6 +146,23 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             ))
         }
         _ => None,
+    };
+
+    let at_frame = |d: Duration| (d.as_secs_f64() * f64::from(fps)).round() as u64;
+    let captions: Vec<Sprite> = match job.captions {
+        Some((art, cues)) => cues
+            .iter()
+            .map(|(time, text)| {
+                art.sprite(
+                    text,
+                    at_frame(time.start)..at_frame(time.end),
+                    job.output.width,
+                    job.output.height,
+                    overlay.as_ref().map(|o| o.rect),
+                )
+            })
+            .collect(),
+        None => Vec::new(),
     };
 
     let tmp = job.dest.with_extension("nut.partial");
@@ -174,6 +214,8 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             written: 0,
             audio_done: true,
             speech: SpeechMeter::default(),
+            captions,
+            captioned: None,
         });
 
         let ends = clip_starts.iter().skip(1).copied().chain([frames]);
@@ -276,6 +318,10 @@ struct SegmentState<'a> {
     audio_done: bool,
     /// The level of everything written, for the speech spans.
     speech: SpeechMeter,
+    /// Captions to draw, in order.
+    captions: Vec<Sprite>,
+    /// Where the last frame had a caption drawn (to be restored).
+    captioned: Option<(u32, u32, u32, u32)>,
 }
 
 impl SegmentState<'_> {
@@ -451,9 +497,16 @@ impl SegmentState<'_> {
         compat::make_writable(&mut self.out).map_err(MediaError::ff("frame buffer"))?;
         if level < 256 || self.last_faded {
             self.background.copy_into(&mut self.out);
+        } else if let Some(area) = self.captioned {
+            self.background.copy_rect_into(&mut self.out, area);
         }
         if let (Some(overlay), Some(avatar)) = (self.overlay.as_mut(), self.avatar.as_ref()) {
             overlay.draw(&mut self.out, self.background, avatar);
+        }
+        self.captioned = None;
+        if let Some(caption) = self.captions.iter().find(|c| c.frames.contains(&i)) {
+            caption.draw(&mut self.out);
+            self.captioned = Some(caption.area());
         }
         fade(&mut self.out, level);
         self.last_faded = level < 256;

@@ -9,7 +9,12 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use slidecast_av::compat::{DECK_CHANNELS, DECK_RATE};
+use std::path::PathBuf;
+
+use slidecast_av::compat::{DeckResampler, DECK_CHANNELS, DECK_RATE};
+
+use crate::clip::Clip;
+use crate::error::MediaError;
 
 /// Samples (per channel) in one analysis frame: 10 ms.
 const FRAME: usize = DECK_RATE as usize / 100;
@@ -112,6 +117,39 @@ impl SpeechMeter {
             .map(|(a, b)| at(a)..at(b))
             .collect()
     }
+}
+
+/// The speech spans a segment of `clips` will have, clip `k` placed at
+/// output sample `starts[k]`, measured from the clips' audio alone (no
+/// video is decoded): what captions drawn into the picture are timed by,
+/// before the segment is written.
+pub fn clip_speech(clips: &[PathBuf], starts: &[u64]) -> Result<Vec<Range<Duration>>, MediaError> {
+    let mut meter = SpeechMeter::default();
+    let mut written: u64 = 0;
+    for (path, &start) in clips.iter().zip(starts) {
+        meter.add_silence(start.saturating_sub(written));
+        written = written.max(start);
+        let mut clip = Clip::open(path)?;
+        let timing = clip.timing()?;
+        let mut resampler: Option<DeckResampler> = None;
+        let mut pcm: Vec<i16> = Vec::new();
+        clip.decode_audio(timing.start, |frame, _| {
+            if !resampler.as_ref().is_some_and(|r| r.accepts(frame)) {
+                resampler = Some(
+                    DeckResampler::for_frame(frame).map_err(MediaError::ff("audio resampler"))?,
+                );
+            }
+            if let Some(r) = resampler.as_mut() {
+                pcm.clear();
+                r.convert(Some(frame), &mut pcm)
+                    .map_err(MediaError::ff("resample audio"))?;
+                meter.add(&pcm);
+                written += (pcm.len() / DECK_CHANNELS) as u64;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(meter.spans())
 }
 
 fn push_run(runs: &mut Vec<(usize, usize)>, start: usize, end: usize) {

@@ -70,45 +70,73 @@ pub fn captions(segments: &[SlideSegment], slides: &[Slide]) -> Vec<Cue> {
     for segment in segments {
         let slide_start = elapsed;
         elapsed += segment.duration;
-        let slide = slides.iter().find(|s| s.number == segment.slide);
-        // A narration in parts: each part's text over its own clip.
-        let spans: Vec<(&str, Duration, Duration)> = match slide {
-            Some(s) if !s.parts.is_empty() && s.parts.len() == segment.clip_starts.len() => {
-                let ends = segment.clip_starts.iter().skip(1).copied();
-                s.parts
-                    .iter()
-                    .zip(
-                        segment
-                            .clip_starts
-                            .iter()
-                            .zip(ends.chain([segment.duration])),
-                    )
-                    .map(|(text, (&from, to))| (text.as_str(), from, to))
-                    .collect()
-            }
-            Some(s) => vec![(s.script.as_str(), Duration::ZERO, segment.duration)],
-            None => Vec::new(),
+        let Some(slide) = slides.iter().find(|s| s.number == segment.slide) else {
+            continue;
+        };
+        let clips: Vec<Range<Duration>> = if segment.clip_starts.is_empty() {
+            vec![Duration::ZERO..segment.duration]
+        } else {
+            let ends = segment.clip_starts.iter().skip(1).copied();
+            segment
+                .clip_starts
+                .iter()
+                .zip(ends.chain([segment.duration]))
+                .map(|(&from, to)| from..to)
+                .collect()
         };
         let (slide_start_ms, slide_end_ms) = (round_ms(slide_start), round_ms(elapsed));
-        for (script, from, to) in spans {
-            let speech: Vec<Range<Duration>> = segment
-                .speech
-                .iter()
-                .filter(|r| r.end > from && r.start < to)
-                .map(|r| r.start.max(from)..r.end.min(to))
-                .collect();
-            for (range, text) in time_cues(cue_texts(script), from..to, &speech) {
-                let start = (slide_start_ms + range.start).min(slide_end_ms);
-                let end = (slide_start_ms + range.end).min(slide_end_ms);
-                if end > start {
-                    cues.push(Cue {
-                        slide: segment.slide,
-                        start: Duration::from_millis(start),
-                        end: Duration::from_millis(end),
-                        text: wrap(&text).join("\n"),
-                    });
-                }
+        for (range, text) in slide_cues(slide, &clips, &segment.speech) {
+            let start = (slide_start_ms + round_ms(range.start)).min(slide_end_ms);
+            let end = (slide_start_ms + round_ms(range.end)).min(slide_end_ms);
+            if end > start {
+                cues.push(Cue {
+                    slide: segment.slide,
+                    start: Duration::from_millis(start),
+                    end: Duration::from_millis(end),
+                    text,
+                });
             }
+        }
+    }
+    cues
+}
+
+/// One slide's cues, from its segment's start: `clips` are where its clips
+/// play in the segment (one range for a slide without clips: the whole
+/// segment), `speech` where speech is audible. A narration in parts is
+/// timed part by part, each over its own clip. The text is wrapped.
+pub fn slide_cues(
+    slide: &Slide,
+    clips: &[Range<Duration>],
+    speech: &[Range<Duration>],
+) -> Vec<(Range<Duration>, String)> {
+    let whole = match (clips.first(), clips.last()) {
+        (Some(first), Some(last)) => first.start..last.end,
+        _ => return Vec::new(),
+    };
+    let spans: Vec<(&str, Range<Duration>)> =
+        if !slide.parts.is_empty() && slide.parts.len() == clips.len() {
+            slide
+                .parts
+                .iter()
+                .map(String::as_str)
+                .zip(clips.iter().cloned())
+                .collect()
+        } else {
+            vec![(slide.script.as_str(), Duration::ZERO..whole.end)]
+        };
+    let mut cues = Vec::new();
+    for (script, span) in spans {
+        let heard: Vec<Range<Duration>> = speech
+            .iter()
+            .filter(|r| r.end > span.start && r.start < span.end)
+            .map(|r| r.start.max(span.start)..r.end.min(span.end))
+            .collect();
+        for (ms, text) in time_cues(cue_texts(script), span, &heard) {
+            cues.push((
+                Duration::from_millis(ms.start)..Duration::from_millis(ms.end),
+                wrap(&text).join("\n"),
+            ));
         }
     }
     cues

@@ -61,6 +61,7 @@ pub use registry::{
 };
 pub use router::Router;
 pub use slidecast_core::{CpuPool, Deck, Progress, RenderReport, Schedule};
+pub use slidecast_media::burn::CaptionStyle;
 
 /// How much CPU a job may use: one number sizes the scheduler's compose
 /// and prepare tasks, each x264 encoder's threads and the local presenter's
@@ -143,12 +144,15 @@ impl StorePolicy {
 }
 
 /// Caption outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaptionOptions {
     /// Write `OUT.srt` and `OUT.vtt` beside the video.
     pub files: bool,
     /// Add the captions to the video as a soft subtitle track.
     pub track: bool,
+    /// Also draw them into the picture, in this style (for players that
+    /// ignore subtitle tracks).
+    pub burn: Option<CaptionStyle>,
 }
 
 impl Default for CaptionOptions {
@@ -156,6 +160,7 @@ impl Default for CaptionOptions {
         CaptionOptions {
             files: true,
             track: true,
+            burn: None,
         }
     }
 }
@@ -589,14 +594,18 @@ impl RenderJob {
         // Narrations longer than the avatar speaks per clip become parts.
         let (deck, unsplittable) =
             split_narration(deck, provider.as_ref(), self.speech_rate).await?;
-        let composer: Arc<dyn Composer> = Arc::new(
-            slidecast_media::MediaComposer::builder(deck.output.clone())
-                .work_dir(&work_dir)
-                .slides_of(&deck)
-                .jobs(self.cpu.jobs())
-                .build()
-                .map_err(RenderError::Composer)?,
-        );
+        let mut builder = slidecast_media::MediaComposer::builder(deck.output.clone())
+            .work_dir(&work_dir)
+            .slides_of(&deck)
+            .jobs(self.cpu.jobs());
+        if let Some(style) = &self.captions.burn {
+            // The same timing as the soft captions, slide by slide.
+            let timer = slidecast_media::CaptionTimer(Arc::new(|slide, clips, speech| {
+                captions::slide_cues(slide, clips, speech)
+            }));
+            builder = builder.burn_captions(style.clone(), timer);
+        }
+        let composer: Arc<dyn Composer> = Arc::new(builder.build().map_err(RenderError::Composer)?);
 
         // Never pay twice: finished clips come from the cache, renders an
         // interrupted run started are resumed from its journal. Mock clips

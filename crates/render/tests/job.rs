@@ -314,3 +314,86 @@ async fn long_narrations_are_split_at_the_jobs_speaking_rate() {
     assert_eq!(initiates.load(Ordering::SeqCst), 0, "nothing rendered");
     assert!(!dir.path().join("out.mp4").exists());
 }
+
+/// The same deck rendered with and without burned-in captions: the
+/// picture differs only where a cue is drawn (low in the frame, clear of
+/// the presenter, light text on a dark box), never on a slide without
+/// narration, and the soft captions are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burned_captions_are_drawn_clear_of_the_presenter() {
+    use slidecast_render::{CaptionOptions, CaptionStyle};
+    let dir = tempfile::tempdir().unwrap();
+    let deck = load(dir.path(), 3);
+    let render = |name: &str, burn: Option<CaptionStyle>| {
+        let out = dir.path().join(name);
+        let job = RenderJob::new(deck.clone(), &out)
+            .store(StorePolicy::default().no_cache())
+            .captions(CaptionOptions {
+                burn,
+                ..CaptionOptions::default()
+            });
+        async move { job.run().await.expect("render succeeds") }
+    };
+    let plain = render("plain.mp4", None).await;
+    let burned = render("burned.mp4", Some(CaptionStyle::default())).await;
+    let srt = |o: &slidecast_render::RenderOutcome| {
+        std::fs::read_to_string(&o.captions.as_ref().unwrap().0).unwrap()
+    };
+    assert_eq!(srt(&plain), srt(&burned), "the same cues either way");
+
+    // Frame in the middle of the first cue, and of the silent slide 2.
+    let fps = f64::from(deck.output.fps);
+    let first_cue =
+        slidecast_render::captions::captions(&burned.report.segments, &deck.slides)[0].clone();
+    let mid = (first_cue.start + first_cue.end).as_secs_f64() / 2.0;
+    let slide1 = burned.report.segments[0].duration.as_secs_f64();
+    let slide2 = burned.report.segments[1].duration.as_secs_f64();
+    let silent = slide1 + slide2 / 2.0;
+    let presenter = deck.slides[0]
+        .presenter
+        .as_ref()
+        .unwrap()
+        .layout
+        .presenter_area(&deck.output);
+    let changed = |t: f64| {
+        let index = (t * fps) as u64;
+        let (w, _, a) = slidecast_tests::luma_frame(&dir.path().join("plain.mp4"), index);
+        let (_, _, b) = slidecast_tests::luma_frame(&dir.path().join("burned.mp4"), index);
+        let pixels: Vec<(u32, u32, u8)> = a
+            .iter()
+            .zip(&b)
+            .enumerate()
+            .filter(|(_, (x, y))| x.abs_diff(**y) > 24)
+            .map(|(i, (_, y))| (i as u32 % w, i as u32 / w, *y))
+            .collect();
+        pixels
+    };
+    let drawn = changed(mid);
+    assert!(
+        drawn.len() > 200,
+        "a caption is drawn: {} pixels",
+        drawn.len()
+    );
+    let height = deck.output.height;
+    assert!(
+        drawn.iter().all(|(_, y, _)| *y >= height / 2),
+        "the caption sits in the lower half"
+    );
+    let inside = |(x, y, _): &&(u32, u32, u8)| {
+        *x >= presenter.x
+            && *x < presenter.x + presenter.width
+            && *y >= presenter.y
+            && *y < presenter.y + presenter.height
+    };
+    assert_eq!(
+        drawn.iter().filter(inside).count(),
+        0,
+        "clear of {presenter:?}"
+    );
+    assert!(drawn.iter().any(|p| p.2 > 180), "light text");
+    assert!(drawn.iter().any(|p| p.2 < 70), "a dark box");
+    assert!(
+        changed(silent).is_empty(),
+        "nothing drawn on the slide-only slide"
+    );
+}

@@ -416,6 +416,7 @@ impl Hold {
             job = job.captions(slidecast_render::CaptionOptions {
                 files: false,
                 track: false,
+                burn: None,
             });
         }
         Ok(job)
