@@ -149,6 +149,20 @@ pub fn decode_errors(path: &Path) -> String {
     errors
 }
 
+/// What the `ffmpeg` CLI logs running the audio `filter` over the first
+/// audio stream of `path` (the analysis filters report there).
+fn audio_filter_log(path: &Path, filter: &str) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-af", filter, "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "ffmpeg -af {filter} failed: {log}");
+    log
+}
+
 /// A file's audio loudness as the `ffmpeg` CLI's EBU R128 meter reads it
 /// (an implementation independent of slidecast's own).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,15 +176,7 @@ pub struct Loudness {
 impl Loudness {
     /// Measure the first audio stream of `path`.
     pub fn of(path: &Path) -> Loudness {
-        let out = Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostats", "-nostdin", "-i"])
-            .arg(path)
-            .args(["-map", "0:a:0", "-af", "ebur128=peak=true:framelog=verbose"])
-            .args(["-f", "null", "-"])
-            .output()
-            .expect("ffmpeg runs (apt-get install ffmpeg)");
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "ffmpeg ebur128 failed: {log}");
+        let log = audio_filter_log(path, "ebur128=peak=true:framelog=verbose");
         let summary = log
             .rsplit_once("Summary:")
             .map(|(_, s)| s)
@@ -199,15 +205,7 @@ impl Loudness {
 /// `silencedetect` finds it: the end of every quiet (under -45 dBFS) of at
 /// least 0.1 s, and 0 when the audio starts with sound.
 pub fn speech_onsets(path: &Path) -> Vec<f64> {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-nostdin", "-i"])
-        .arg(path)
-        .args(["-map", "0:a:0", "-af", "silencedetect=n=-45dB:d=0.1"])
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs (apt-get install ffmpeg)");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "ffmpeg silencedetect failed: {log}");
+    let log = audio_filter_log(path, "silencedetect=n=-45dB:d=0.1");
     let value = |line: &str, key: &str| {
         line.split_once(key)
             .map(|(_, rest)| parse_f64(rest.split_whitespace().next()))
