@@ -1,16 +1,29 @@
 //! Media benchmark: prints figures, asserts nothing.
 //!
 //! ```text
-//! cargo run --release -p slidecast-media --example bench -- [--clip-seconds 30] [--decks 10,50] [--jobs 2] [--threads 0]
+//! cargo run --release -p slidecast-media --example bench -- [--clip vendor|small]
+//!     [--clip-seconds 30] [--decks 10,50] [--outputs 1080,720] [--jobs 2] [--threads 0]
+//!     [--format table|json]
 //! ```
 //!
-//! 1. Composes one slide (1920x1080 background, 640x360 avatar clip with
-//!    audio) in-process and with the `ffmpeg` CLI using the equivalent filter
-//!    graph and the same x264 settings; prints each one's frames per second.
-//! 2. Renders decks of mock-clip slides (prepare, verify, compose with
-//!    `--jobs` at once, finish) and prints wall time, output seconds per wall
-//!    second and peak RSS (VmHWM, reset between decks). `--threads N` sets
-//!    each segment encoder's x264 threads (default: sized by `--jobs`).
+//! The clips are what vendors send (`--clip vendor`, the default): 1920x1080
+//! at 25 fps, mono 24 kHz AAC, the avatar standing in a 1080x1080 box on a
+//! flat key colour (as Elai renders, measured on real renders), keyed out
+//! by the composer. `--clip small` uses 640x360 clips filling the frame.
+//!
+//! 1. Composes one 1080p slide in-process, then encodes the same composed
+//!    frames with bare libx264 (same settings, nothing else; up to 200
+//!    frames, decoded into memory first), and composes it with the `ffmpeg`
+//!    CLI using the equivalent filter graph and the same x264 settings;
+//!    prints each one's frames per second.
+//! 2. Renders decks (prepare, verify, compose with `--jobs` at once, finish)
+//!    at each `--outputs` height and prints wall time, output seconds per
+//!    wall second and peak RSS (VmHWM, reset between decks). `--threads N`
+//!    sets each segment encoder's x264 threads (default: sized by `--jobs`).
+//!
+//! `--format json` prints one line instead: `clip` ({width, height, fps}),
+//! `compose_fps`, `bare_encoder_fps`, `cli_fps` and `decks` ([{output,
+//! slides, wall_s, output_s, peak_rss_mb}]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +41,48 @@ const W: u32 = 1920;
 const H: u32 = 1080;
 const FPS: u32 = 25;
 
+/// The clips a bench composes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ClipKind {
+    /// 1920x1080, 25 fps, mono 24 kHz, avatar in a 1080x1080 box on green.
+    Vendor,
+    /// 640x360 (or the presenter canvas), the figure filling the frame.
+    Small,
+}
+
+impl ClipKind {
+    /// A clip of this kind, `seconds` long, its voice at `tone_hz`.
+    fn mock(self, seconds: f64, canvas: (u32, u32), tone_hz: f64) -> MockClip {
+        let duration = Duration::from_secs_f64(seconds);
+        match self {
+            ClipKind::Vendor => MockClip {
+                fps: FPS,
+                tone_hz,
+                sample_rate: 24_000,
+                background: Rgb::GREEN,
+                figure_box: Some((420, 0, 1080, 1080)),
+                ..MockClip::new(duration, 1920, 1080)
+            },
+            ClipKind::Small => MockClip {
+                fps: FPS,
+                tone_hz,
+                ..MockClip::new(duration, canvas.0, canvas.1)
+            },
+        }
+    }
+
+    fn shape(self) -> Shape {
+        match self {
+            ClipKind::Vendor => Shape::ChromaKey {
+                key: Rgb::GREEN,
+                similarity: 0.3,
+                blend: 0.1,
+            },
+            ClipKind::Small => Shape::Rectangle,
+        }
+    }
+}
+
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -37,9 +92,14 @@ fn arg(name: &str, default: &str) -> String {
 }
 
 fn output() -> Output {
+    output_at(H)
+}
+
+/// The bench's output settings at `height` (16:9).
+fn output_at(height: u32) -> Output {
     Output {
-        width: W,
-        height: H,
+        width: (height * 16 / 9) & !1,
+        height,
         fps: FPS,
         background: Rgb::new(0x10, 0x18, 0x20),
         quality: Quality::Level(QualityLevel::Standard),
@@ -56,7 +116,7 @@ fn layout() -> Layout {
     })
 }
 
-fn presenter() -> Presenter {
+fn presenter(kind: ClipKind) -> Presenter {
     Presenter {
         provider: "mock".into(),
         avatar: "mock".into(),
@@ -64,7 +124,7 @@ fn presenter() -> Presenter {
         voice_provider: None,
         language: None,
         layout: layout(),
-        shape: Shape::Rectangle,
+        shape: kind.shape(),
         avatar_background: Rgb::GREEN,
     }
 }
@@ -127,18 +187,23 @@ fn slide(number: usize, image: &Path, presenter: Option<Presenter>) -> Slide {
     }
 }
 
-async fn same_slide(work: &Path, clip_seconds: f64) {
+/// Figures of the one-slide comparison.
+struct SlideFigures {
+    frames: f64,
+    compose_fps: f64,
+    bare_encoder_fps: f64,
+    cli_fps: Option<f64>,
+}
+
+async fn same_slide(work: &Path, kind: ClipKind, clip_seconds: f64) -> SlideFigures {
     let bg = work.join("bg.png");
     write_slide_image(&bg, 90);
     let clip = work.join("avatar.mp4");
-    MockClip {
-        fps: FPS,
-        ..MockClip::new(Duration::from_secs_f64(clip_seconds), 640, 360)
-    }
-    .write(&clip)
-    .expect("mock clip");
+    kind.mock(clip_seconds, (640, 360), 220.0)
+        .write(&clip)
+        .expect("mock clip");
     let composer = MediaComposer::new(output(), work).expect("composer");
-    let s = slide(1, &bg, Some(presenter()));
+    let s = slide(1, &bg, Some(presenter(kind)));
 
     let started = Instant::now();
     let prepared = composer.prepare(&s).await.expect("prepare");
@@ -148,14 +213,24 @@ async fn same_slide(work: &Path, clip_seconds: f64) {
         .expect("compose");
     let in_process = started.elapsed().as_secs_f64();
     let frames = (segment.duration.as_secs_f64() * f64::from(FPS)).round();
+    let bare_encoder_fps = bare_encoder_fps(&segment.path);
 
     // The same work with the CLI: letterbox the background, overlay the
-    // scaled clip at the same place, x264 with the same preset/CRF/GOP, PCM
-    // audio at 48 kHz stereo into NUT (what a segment holds).
-    let rect = layout().presenter_area(&output());
+    // scaled (and, for vendor clips, keyed) clip at the same place, x264
+    // with the same preset/CRF/GOP, PCM audio at 48 kHz stereo into NUT
+    // (what a segment holds).
+    let rect = slidecast_media::picture::fit_rect(
+        if kind == ClipKind::Vendor { 1920 } else { 640 },
+        if kind == ClipKind::Vendor { 1080 } else { 360 },
+        layout().presenter_area(&output()),
+    );
+    let key = match kind {
+        ClipKind::Vendor => ",colorkey=0x00FF00:0.3:0.1",
+        ClipKind::Small => "",
+    };
     let graph = format!(
         "[0:v]scale={W}:{H}:force_original_aspect_ratio=decrease,pad={W}:{H}:(ow-iw)/2:(oh-ih)/2:color=0x101820,format=yuv420p[bg];\
-         [1:v]fps={FPS},scale={}:{}[av];[bg][av]overlay={}:{}:shortest=1,format=yuv420p[v]",
+         [1:v]fps={FPS},scale={}:{}{key}[av];[bg][av]overlay={}:{}:shortest=1,format=yuv420p[v]",
         rect.width, rect.height, rect.x, rect.y
     );
     let cli_out = work.join("cli.nut");
@@ -191,43 +266,106 @@ async fn same_slide(work: &Path, clip_seconds: f64) {
         .arg(&cli_out)
         .status();
     let cli = started.elapsed().as_secs_f64();
-    println!("== 1. one slide: 1920x1080 background, 640x360 {clip_seconds:.0} s avatar clip with audio, veryfast CRF 23 ==");
-    println!(
-        "in-process (prepare + compose): {frames:.0} frames in {in_process:.2} s = {:.1} fps ({:.2}x realtime)",
-        frames / in_process,
-        frames / f64::from(FPS) / in_process
-    );
-    match status {
-        Ok(s) if s.success() => {
-            println!(
-                "ffmpeg CLI (same graph):        {frames:.0} frames in {cli:.2} s = {:.1} fps",
-                frames / cli
-            );
-            println!("ratio in-process / CLI: {:.2}x", cli / in_process);
-        }
-        other => println!("ffmpeg CLI failed or missing: {other:?}"),
+    SlideFigures {
+        frames,
+        compose_fps: frames / in_process,
+        bare_encoder_fps,
+        cli_fps: matches!(status, Ok(s) if s.success()).then(|| frames / cli),
     }
 }
 
+/// libx264 alone on the frames of `segment`: they are decoded into memory
+/// first (at most 200), then encoded with the deck's settings into a file
+/// and timed, so nothing but the encoder is measured; the median of three.
+fn bare_encoder_fps(segment: &Path) -> f64 {
+    use ffmpeg_next as ffmpeg;
+    let mut ictx = ffmpeg::format::input(segment).expect("open segment");
+    let stream = ictx
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .expect("segment video");
+    let index = stream.index();
+    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|c| c.decoder().video())
+        .expect("decoder");
+    let mut frames = Vec::new();
+    let mut decoded = ffmpeg::frame::Video::empty();
+    for (s, packet) in ictx.packets() {
+        if s.index() != index {
+            continue;
+        }
+        decoder.send_packet(&packet).expect("decode");
+        while frames.len() < 200 && decoder.receive_frame(&mut decoded).is_ok() {
+            frames.push(decoded.clone());
+        }
+        if frames.len() >= 200 {
+            break;
+        }
+    }
+    let settings = slidecast_av::VideoSettings {
+        width: W,
+        height: H,
+        fps: FPS,
+        preset: "veryfast".into(),
+        crf: 23,
+        threads: 0,
+        keyframe_interval: None,
+    };
+    // About a second each: the median of three runs steadies the figure.
+    let mut runs: Vec<f64> = (0..3)
+        .map(|run| {
+            let out = segment.with_extension(format!("bare{run}.nut"));
+            let mut octx = ffmpeg::format::output_as(&out, "nut").expect("bare output");
+            let mut writer = slidecast_av::H264Writer::add(&mut octx, &settings).expect("x264");
+            octx.write_header().expect("header");
+            writer.header_written(&octx);
+            let started = Instant::now();
+            for (i, frame) in frames.iter_mut().enumerate() {
+                writer.write(&mut octx, frame, i as i64).expect("encode");
+            }
+            writer.finish(&mut octx).expect("flush");
+            let seconds = started.elapsed().as_secs_f64();
+            octx.write_trailer().expect("trailer");
+            let _ = std::fs::remove_file(&out);
+            frames.len() as f64 / seconds
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[1]
+}
+
+/// One deck's figures.
+struct DeckFigures {
+    output: String,
+    slides: usize,
+    wall_s: f64,
+    output_s: f64,
+    peak_rss_mb: f64,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn deck(
     work: &Path,
+    settings: Output,
+    kind: ClipKind,
     slides: usize,
     jobs: usize,
     threads: usize,
     images: &[PathBuf],
     clips: &[PathBuf],
-) {
+) -> DeckFigures {
+    let label = format!("{}x{}", settings.width, settings.height);
     let composer = Arc::new(
         match threads {
-            0 => MediaComposer::builder(output()).jobs(jobs),
-            n => MediaComposer::builder(output()).encoder_threads(n),
+            0 => MediaComposer::builder(settings).jobs(jobs),
+            n => MediaComposer::builder(settings).encoder_threads(n),
         }
         .work_dir(work)
         .build()
         .expect("composer"),
     );
     let deck: Vec<Slide> = (0..slides)
-        .map(|i| slide(i + 1, &images[i % images.len()], Some(presenter())))
+        .map(|i| slide(i + 1, &images[i % images.len()], Some(presenter(kind))))
         .collect();
     reset_peak_rss();
     let started = Instant::now();
@@ -259,18 +397,18 @@ async fn deck(
     for t in tasks {
         segments.push(t.await.expect("task"));
     }
-    let out = work.join(format!("deck-{slides}.mp4"));
+    let out = work.join(format!("deck-{label}-{slides}.mp4"));
     composer
         .finish(&segments, &out, &Default::default())
         .await
         .expect("finish");
-    let wall = started.elapsed().as_secs_f64();
-    let video: f64 = segments.iter().map(|s| s.duration.as_secs_f64()).sum();
-    println!(
-        "{slides:>3} slides: {video:.1} s of video in {wall:.1} s wall = {:.2} output-s/wall-s, peak RSS {:.0} MB",
-        video / wall,
-        peak_rss_mb()
-    );
+    DeckFigures {
+        output: label,
+        slides,
+        wall_s: started.elapsed().as_secs_f64(),
+        output_s: segments.iter().map(|s| s.duration.as_secs_f64()).sum(),
+        peak_rss_mb: peak_rss_mb(),
+    }
 }
 
 #[tokio::main]
@@ -278,24 +416,62 @@ async fn main() {
     let clip_seconds: f64 = arg("--clip-seconds", "30").parse().expect("--clip-seconds");
     let jobs: usize = arg("--jobs", "2").parse().expect("--jobs");
     let threads: usize = arg("--threads", "0").parse().expect("--threads");
-    let decks: Vec<usize> = arg("--decks", "10")
-        .split(',')
-        .map(|n| n.trim().parse().expect("--decks"))
-        .collect();
+    let list = |name: &str, default: &str| -> Vec<u32> {
+        arg(name, default)
+            .split(',')
+            .map(|n| n.trim().parse().expect(name))
+            .collect()
+    };
+    let decks = list("--decks", "10");
+    let outputs = list("--outputs", "1080,720");
+    let kind = match arg("--clip", "vendor").as_str() {
+        "vendor" => ClipKind::Vendor,
+        "small" => ClipKind::Small,
+        other => panic!("--clip {other}: use vendor or small"),
+    };
+    let json = arg("--format", "table") == "json";
     let keep = std::env::args().any(|a| a == "--keep");
     let root = tempfile::tempdir().expect("temp dir");
     let work = root.path();
-    println!(
-        "cores: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
 
-    same_slide(work, clip_seconds).await;
+    let one = same_slide(work, kind, clip_seconds).await;
+    let clip = match kind {
+        ClipKind::Vendor => (1920, 1080),
+        ClipKind::Small => (640, 360),
+    };
+    if !json {
+        println!(
+            "cores: {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        println!(
+            "== 1. one slide: 1920x1080 background, {}x{} {clip_seconds:.0} s {kind:?} clip with audio, veryfast CRF 23 ==",
+            clip.0, clip.1
+        );
+        println!(
+            "in-process (prepare + compose): {:.0} frames, {:.1} fps ({:.2}x realtime)",
+            one.frames,
+            one.compose_fps,
+            one.compose_fps / f64::from(FPS)
+        );
+        println!(
+            "bare libx264 on the same frames: {:.1} fps (compose / bare encoder: {:.2})",
+            one.bare_encoder_fps,
+            one.compose_fps / one.bare_encoder_fps
+        );
+        match one.cli_fps {
+            Some(cli) => println!(
+                "ffmpeg CLI (same graph):        {cli:.1} fps (compose / CLI: {:.2}x)",
+                one.compose_fps / cli
+            ),
+            None => println!("ffmpeg CLI failed or missing"),
+        }
+    }
 
-    // Inputs for the decks: 10 slide pictures and 10 mock clips (6-10 s at
-    // the PiP canvas size), generated before timing starts.
+    // Inputs for the decks: 10 slide pictures and 10 clips (6-10 s),
+    // generated before timing starts.
     let started = Instant::now();
-    let canvas = presenter().canvas(&output());
+    let canvas = presenter(kind).canvas(&output());
     let mut images = Vec::new();
     let mut clips = Vec::new();
     for i in 0..10 {
@@ -303,28 +479,64 @@ async fn main() {
         write_slide_image(&image, (i * 25) as u8);
         images.push(image);
         let clip = work.join(format!("clip{i}.mp4"));
-        MockClip {
-            fps: FPS,
-            tone_hz: 180.0 + 20.0 * i as f64,
-            ..MockClip::new(
-                Duration::from_millis(6000 + 450 * i as u64),
-                canvas.0,
-                canvas.1,
-            )
-        }
-        .write(&clip)
-        .expect("mock clip");
+        kind.mock(6.0 + 0.45 * i as f64, canvas, 180.0 + 20.0 * i as f64)
+            .write(&clip)
+            .expect("mock clip");
         clips.push(clip);
     }
-    println!(
-        "\n== 2. decks of mock-clip slides (1920x1080, veryfast CRF 23, {jobs} compose jobs, x264 threads {threads} (0 = sized by jobs)) ==\n(inputs generated in {:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
-    for n in decks {
-        deck(work, n, jobs, threads, &images, &clips).await;
+    if !json {
+        println!(
+            "\n== 2. decks of {kind:?}-clip slides (veryfast CRF 23, {jobs} compose jobs, x264 threads {threads} (0 = sized by jobs)) ==\n(inputs generated in {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut figures = Vec::new();
+    for &height in &outputs {
+        for &n in &decks {
+            let d = deck(
+                work,
+                output_at(height),
+                kind,
+                n as usize,
+                jobs,
+                threads,
+                &images,
+                &clips,
+            )
+            .await;
+            if !json {
+                println!(
+                    "{} {:>3} slides: {:.1} s of video in {:.1} s wall = {:.2} output-s/wall-s, peak RSS {:.0} MB",
+                    d.output,
+                    d.slides,
+                    d.output_s,
+                    d.wall_s,
+                    d.output_s / d.wall_s,
+                    d.peak_rss_mb
+                );
+            }
+            figures.push(d);
+        }
+    }
+    if json {
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        let line = serde_json::json!({
+            "clip": { "width": clip.0, "height": clip.1, "fps": FPS },
+            "compose_fps": round(one.compose_fps),
+            "bare_encoder_fps": round(one.bare_encoder_fps),
+            "cli_fps": one.cli_fps.map(round),
+            "decks": figures.iter().map(|d| serde_json::json!({
+                "output": d.output,
+                "slides": d.slides,
+                "wall_s": round(d.wall_s),
+                "output_s": round(d.output_s),
+                "peak_rss_mb": round(d.peak_rss_mb),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{line}");
     }
     if keep {
         let kept = root.keep();
-        println!("outputs kept in {}", kept.display());
+        eprintln!("outputs kept in {}", kept.display());
     }
 }
