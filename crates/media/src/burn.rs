@@ -125,23 +125,32 @@ impl CaptionArt {
         let px = (self.style.size * height as f32).max(8.0);
         let scale = PxScale::from(px);
         let font = self.font.as_scaled(scale);
-        let lines: Vec<&str> = text.lines().collect();
-        let line_width = |line: &str| {
-            let mut w = 0.0;
-            let mut last = None;
-            for c in line.chars() {
-                let id = font.glyph_id(c);
-                if let Some(prev) = last {
-                    w += font.kern(prev, id);
-                }
-                w += font.h_advance(id);
-                last = Some(id);
-            }
-            w
-        };
+        // Each line laid out once: its glyphs at their pen positions (from
+        // the line's start, kerned) and its width.
+        let lines: Vec<(Vec<(ab_glyph::GlyphId, f32)>, f32)> = text
+            .lines()
+            .map(|line| {
+                let mut pen = 0.0;
+                let mut last = None;
+                let glyphs = line
+                    .chars()
+                    .map(|c| {
+                        let id = font.glyph_id(c);
+                        if let Some(prev) = last {
+                            pen += font.kern(prev, id);
+                        }
+                        let at = pen;
+                        pen += font.h_advance(id);
+                        last = Some(id);
+                        (id, at)
+                    })
+                    .collect();
+                (glyphs, pen)
+            })
+            .collect();
         let line_height = font.height() + font.line_gap();
         let (pad_x, pad_y) = (0.45 * px, 0.25 * px);
-        let text_width = lines.iter().map(|l| line_width(l)).fold(0.0f32, f32::max);
+        let text_width = lines.iter().map(|l| l.1).fold(0.0f32, f32::max);
         let even = |v: f32| ((v.ceil() as u32) + 1) & !1;
         let box_w = even(text_width + 2.0 * pad_x).min(width & !1);
         let box_h = even(line_height * lines.len() as f32 + 2.0 * pad_y).min(height & !1);
@@ -150,19 +159,12 @@ impl CaptionArt {
         // Coverage of text and box, then colour: RGB over the box.
         let (w, h) = (box_w as usize, box_h as usize);
         let mut coverage = vec![0f32; w * h];
-        for (i, line) in lines.iter().enumerate() {
-            let line_x = (box_w as f32 - line_width(line)) / 2.0;
+        for (i, (glyphs, line_width)) in lines.iter().enumerate() {
+            let line_x = (box_w as f32 - line_width) / 2.0;
             let baseline = pad_y + font.ascent() + line_height * i as f32;
-            let mut caret = line_x;
-            let mut last = None;
-            for c in line.chars() {
-                let id = font.glyph_id(c);
-                if let Some(prev) = last {
-                    caret += font.kern(prev, id);
-                }
-                let glyph = id.with_scale_and_position(scale, ab_glyph::point(caret, baseline));
-                caret += font.h_advance(id);
-                last = Some(id);
+            for &(id, at) in glyphs {
+                let glyph =
+                    id.with_scale_and_position(scale, ab_glyph::point(line_x + at, baseline));
                 if let Some(outlined) = self.font.outline_glyph(glyph) {
                     let bounds = outlined.px_bounds();
                     outlined.draw(|gx, gy, c| {
