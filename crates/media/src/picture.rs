@@ -262,6 +262,40 @@ impl ChromaKey {
     }
 }
 
+/// A key's answers for every chroma pair, computed once per segment so the
+/// per-pixel work is a table lookup: the opacity, and the despilled chroma
+/// of a fully opaque pixel. Both depend on (U, V) alone (despill compares
+/// green with red and blue, and luma cancels out of every difference).
+struct KeyTables {
+    alpha: Box<[u8]>,
+    opaque_chroma: Box<[(u8, u8)]>,
+}
+
+impl KeyTables {
+    fn new(key: ChromaKey) -> Self {
+        let mut alpha = vec![0u8; 1 << 16].into_boxed_slice();
+        let mut opaque_chroma = vec![(0u8, 0u8); 1 << 16].into_boxed_slice();
+        for u in 0..=255u8 {
+            for v in 0..=255u8 {
+                let i = usize::from(u) << 8 | usize::from(v);
+                alpha[i] = key.alpha(u, v);
+                let px = Yuv { y: key.y, u, v };
+                let (_, fu, fv) = despill(foreground(px, 1.0, key));
+                let q = |f: f32| f.round().clamp(16.0, 240.0) as u8;
+                opaque_chroma[i] = (q(fu), q(fv));
+            }
+        }
+        KeyTables {
+            alpha,
+            opaque_chroma,
+        }
+    }
+
+    fn index(u: u8, v: u8) -> usize {
+        usize::from(u) << 8 | usize::from(v)
+    }
+}
+
 /// How the avatar is cut out and where it goes, fixed for one segment.
 pub struct Overlay {
     /// Where the scaled avatar goes, in output pixels.
@@ -270,9 +304,12 @@ pub struct Overlay {
     /// for the whole rectangle.
     mask: Option<(Vec<u8>, Vec<u8>)>,
     key: Option<ChromaKey>,
+    tables: Option<Box<KeyTables>>,
     /// Scratch opacity buffers, reused across frames.
     alpha_y: Vec<u8>,
     alpha_c: Vec<u8>,
+    /// Scratch keyed chroma (U, V), reused across frames.
+    keyed_chroma: Vec<(u8, u8)>,
 }
 
 impl Overlay {
@@ -284,8 +321,18 @@ impl Overlay {
             rect,
             mask,
             key,
+            tables: key.map(|k| Box::new(KeyTables::new(k))),
             alpha_y: Vec::new(),
             alpha_c: Vec::new(),
+            keyed_chroma: Vec::new(),
+        }
+    }
+
+    /// Move a keyed or plain rectangular overlay to `rect` (a circle's
+    /// mask is made for its rectangle and stays).
+    pub fn set_rect(&mut self, rect: Rect) {
+        if self.mask.is_none() {
+            self.rect = rect;
         }
     }
 
@@ -340,17 +387,35 @@ impl Overlay {
                 self.alpha_c.resize(cw * ch, 255);
             }
         }
-        if let Some(key) = self.key {
+        if let Some(tables) = &self.tables {
             let (us, vs) = (avatar.stride(1), avatar.stride(2));
             let (ud, vd) = (avatar.data(1), avatar.data(2));
+            let masked = self.mask.is_some();
             for cy in 0..ch {
-                for cx in 0..cw {
-                    let k = u32::from(key.alpha(ud[cy * us + cx], vd[cy * vs + cx]));
-                    let ci = cy * cw + cx;
-                    self.alpha_c[ci] = mul255(u32::from(self.alpha_c[ci]), k);
-                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                        let li = (cy * 2 + dy) * w + cx * 2 + dx;
-                        self.alpha_y[li] = mul255(u32::from(self.alpha_y[li]), k);
+                let (u_row, v_row) = (&ud[cy * us..cy * us + cw], &vd[cy * vs..cy * vs + cw]);
+                let alpha_row = &mut self.alpha_c[cy * cw..cy * cw + cw];
+                for ((a, &u), &v) in alpha_row.iter_mut().zip(u_row).zip(v_row) {
+                    let k = tables.alpha[KeyTables::index(u, v)];
+                    *a = if masked {
+                        mul255(u32::from(*a), u32::from(k))
+                    } else {
+                        k
+                    };
+                }
+                // Luma opacity: each chroma sample's, on its 2x2 pixels.
+                for dy in 0..2 {
+                    let row = &mut self.alpha_y[(cy * 2 + dy) * w..(cy * 2 + dy) * w + w];
+                    for (pair, &k) in row.chunks_exact_mut(2).zip(&self.alpha_c[cy * cw..]) {
+                        pair[0] = if masked {
+                            mul255(u32::from(pair[0]), u32::from(k))
+                        } else {
+                            k
+                        };
+                        pair[1] = if masked {
+                            mul255(u32::from(pair[1]), u32::from(k))
+                        } else {
+                            k
+                        };
                     }
                 }
             }
@@ -381,7 +446,7 @@ impl Overlay {
         }
     }
 
-    fn blend(&self, out: &mut frame::Video, bg: &Yuv420, avatar: &frame::Video) {
+    fn blend(&mut self, out: &mut frame::Video, bg: &Yuv420, avatar: &frame::Video) {
         if let Some(key) = self.key {
             self.blend_keyed(key, out, bg, avatar);
             return;
@@ -438,7 +503,7 @@ impl Overlay {
     /// chroma, as the usual despill does in RGB (green at most the larger
     /// of red and blue), keeping the luma so edges do not darken.
     fn blend_keyed(
-        &self,
+        &mut self,
         key: ChromaKey,
         out: &mut frame::Video,
         bg: &Yuv420,
@@ -458,54 +523,79 @@ impl Overlay {
             let ds = out.stride(0);
             let dst = out.data_mut(0);
             for row in 0..h {
-                for col in 0..w {
-                    let a = i32::from(self.alpha_y[row * w + col]);
-                    let px = i32::from(src[row * ss + col]);
-                    let b = i32::from(bg.y[(y + row) * bg_w + x + col]);
-                    dst[(y + row) * ds + x + col] = unmix(px, a, i32::from(key.y), b, (16, 235));
+                let alpha = &self.alpha_y[row * w..row * w + w];
+                let s_row = &src[row * ss..row * ss + w];
+                let b_row = &bg.y[(y + row) * bg_w + x..(y + row) * bg_w + x + w];
+                let d_row = &mut dst[(y + row) * ds + x..(y + row) * ds + x + w];
+                for (((d, &a), &px), &b) in d_row.iter_mut().zip(alpha).zip(s_row).zip(b_row) {
+                    *d = match a {
+                        0 => b,
+                        255 => px.clamp(16, 235),
+                        a => unmix(
+                            i32::from(px),
+                            i32::from(a),
+                            i32::from(key.y),
+                            i32::from(b),
+                            (16, 235),
+                        ),
+                    };
                 }
             }
         }
-        // Chroma: unmix the foreground, despill it, composite it.
+        // Chroma: unmix the foreground, despill it, composite it, into
+        // scratch space (both planes at once), then into the planes.
         let (cx0, cy0, cw, ch, bg_cw) = (x / 2, y / 2, w / 2, h / 2, bg_w / 2);
         let (ys, us, vs) = (avatar.stride(0), avatar.stride(1), avatar.stride(2));
-        let (ud_out_s, vd_out_s) = (out.stride(1), out.stride(2));
+        let (yd, ud, vd) = (avatar.data(0), avatar.data(1), avatar.data(2));
+        let mut row_out = std::mem::take(&mut self.keyed_chroma);
+        row_out.clear();
+        row_out.resize(cw * ch, (128, 128));
         for row in 0..ch {
-            for col in 0..cw {
+            let bg_at = (cy0 + row) * bg_cw + cx0;
+            let pixels = row_out[row * cw..row * cw + cw].iter_mut().enumerate();
+            for (col, o) in pixels {
                 let a = self.alpha_c[row * cw + col];
-                let (bu, bv) = (
-                    bg.u[(cy0 + row) * bg_cw + cx0 + col],
-                    bg.v[(cy0 + row) * bg_cw + cx0 + col],
-                );
-                let (ou, ov) = if a == 0 {
-                    (bu, bv)
-                } else {
-                    let yd = avatar.data(0);
-                    let l = row * 2 * ys + col * 2;
-                    let luma = (u32::from(yd[l])
-                        + u32::from(yd[l + 1])
-                        + u32::from(yd[l + ys])
-                        + u32::from(yd[l + ys + 1])
-                        + 2)
-                        / 4;
-                    let px = Yuv {
-                        y: luma as u8,
-                        u: avatar.data(1)[row * us + col],
-                        v: avatar.data(2)[row * vs + col],
-                    };
-                    let fg = despill(foreground(px, f32::from(a) / 255.0, key));
-                    let af = f32::from(a) / 255.0;
-                    let mix = |f: f32, b: u8| {
-                        (af * f + (1.0 - af) * f32::from(b))
-                            .round()
-                            .clamp(16.0, 240.0) as u8
-                    };
-                    (mix(fg.1, bu), mix(fg.2, bv))
+                let (bu, bv) = (bg.u[bg_at + col], bg.v[bg_at + col]);
+                let (u, v) = (ud[row * us + col], vd[row * vs + col]);
+                *o = match (a, &self.tables) {
+                    (0, _) => (bu, bv),
+                    (255, Some(tables)) => tables.opaque_chroma[KeyTables::index(u, v)],
+                    _ => {
+                        let l = row * 2 * ys + col * 2;
+                        let luma = (u32::from(yd[l])
+                            + u32::from(yd[l + 1])
+                            + u32::from(yd[l + ys])
+                            + u32::from(yd[l + ys + 1])
+                            + 2)
+                            / 4;
+                        let px = Yuv {
+                            y: luma as u8,
+                            u,
+                            v,
+                        };
+                        let fg = despill(foreground(px, f32::from(a) / 255.0, key));
+                        let af = f32::from(a) / 255.0;
+                        let mix = |f: f32, b: u8| {
+                            (af * f + (1.0 - af) * f32::from(b))
+                                .round()
+                                .clamp(16.0, 240.0) as u8
+                        };
+                        (mix(fg.1, bu), mix(fg.2, bv))
+                    }
                 };
-                out.data_mut(1)[(cy0 + row) * ud_out_s + cx0 + col] = ou;
-                out.data_mut(2)[(cy0 + row) * vd_out_s + cx0 + col] = ov;
             }
         }
+        for (plane, pick) in [(1, 0), (2, 1)] {
+            let stride = out.stride(plane);
+            let dst = out.data_mut(plane);
+            for row in 0..ch {
+                let d = &mut dst[(cy0 + row) * stride + cx0..(cy0 + row) * stride + cx0 + cw];
+                for (d, o) in d.iter_mut().zip(&row_out[row * cw..row * cw + cw]) {
+                    *d = if pick == 0 { o.0 } else { o.1 };
+                }
+            }
+        }
+        self.keyed_chroma = row_out;
     }
 }
 
