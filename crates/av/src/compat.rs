@@ -292,3 +292,52 @@ unsafe extern "C" fn log_line(
         tracing::trace!(target: "ffmpeg", "{text}");
     }
 }
+
+/// Point `view` at the `(x, y, width, height)` part of `frame`, a YUV 4:2:0
+/// frame (with or without alpha), borrowing its planes: no pixel is copied
+/// and nothing is allocated. `x` and `y` must be even. The view is only
+/// valid while `frame` holds the same picture; use it at once (to scale
+/// it) and set it again for the next frame.
+pub fn crop_view(
+    frame: &frame::Video,
+    view: &mut frame::Video,
+    (x, y, width, height): (u32, u32, u32, u32),
+) -> Result<(), ffmpeg::Error> {
+    use ffmpeg::format::Pixel;
+    let planes = match frame.format() {
+        Pixel::YUV420P => 3,
+        Pixel::YUVA420P => 4,
+        _ => return Err(ffmpeg::Error::PatchWelcome),
+    };
+    if x % 2 != 0 || y % 2 != 0 || x + width > frame.width() || y + height > frame.height() {
+        return Err(ffmpeg::Error::InvalidData);
+    }
+    // SAFETY: `view` is an AVFrame that never owns buffers here (its `buf`
+    // stays empty, so freeing it frees no pixels); its data pointers are
+    // set inside `frame`'s planes at offsets checked against the frame's
+    // size above, with `frame`'s line sizes.
+    unsafe {
+        let src = frame.as_ptr();
+        let dst = view.as_mut_ptr();
+        if !(*dst).buf[0].is_null() {
+            ffi::av_frame_unref(dst);
+        }
+        for plane in 0..planes {
+            let (px, py) = if plane == 1 || plane == 2 {
+                (x / 2, y / 2)
+            } else {
+                (x, y)
+            };
+            let stride = (*src).linesize[plane];
+            let offset = py as isize * stride as isize + px as isize;
+            (*dst).data[plane] = (*src).data[plane].offset(offset);
+            (*dst).linesize[plane] = stride;
+        }
+        (*dst).width = width as i32;
+        (*dst).height = height as i32;
+        (*dst).format = (*src).format;
+        (*dst).color_range = (*src).color_range;
+        (*dst).colorspace = (*src).colorspace;
+    }
+    Ok(())
+}

@@ -61,6 +61,7 @@ use slidecast_core::{
 pub mod burn;
 mod clip;
 mod error;
+mod figure;
 pub mod image;
 mod join;
 pub mod mock_clip;

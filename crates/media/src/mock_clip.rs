@@ -4,6 +4,7 @@
 //! the tests use them so the whole pipeline runs without a vendor.
 
 use std::f64::consts::TAU;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,10 +47,22 @@ pub struct MockClip {
     /// on a wider canvas (Elai: a 1080x1080 box in a 1920x1080 frame). The
     /// figure is drawn inside the box only; `None` fills the frame.
     pub figure_box: Option<(u32, u32, u32, u32)>,
+    /// A raised hand, anywhere in the frame (outside the figure's box
+    /// too), for a while.
+    pub gesture: Option<Gesture>,
+}
+
+/// A skin-coloured hand (a block) raised for a while: a gesture can reach
+/// out of the part of the frame where the avatar stood so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gesture {
+    pub during: Range<Duration>,
+    /// `(left, top, width, height)` in pixels of the frame.
+    pub hand: (u32, u32, u32, u32),
 }
 
 /// Skin tone of the figure's head.
-const SKIN: Rgb = Rgb::new(0xF1, 0xC2, 0x7D);
+pub const SKIN: Rgb = Rgb::new(0xF1, 0xC2, 0x7D);
 /// Eyes and mouth.
 const DARK: Rgb = Rgb::new(0x30, 0x20, 0x20);
 
@@ -71,6 +84,7 @@ impl MockClip {
             with_video: true,
             transparent: false,
             figure_box: None,
+            gesture: None,
         }
     }
 
@@ -188,6 +202,7 @@ impl MockClip {
                     }
                 }
                 self.draw_mouth(&mut out, i as f64 / f64::from(self.fps));
+                self.draw_gesture(&mut out, i as f64 / f64::from(self.fps));
                 v.write(&mut octx, &mut out, i as i64)?;
             }
             // Keep audio level with the video so the muxer interleaves.
@@ -278,6 +293,34 @@ impl MockClip {
     }
 
     /// The mouth, opening and closing with the voice's syllables.
+    fn draw_gesture(&self, out: &mut frame::Video, t: f64) {
+        let Some(Gesture {
+            during,
+            hand: (x, y, w, h),
+        }) = &self.gesture
+        else {
+            return;
+        };
+        if !during.contains(&Duration::from_secs_f64(t)) {
+            return;
+        }
+        let skin = rgb_to_yuv709(SKIN);
+        let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
+        let planes: &[(usize, u8, u32)] = if self.transparent {
+            &[(0, skin.y, 1), (1, skin.u, 2), (2, skin.v, 2), (3, 255, 1)]
+        } else {
+            &[(0, skin.y, 1), (1, skin.u, 2), (2, skin.v, 2)]
+        };
+        for &(plane, value, div) in planes {
+            let stride = out.stride(plane);
+            let data = out.data_mut(plane);
+            for row in (y / div)..(y1 / div) {
+                let at = row as usize * stride;
+                data[at + (x / div) as usize..at + (x1 / div) as usize].fill(value);
+            }
+        }
+    }
+
     fn draw_mouth(&self, out: &mut frame::Video, t: f64) {
         let a = self.figure_area();
         let open = 0.5 + 0.5 * (TAU * 3.0 * t).sin();

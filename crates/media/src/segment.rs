@@ -14,11 +14,12 @@ use std::time::Duration;
 use ffmpeg::software::scaling;
 use ffmpeg::{format, frame};
 use ffmpeg_next as ffmpeg;
-use slidecast_core::deck::{Output, Presenter, Shape};
+use slidecast_core::deck::{Output, Presenter, Rect, Shape};
 
 use crate::burn::{CaptionArt, Sprite, TimedText};
 use crate::clip::Clip;
 use crate::error::MediaError;
+use crate::figure::FigureCrop;
 use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
 use crate::speech::SpeechMeter;
 use slidecast_av::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
@@ -138,7 +139,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
                 }
                 _ => None,
             };
-            Some(Overlay::new(rect, p.shape == Shape::Circle, key))
+            Some((Overlay::new(rect, p.shape == Shape::Circle, key), key))
         }
         (Some(_), None) => {
             return Err(MediaError::msg(
@@ -158,7 +159,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
                     at_frame(time.start)..at_frame(time.end),
                     job.output.width,
                     job.output.height,
-                    overlay.as_ref().map(|o| o.rect),
+                    overlay.as_ref().map(|(o, _)| o.rect),
                 )
             })
             .collect(),
@@ -194,7 +195,12 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             audio,
             out,
             background: job.background,
-            overlay,
+            presenter_rect: overlay.as_ref().map(|(o, _)| o.rect),
+            key: overlay.as_ref().and_then(|(_, k)| *k),
+            overlay: overlay.map(|(o, _)| o),
+            figure: None,
+            view: frame::Video::empty(),
+            presenter_moved: false,
             scaler: None,
             avatar: None,
             frames,
@@ -283,6 +289,10 @@ fn declick(chunk: &mut [i16], from: u64, total: u64) {
     }
 }
 
+/// A scaler's job: the source's (format, width, height), and the size it
+/// scales to.
+type Conversion = (format::Pixel, u32, u32, u32, u32);
+
 struct SegmentState<'a> {
     octx: format::context::Output,
     video: H264Writer,
@@ -291,7 +301,19 @@ struct SegmentState<'a> {
     out: frame::Video,
     background: &'a Yuv420,
     overlay: Option<Overlay>,
-    scaler: Option<(scaling::Context, format::Pixel, u32, u32)>,
+    /// The rectangle the whole clip frame fills.
+    presenter_rect: Option<Rect>,
+    /// The chroma key, for a keyed presenter.
+    key: Option<ChromaKey>,
+    /// Where the figure is in a keyed clip (only that part is scaled).
+    figure: Option<FigureCrop>,
+    /// The cropped part of the current clip frame (borrowed planes).
+    view: frame::Video,
+    /// The drawn presenter moved or vanished: the slide must be restored
+    /// under the presenter rectangle before the next frame is drawn.
+    presenter_moved: bool,
+    /// The scaler and what it converts.
+    scaler: Option<(scaling::Context, Conversion)>,
     /// The latest clip frame, scaled to the overlay rectangle.
     avatar: Option<frame::Video>,
     frames: u64,
@@ -357,15 +379,56 @@ impl SegmentState<'_> {
         if self.next_frame >= self.part_end {
             return Ok(());
         }
-        let Some(overlay) = &self.overlay else {
+        let (Some(overlay), Some(full)) = (self.overlay.as_mut(), self.presenter_rect) else {
             return Ok(());
         };
-        let rect = overlay.rect;
-        let src = (decoded.format(), decoded.width(), decoded.height());
-        let rebuild = !matches!(&self.scaler, Some((_, f, w, h)) if (*f, *w, *h) == src);
+        // A keyed clip: only the part with the figure is scaled and cut
+        // out (see `figure`); the rest would come out transparent.
+        let mut source = decoded;
+        let mut rect = full;
+        if let Some(key) = self.key {
+            let size = (decoded.width(), decoded.height());
+            if self.figure.as_ref().map(FigureCrop::source) != Some(size) {
+                self.figure = matches!(
+                    decoded.format(),
+                    format::Pixel::YUV420P | format::Pixel::YUVA420P
+                )
+                .then(|| FigureCrop::new(size, (full.width, full.height), &key))
+                .flatten();
+                self.presenter_moved |= self.avatar.is_some();
+            }
+            if let Some(figure) = self.figure.as_mut() {
+                if figure.update(decoded) {
+                    self.presenter_moved |= self.avatar.is_some();
+                }
+                let (Some(crop), Some(placed)) = (figure.crop(), figure.placed(full)) else {
+                    // Nothing but key colour so far: nothing to draw.
+                    self.presenter_moved |= self.avatar.is_some();
+                    self.avatar = None;
+                    return Ok(());
+                };
+                compat::crop_view(
+                    decoded,
+                    &mut self.view,
+                    (crop.x, crop.y, crop.width, crop.height),
+                )
+                .map_err(MediaError::ff("crop avatar frame"))?;
+                source = &self.view;
+                rect = placed;
+            }
+        }
+        overlay.set_rect(rect);
+        let from = (
+            source.format(),
+            source.width(),
+            source.height(),
+            rect.width,
+            rect.height,
+        );
+        let rebuild = !matches!(&self.scaler, Some((_, f)) if *f == from);
         if rebuild {
             let has_alpha = matches!(
-                src.0,
+                from.0,
                 format::Pixel::YUVA420P
                     | format::Pixel::RGBA
                     | format::Pixel::BGRA
@@ -378,25 +441,32 @@ impl SegmentState<'_> {
             } else {
                 format::Pixel::YUV420P
             };
+            // Area averaging for large reductions (a vendor's 1080p frame
+            // into a corner): no aliasing at a third of bicubic's cost.
+            let flags = if from.1 >= 2 * rect.width && from.2 >= 2 * rect.height {
+                scaling::Flags::AREA
+            } else {
+                scaling::Flags::BICUBIC
+            };
             let scaler = scaling::Context::get(
-                src.0,
-                src.1,
-                src.2,
+                from.0,
+                from.1,
+                from.2,
                 dst_format,
                 rect.width,
                 rect.height,
-                scaling::Flags::BICUBIC,
+                flags,
             )
             .map_err(MediaError::ff("avatar scaler"))?;
-            self.scaler = Some((scaler, src.0, src.1, src.2));
+            self.scaler = Some((scaler, from));
             self.avatar = None;
         }
-        let Some((scaler, ..)) = self.scaler.as_mut() else {
+        let Some((scaler, _)) = self.scaler.as_mut() else {
             return Ok(());
         };
         let avatar = self.avatar.get_or_insert_with(frame::Video::empty);
         scaler
-            .run(decoded, avatar)
+            .run(source, avatar)
             .map_err(MediaError::ff("scale avatar frame"))?;
         Ok(())
     }
@@ -497,9 +567,16 @@ impl SegmentState<'_> {
         compat::make_writable(&mut self.out).map_err(MediaError::ff("frame buffer"))?;
         if level < 256 || self.last_faded {
             self.background.copy_into(&mut self.out);
-        } else if let Some(area) = self.captioned {
-            self.background.copy_rect_into(&mut self.out, area);
+        } else {
+            if let Some(area) = self.captioned {
+                self.background.copy_rect_into(&mut self.out, area);
+            }
+            if let (true, Some(r)) = (self.presenter_moved, self.presenter_rect) {
+                self.background
+                    .copy_rect_into(&mut self.out, (r.x, r.y, r.width, r.height));
+            }
         }
+        self.presenter_moved = false;
         if let (Some(overlay), Some(avatar)) = (self.overlay.as_mut(), self.avatar.as_ref()) {
             overlay.draw(&mut self.out, self.background, avatar);
         }

@@ -10,6 +10,7 @@ use common::*;
 use ffmpeg_next::codec::Id;
 use slidecast_core::deck::{Layout, Placement, Rect, Rgb, Shape, Slide, Transition};
 use slidecast_core::{Composer, SlideSegment};
+use slidecast_media::mock_clip::Gesture;
 use slidecast_media::{MediaComposer, MockClip};
 
 const FIGURE: Rgb = Rgb::new(0xE0, 0x66, 0x3A);
@@ -174,6 +175,86 @@ async fn chroma_key_removes_the_avatar_background() {
             let greenish = c.g > 150 && c.r < 120 && c.b < 120;
             assert!(!greenish, "green pixel {c} left at ({x},{y})");
         }
+    }
+}
+
+/// A vendor-shaped keyed clip: a wide frame, the avatar in a box in the
+/// middle, flat key colour around it. Only the figure's part is scaled
+/// (the composer crops to it), so this checks the crop is placed exactly
+/// and that a hand raised outside the part seen so far is drawn whole.
+#[tokio::test]
+async fn a_keyed_vendor_clip_keeps_its_figure_and_a_hand_raised_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, W, H, SLIDE_COLOUR);
+    let clip = dir.path().join("vendor.mp4");
+    // 960x540, the figure in the middle 420x540; from 1.0 s to 1.5 s a hand
+    // is raised at the far right, well outside the figure's box.
+    let hand = (840, 200, 90, 90);
+    MockClip {
+        figure_box: Some((270, 0, 420, 540)),
+        gesture: Some(Gesture {
+            during: Duration::from_millis(1000)..Duration::from_millis(1500),
+            hand,
+        }),
+        ..MockClip::new(Duration::from_secs(2), 960, 540)
+    }
+    .write(&clip)
+    .unwrap();
+    // Tight enough that the yellowish skin stays fully opaque.
+    let shape = Shape::ChromaKey {
+        key: Rgb::GREEN,
+        similarity: 0.15,
+        blend: 0.05,
+    };
+    // The presenter fills the frame: clip pixels map to output pixels / 3.
+    let layout = Layout::PictureInPicture(Placement::Rect(Rect::new(0, 0, W, H)));
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let s = slide(1, &image, Some(presenter(layout, shape)));
+    render(&composer, &[(s, Some(clip))], &out).await;
+
+    let frames = frames_at(&out, &[10, 30, 45]);
+    let hand_at = ((hand.0 + hand.2 / 2) / 3, (hand.1 + hand.3 / 2) / 3);
+    let figure_at = (
+        (270.0 + 420.0 * MockClip::FIGURE_POINT.0) as u32 / 3,
+        (540.0 * MockClip::FIGURE_POINT.1) as u32 / 3,
+    );
+    for (frame, when) in frames.iter().zip(["before", "during", "after"]) {
+        assert_colour(
+            pixel(frame, figure_at.0, figure_at.1),
+            FIGURE,
+            24,
+            &format!("the figure, {when} the gesture"),
+        );
+        let hand_colour = pixel(frame, hand_at.0, hand_at.1);
+        if when == "during" {
+            assert_colour(
+                hand_colour,
+                slidecast_media::mock_clip::SKIN,
+                24,
+                "the raised hand",
+            );
+        } else {
+            assert_colour(hand_colour, SLIDE_COLOUR, 16, &format!("no hand {when}"));
+        }
+        // The key colour is gone everywhere, the crop's edges included.
+        for y in (0..H).step_by(2) {
+            for x in (0..W).step_by(2) {
+                let c = pixel(frame, x, y);
+                let greenish = c.g > 150 && c.r < 120 && c.b < 120;
+                assert!(!greenish, "{when}: green pixel {c} left at ({x},{y})");
+            }
+        }
+    }
+    // Left and right of the figure's box: the slide.
+    for x in [20, 300] {
+        assert_colour(
+            pixel(&frames[0], x, 90),
+            SLIDE_COLOUR,
+            16,
+            "beside the figure",
+        );
     }
 }
 
