@@ -196,8 +196,11 @@ pub trait Composer: Send + Sync {
     /// Do all work for `slide` that does not need its avatar clip.
     async fn prepare(&self, slide: &Slide) -> Result<PreparedSlide, ComposeError>;
 
-    /// Check that a clip is complete and decodable before it is composed
-    /// (a truncated download must be fetched again, never composed).
+    /// Check that a clip is complete and starts to decode before it is
+    /// composed (a truncated download must be fetched again, never
+    /// composed). It runs on the critical path after every render, so it
+    /// should be cheap: damage deep inside the pictures may be left to
+    /// `compose`, which must then fail naming the clip.
     async fn verify_clip(&self, clip: &Path) -> Result<ClipInfo, ComposeError>;
 
     /// Compose one slide's segment from its clips, played one after the

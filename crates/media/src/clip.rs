@@ -1,5 +1,5 @@
 //! Reading presenter clips: their timing (from packet timestamps, no
-//! decoding), a full decode for verification, and streaming decode for
+//! decoding), the start decoded for verification, and streaming decode for
 //! composition. Frames are handed out one at a time; a clip is never held in
 //! memory.
 
@@ -77,6 +77,11 @@ impl<'p> Clip<'p> {
             frame_duration,
             audio,
         })
+    }
+
+    /// The clip's file.
+    pub fn path(&self) -> &'p Path {
+        self.path
     }
 
     fn read(&mut self, packet: &mut Packet) -> Result<bool, MediaError> {
@@ -184,18 +189,7 @@ impl<'p> Clip<'p> {
             MediaError::bad_input(path, format!("{what} (damaged clip?): {e}"))
         };
         let mut vdec = self.video_decoder()?;
-        let mut adec = match self.audio {
-            Some((index, _)) => {
-                let st = self
-                    .ictx
-                    .stream(index)
-                    .ok_or_else(|| MediaError::bad_input(path, "audio stream vanished"))?;
-                let ctx = codec::context::Context::from_parameters(st.parameters())
-                    .map_err(|e| bad("audio decoder", e))?;
-                Some(ctx.decoder().audio().map_err(|e| bad("audio decoder", e))?)
-            }
-            None => None,
-        };
+        let mut adec = self.audio_decoder()?;
         let audio_tb = self.audio.map(|(_, tb)| tb);
         let mut stats = DecodeStats::default();
         let mut vframe = frame::Video::empty();
@@ -254,6 +248,81 @@ impl<'p> Clip<'p> {
             pull_audio(dec, &mut stats)?;
         }
         Ok(stats)
+    }
+
+    /// Decode from the start until the first video frame (and the first
+    /// audio frame, when there is audio) comes out: the codecs open and the
+    /// stream starts cleanly. Returns whether audio decoded. A clip whose
+    /// first picture is damaged is an error.
+    pub fn decode_start(&mut self) -> Result<bool, MediaError> {
+        let path = self.path;
+        let bad = |e: ffmpeg::Error| {
+            MediaError::bad_input(path, format!("decoding failed (damaged clip?): {e}"))
+        };
+        let mut vdec = self.video_decoder()?;
+        let mut adec = self.audio_decoder()?;
+        let (mut vframe, mut aframe) = (frame::Video::empty(), frame::Audio::empty());
+        let (mut video, mut audio) = (false, adec.is_none());
+        let mut packet = Packet::empty();
+        loop {
+            let more = self.read(&mut packet)?;
+            if !more {
+                vdec.send_eof().map_err(bad)?;
+                if let Some(dec) = adec.as_mut() {
+                    dec.send_eof().map_err(bad)?;
+                }
+            } else if packet.stream() == self.video {
+                vdec.send_packet(&packet).map_err(bad)?;
+            } else if let (Some(dec), Some((index, _))) = (adec.as_mut(), self.audio) {
+                if packet.stream() == index {
+                    dec.send_packet(&packet).map_err(bad)?;
+                }
+            }
+            // Drain what came out, so the decoders always take the next
+            // packet.
+            while vdec.receive_frame(&mut vframe).is_ok() {
+                if !video && vframe.has_decode_errors() {
+                    return Err(MediaError::bad_input(
+                        path,
+                        "the first video frame is damaged",
+                    ));
+                }
+                video = true;
+            }
+            if let Some(dec) = adec.as_mut() {
+                while dec.receive_frame(&mut aframe).is_ok() {
+                    audio = true;
+                }
+            }
+            if (video && audio) || !more {
+                break;
+            }
+        }
+        if !video {
+            return Err(MediaError::bad_input(
+                path,
+                "the clip has no decodable video frames",
+            ));
+        }
+        self.ictx = format::input(self.path).map_err(|e| {
+            MediaError::bad_input(self.path, format!("cannot reopen the clip: {e}"))
+        })?;
+        Ok(audio && adec.is_some())
+    }
+
+    fn audio_decoder(&self) -> Result<Option<decoder::Audio>, MediaError> {
+        let Some((index, _)) = self.audio else {
+            return Ok(None);
+        };
+        let bad = |e: ffmpeg::Error| {
+            MediaError::bad_input(self.path, format!("audio decoder (damaged clip?): {e}"))
+        };
+        let st = self
+            .ictx
+            .stream(index)
+            .ok_or_else(|| MediaError::bad_input(self.path, "audio stream vanished"))?;
+        let ctx = codec::context::Context::from_parameters(st.parameters()).map_err(bad)?;
+        Ok(Some(ctx.decoder().audio().map_err(bad)?))
     }
 
     fn video_decoder(&self) -> Result<decoder::Video, MediaError> {

@@ -7,8 +7,10 @@
 //!   area letterboxed with the deck's background colour, converts it once to
 //!   BT.709 YUV 4:2:0 and stores the raw picture in the work directory (so
 //!   memory does not grow with the deck).
-//! - [`Composer::verify_clip`] decodes a presenter clip completely; truncated,
-//!   video-less or empty clips are a [`ComposeError::BadInput`] naming the file.
+//! - [`Composer::verify_clip`] reads every packet of a presenter clip and
+//!   decodes its start; truncated, video-less or empty clips are a
+//!   [`ComposeError::BadInput`] naming the file. Damage further in is found
+//!   by `compose`, which decodes every frame anyway.
 //! - [`Composer::compose`] streams the clip frame by frame: converts its frame
 //!   rate to the deck's by timestamp, scales it into the presenter's area and
 //!   cuts it out (rectangle, soft circle, chroma key, or the clip's own alpha
@@ -330,27 +332,16 @@ impl MediaComposer {
     }
 }
 
-/// Decode `clip` completely and describe it; truncated, damaged, video-less
-/// or empty clips are an error naming the file.
+/// Check `clip` and describe it without decoding it all: every packet is
+/// read (a truncated or cut download fails here, as does one shorter than
+/// its container declares) and the start is decoded (the codecs open, the
+/// first picture is whole). Damage inside later pictures is found when the
+/// clip is composed, which then fails naming the file: composing decodes
+/// every frame anyway, so a clip is decoded once, not twice.
 pub fn verify_clip(clip: &Path) -> Result<ClipInfo, MediaError> {
     let mut reader = clip::Clip::open(clip)?;
     let timing = reader.timing()?;
-    let stats = reader.decode(timing.start, |_, _| Ok(()), |_, _| Ok(()))?;
-    if stats.video_frames == 0 {
-        return Err(MediaError::bad_input(
-            clip,
-            "the clip has no decodable video frames",
-        ));
-    }
-    if stats.damaged_frames > 0 {
-        return Err(MediaError::bad_input(
-            clip,
-            format!(
-                "{} damaged video frame(s) (truncated download?)",
-                stats.damaged_frames
-            ),
-        ));
-    }
+    let has_audio = reader.decode_start()?;
     if let Some(declared) = reader.declared_duration() {
         if timing.duration() + 0.5 < declared * 0.95 {
             return Err(MediaError::bad_input(
@@ -367,7 +358,7 @@ pub fn verify_clip(clip: &Path) -> Result<ClipInfo, MediaError> {
         duration: Duration::from_secs_f64(timing.duration()),
         width: timing.width,
         height: timing.height,
-        has_audio: timing.audio_end.is_some() && stats.audio_samples > 0,
+        has_audio: timing.audio_end.is_some() && has_audio,
     })
 }
 

@@ -229,11 +229,22 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             state
                 .borrow_mut()
                 .begin_part(start, end, t.audio_end.is_some());
-            clip.decode(
+            let stats = clip.decode(
                 t.start,
                 |f, t| state.borrow_mut().on_video(f, t),
                 |f, t| state.borrow_mut().on_audio(f, t),
             )?;
+            // Verification read the clip's packets and decoded its start;
+            // damage further in shows only now, and fails the segment.
+            if stats.damaged_frames > 0 || stats.video_frames == 0 {
+                return Err(MediaError::bad_input(
+                    clip.path(),
+                    format!(
+                        "{} damaged video frame(s) of {}: the clip is damaged",
+                        stats.damaged_frames, stats.video_frames
+                    ),
+                ));
+            }
             state.borrow_mut().end_part()?;
         }
         let mut s = state.into_inner();

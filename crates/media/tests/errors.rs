@@ -61,6 +61,43 @@ async fn a_truncated_clip_is_rejected() {
     );
 }
 
+/// Verification reads every packet but decodes only the start (composing
+/// decodes every frame anyway): a clip whose pictures are damaged further
+/// in passes it, and composing it fails naming the clip, leaving nothing.
+#[tokio::test]
+async fn a_clip_damaged_inside_fails_to_compose_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = mock_clip(dir.path(), "clip.mp4", 3.0);
+    let mut bytes = std::fs::read(&clip).unwrap();
+    // Scramble a stretch in the second half of the media data, keeping
+    // the file's length and its index.
+    let len = bytes.len();
+    for (i, b) in bytes[len * 6 / 10..len * 7 / 10].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(151) ^ 0x5A;
+    }
+    std::fs::write(&clip, &bytes).unwrap();
+    let image = dir.path().join("slide.png");
+    write_flat_image(&image, 320, 180, SLIDE_COLOUR);
+    let composer = MediaComposer::new(output(), dir.path()).unwrap();
+    let info = composer.verify_clip(&clip).await.unwrap();
+    assert!(info.duration > Duration::from_secs(2), "{info:?}");
+    let s = slide(3, &image, Some(presenter(pip(), Shape::Rectangle)));
+    let prepared = composer.prepare(&s).await.unwrap();
+    let err = composer
+        .compose(&s, prepared, &[clip.to_path_buf()])
+        .await
+        .unwrap_err();
+    assert_names(&err, &clip);
+    assert!(err.to_string().contains("damaged"), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(composer.work_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("segment"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[tokio::test]
 async fn a_clip_cut_before_its_index_is_rejected() {
     // Without faststart-like layout the cut loses the index: not readable.
