@@ -183,12 +183,11 @@ impl FigureCrop {
             let r = row as usize;
             let u = &ud[r * us + from as usize..r * us + to as usize];
             let v = &vd[r * vs + from as usize..r * vs + to as usize];
-            // The common case, no figure here, in one vectorizable pass.
-            let far = u
-                .iter()
-                .zip(v)
-                .fold(0u8, |m, (&u, &v)| m.max(u.abs_diff(ku).max(v.abs_diff(kv))));
-            if far <= reach {
+            // The common case, no figure here: one vectorizable pass per
+            // plane.
+            let far =
+                |plane: &[u8], key: u8| plane.iter().fold(0u8, |m, &p| m.max(p.abs_diff(key)));
+            if far(u, ku) <= reach && far(v, kv) <= reach {
                 return;
             }
             let is_figure = |(&u, &v): (&u8, &u8)| u.abs_diff(ku) > reach || v.abs_diff(kv) > reach;
