@@ -13,9 +13,9 @@
 //!
 //! 1. Composes one 1080p slide in-process (the slide picture prepared
 //!    before, as it is while vendors render), and encodes the same composed
-//!    frames with bare libx264 (same settings, nothing else; 200 frames
-//!    decoded into memory first and encoded three times over), taking
-//!    turns three times; the medians.
+//!    frames with bare libx264 (same settings, nothing else; 200 frames,
+//!    composed losslessly and decoded into memory first, encoded three times
+//!    over), taking turns three times; the medians.
 //!    Then composes it with the `ffmpeg` CLI using the equivalent filter
 //!    graph and the same x264 settings. Prints each one's frames per
 //!    second.
@@ -217,7 +217,28 @@ async fn same_slide(work: &Path, kind: ClipKind, clip_seconds: f64) -> SlideFigu
     let mut composes = Vec::new();
     let mut bare = Vec::new();
     let mut segment = None;
-    let mut composed_frames = Vec::new();
+    // The composed frames for the bare encoder, exactly: composed once more
+    // losslessly (x264 at CRF 0), then decoded. Frames decoded from a CRF 23
+    // segment would flatter the encoder, which re-encodes its own
+    // quantization cheaply.
+    let lossless = MediaComposer::new(
+        Output {
+            quality: Quality::Custom {
+                preset: "ultrafast".into(),
+                crf: 0,
+            },
+            ..output()
+        },
+        work,
+    )
+    .expect("lossless composer");
+    let prepared = lossless.prepare(&s).await.expect("prepare");
+    let exact = lossless
+        .compose(&s, prepared, std::slice::from_ref(&clip))
+        .await
+        .expect("lossless compose");
+    let mut composed_frames = decoded_frames(&exact.path, 200);
+    let _ = std::fs::remove_file(&exact.path);
     for run in 0..3 {
         let started = Instant::now();
         let prepared = composer.prepare(&s).await.expect("prepare");
@@ -228,9 +249,6 @@ async fn same_slide(work: &Path, kind: ClipKind, clip_seconds: f64) -> SlideFigu
             .await
             .expect("compose");
         composes.push(started.elapsed().as_secs_f64());
-        if run == 0 {
-            composed_frames = decoded_frames(&composed.path, 200);
-        }
         bare.push(bare_encoder_fps(&mut composed_frames, &composed.path));
         if std::env::var_os("BENCH_TRACE").is_some() {
             let frames = composed.duration.as_secs_f64() * f64::from(FPS);
