@@ -115,11 +115,6 @@ impl FigureCrop {
         })
     }
 
-    /// The clip frame size this crop was made for.
-    pub fn source(&self) -> (u32, u32) {
-        (self.x.source, self.y.source)
-    }
-
     /// Look at `frame` (YUV 4:2:0) before it is drawn: returns `true` when
     /// the crop had to grow (the scaler must be made again).
     pub fn update(&mut self, frame: &frame::Video) -> bool {

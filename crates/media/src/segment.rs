@@ -316,8 +316,9 @@ struct SegmentState<'a> {
     presenter_rect: Option<Rect>,
     /// The chroma key, for a keyed presenter.
     key: Option<ChromaKey>,
-    /// Where the figure is in a keyed clip (only that part is scaled).
-    figure: Option<FigureCrop>,
+    /// Where the figure is in a keyed clip (only that part is scaled), for
+    /// the clip frame size it was made for (`None`: not croppable).
+    figure: Option<((u32, u32), Option<FigureCrop>)>,
     /// The cropped part of the current clip frame (borrowed planes).
     view: frame::Video,
     /// The drawn presenter moved or vanished: the slide must be restored
@@ -399,16 +400,18 @@ impl SegmentState<'_> {
         let mut rect = full;
         if let Some(key) = self.key {
             let size = (decoded.width(), decoded.height());
-            if self.figure.as_ref().map(FigureCrop::source) != Some(size) {
-                self.figure = matches!(
+            if self.figure.as_ref().map(|(for_size, _)| *for_size) != Some(size) {
+                // A new clip size (the next part): a new crop, if any.
+                let crop = matches!(
                     decoded.format(),
                     format::Pixel::YUV420P | format::Pixel::YUVA420P
                 )
                 .then(|| FigureCrop::new(size, (full.width, full.height), &key))
                 .flatten();
+                self.figure = Some((size, crop));
                 self.presenter_moved |= self.avatar.is_some();
             }
-            if let Some(figure) = self.figure.as_mut() {
+            if let Some((_, Some(figure))) = self.figure.as_mut() {
                 if figure.update(decoded) {
                     self.presenter_moved |= self.avatar.is_some();
                 }
