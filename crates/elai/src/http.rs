@@ -15,7 +15,7 @@ use slidecast_core::{PermanentKind, ProviderError};
 use tokio::io::AsyncWriteExt;
 
 use crate::config::{ApiKey, ConfigError, ElaiConfig, API_KEY_ENV};
-use crate::limiter::RateLimiter;
+use crate::limiter::{Lane, RateLimiter};
 use crate::wire;
 
 /// What a call is about, prefixed to its error messages.
@@ -24,6 +24,8 @@ pub(crate) struct Ctx<'a> {
     pub op: &'static str,
     pub slide: Option<usize>,
     pub video: Option<&'a str>,
+    /// Which requests this one gives way to under the rate limit.
+    pub lane: Lane,
 }
 
 impl<'a> Ctx<'a> {
@@ -32,7 +34,14 @@ impl<'a> Ctx<'a> {
             op,
             slide: None,
             video: None,
+            lane: Lane::Work,
         }
+    }
+
+    /// A status poll: it gives way to every other request.
+    pub(crate) fn polling(mut self) -> Self {
+        self.lane = Lane::Poll;
+        self
     }
 
     pub(crate) fn slide(mut self, slide: Option<usize>) -> Self {
@@ -165,7 +174,7 @@ impl Http {
         let url = self.base.join(path).map_err(|e| {
             ProviderError::permanent(PermanentKind::Local, format!("{ctx}: bad URL path: {e}"))
         })?;
-        self.limiter.acquire().await;
+        self.limiter.acquire(ctx.lane).await;
         let mut request = self
             .client
             .request(method.clone(), url)
@@ -218,7 +227,7 @@ impl Http {
                     format!("{ctx}: Elai gave an image URL that is not http(s)"),
                 )
             })?;
-        self.limiter.acquire().await;
+        self.limiter.acquire(ctx.lane).await;
         let mut response = self
             .client
             .get(parsed)
@@ -277,7 +286,7 @@ impl Http {
                     format!("{ctx}: Elai gave a download URL that is not http(s)"),
                 ))
             })?;
-        self.limiter.acquire().await;
+        self.limiter.acquire(ctx.lane).await;
         let response = self
             .client
             .get(parsed)

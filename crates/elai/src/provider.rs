@@ -694,7 +694,7 @@ impl AvatarProvider for ElaiProvider {
         let id = self.checked_id(handle)?;
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
-        let ctx = Ctx::new("status").slide(slide).video(id);
+        let ctx = Ctx::new("status").slide(slide).video(id).polling();
         let video = self.read_video(id, ctx).await?;
         let state = video.state();
         let status_text = video.status.clone().unwrap_or_else(|| "<missing>".into());

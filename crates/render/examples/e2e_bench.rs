@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p slidecast-render --example e2e_bench -- --slides 20 --render-secs 30
-//!     [--clip-secs 20] [--jobs 2] [--format table|json] [--keep]
+//!     [--clip-secs 20] [--jobs 2] [--requests-per-second 200] [--format table|json] [--keep]
 //! ```
 //!
 //! The deck: `--slides` narrated 1920x1080 slides, each presented by an
@@ -15,8 +15,8 @@
 //! the webhook that tells a service at once (the real backoff notices a
 //! ready clip up to a quarter of its render time late), with its own
 //! request cap (5 a second; Elai documents none) raised to 200 so those
-//! polls do not hold the creates back. No clip cache: every clip is
-//! rendered.
+//! polls cost nothing (`--requests-per-second 5` shows the real cap). No
+//! clip cache: every clip is rendered.
 //!
 //! The lower bound is the time nothing can beat on this machine: for the
 //! clips in the order they are ready at the vendor (their render call plus
@@ -57,8 +57,6 @@ const HEIGHT: u32 = 1080;
 const FPS: u32 = 25;
 /// How often the Elai client asks whether a render is ready.
 const POLL: Duration = Duration::from_millis(250);
-/// The Elai client's request rate: enough for every render's polls.
-const REQUESTS_PER_SECOND: f64 = 200.0;
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -115,16 +113,17 @@ fn write_deck(dir: &Path, slides: usize, clip_secs: f64) -> PathBuf {
     path
 }
 
-/// The built-in providers, with Elai polling every [`POLL`].
-fn registry() -> ProviderRegistry {
+/// The built-in providers, with Elai polling every [`POLL`] and sending
+/// at most `per_second` requests a second.
+fn registry(per_second: f64) -> ProviderRegistry {
     let mut registry = ProviderRegistry::builtin();
-    registry.register("elai", |ctx| {
+    registry.register("elai", move |ctx| {
         let mut config = elai_config(ctx)?;
         config.poll_initial = POLL;
         config.poll_growth = 0.0;
         config.poll_max = POLL;
-        config.requests_per_second = REQUESTS_PER_SECOND;
-        config.burst = REQUESTS_PER_SECOND as u32;
+        config.requests_per_second = per_second;
+        config.burst = (per_second as u32).max(1);
         let provider =
             slidecast_elai::ElaiProvider::new(config).map_err(|e| RenderError::Credentials {
                 provider: "elai".into(),
@@ -216,6 +215,9 @@ async fn main() {
     let render_secs: f64 = arg("--render-secs", "30").parse().expect("--render-secs");
     let clip_secs: f64 = arg("--clip-secs", "20").parse().expect("--clip-secs");
     let jobs: usize = arg("--jobs", "2").parse().expect("--jobs");
+    let per_second: f64 = arg("--requests-per-second", "200")
+        .parse()
+        .expect("--requests-per-second");
     let json = arg("--format", "table") == "json";
     let keep = std::env::args().any(|a| a == "--keep");
     let root = tempfile::tempdir().expect("temp dir");
@@ -246,7 +248,7 @@ async fn main() {
 
     let output = work.join("deck.mp4");
     let job = RenderJob::new(deck, &output)
-        .registry(registry())
+        .registry(registry(per_second))
         .provider_setting("elai.url", fake.base_url())
         .provider_setting("elai.key_file", key_file.display().to_string())
         .store(
