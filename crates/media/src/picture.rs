@@ -277,7 +277,7 @@ impl KeyTables {
         let mut opaque_chroma = vec![(0u8, 0u8); 1 << 16].into_boxed_slice();
         for u in 0..=255u8 {
             for v in 0..=255u8 {
-                let i = usize::from(u) << 8 | usize::from(v);
+                let i = KeyTables::index(u, v);
                 alpha[i] = key.alpha(u, v);
                 let px = Yuv { y: key.y, u, v };
                 let (_, fu, fv) = despill(foreground(px, 1.0, key));
@@ -391,31 +391,25 @@ impl Overlay {
             let (us, vs) = (avatar.stride(1), avatar.stride(2));
             let (ud, vd) = (avatar.data(1), avatar.data(2));
             let masked = self.mask.is_some();
+            // The key's opacity of each chroma sample, on it and on its
+            // 2x2 luma pixels (times the mask's, for a masked overlay).
+            let apply = |mask: u8, k: u8| {
+                if masked {
+                    mul255(u32::from(mask), u32::from(k))
+                } else {
+                    k
+                }
+            };
             for cy in 0..ch {
                 let (u_row, v_row) = (&ud[cy * us..cy * us + cw], &vd[cy * vs..cy * vs + cw]);
-                let alpha_row = &mut self.alpha_c[cy * cw..cy * cw + cw];
-                for ((a, &u), &v) in alpha_row.iter_mut().zip(u_row).zip(v_row) {
+                for (cx, (&u, &v)) in u_row.iter().zip(v_row).enumerate() {
                     let k = tables.alpha[KeyTables::index(u, v)];
-                    *a = if masked {
-                        mul255(u32::from(*a), u32::from(k))
-                    } else {
-                        k
-                    };
-                }
-                // Luma opacity: each chroma sample's, on its 2x2 pixels.
-                for dy in 0..2 {
-                    let row = &mut self.alpha_y[(cy * 2 + dy) * w..(cy * 2 + dy) * w + w];
-                    for (pair, &k) in row.chunks_exact_mut(2).zip(&self.alpha_c[cy * cw..]) {
-                        pair[0] = if masked {
-                            mul255(u32::from(pair[0]), u32::from(k))
-                        } else {
-                            k
-                        };
-                        pair[1] = if masked {
-                            mul255(u32::from(pair[1]), u32::from(k))
-                        } else {
-                            k
-                        };
+                    let ci = cy * cw + cx;
+                    self.alpha_c[ci] = apply(self.alpha_c[ci], k);
+                    for dy in 0..2 {
+                        let li = (cy * 2 + dy) * w + cx * 2;
+                        self.alpha_y[li] = apply(self.alpha_y[li], k);
+                        self.alpha_y[li + 1] = apply(self.alpha_y[li + 1], k);
                     }
                 }
             }
@@ -846,6 +840,34 @@ mod tests {
         // The figure itself is untouched.
         let body = pixel(4, 8);
         assert!((i32::from(body.r) - 0xE0).abs() <= 4, "{body:?}");
+    }
+
+    #[test]
+    fn a_keyed_circle_takes_the_mask_once_on_luma_and_chroma() {
+        let (w, h) = (64u32, 36u32);
+        let mut avatar = frame::Video::new(ffmpeg::format::Pixel::YUV420P, w, h);
+        let shirt = rgb_to_yuv709(Rgb::new(0xE0, 0x66, 0x3A));
+        for (plane, value) in [(0, shirt.y), (1, shirt.u), (2, shirt.v)] {
+            avatar.data_mut(plane).fill(value);
+        }
+        let g = rgb_to_yuv709(Rgb::GREEN);
+        let key = ChromaKey {
+            y: g.y,
+            u: g.u,
+            v: g.v,
+            similarity: 0.1,
+            blend: 0.1,
+        };
+        let mut overlay = Overlay::new(Rect::new(0, 0, w, h), true, Some(key));
+        overlay.compute_alpha(&avatar, false);
+        // Nothing is key coloured: the opacity is the circle's, once.
+        let (mask_y, mask_c) = circle_mask(w, h);
+        assert_eq!(overlay.alpha_y, mask_y);
+        assert_eq!(overlay.alpha_c, mask_c);
+        assert!(
+            mask_y.iter().any(|&a| a > 0 && a < 255),
+            "a soft rim to test"
+        );
     }
 
     #[test]
