@@ -149,11 +149,7 @@ impl<'p> Clip<'p> {
         if timing.duration() < 1e-3 || width == 0 || height == 0 {
             return Err(MediaError::bad_input(self.path, "the clip lasts zero time"));
         }
-        // Rewind by reopening: seeking to the start is not reliable in every
-        // container, reopening is.
-        self.ictx = format::input(self.path).map_err(|e| {
-            MediaError::bad_input(self.path, format!("cannot reopen the clip: {e}"))
-        })?;
+        self.rewind()?;
         Ok(timing)
     }
 
@@ -304,10 +300,17 @@ impl<'p> Clip<'p> {
                 "the clip has no decodable video frames",
             ));
         }
+        self.rewind()?;
+        Ok(audio && adec.is_some())
+    }
+
+    /// Back to the first packet, by reopening: seeking to the start is not
+    /// reliable in every container, reopening is.
+    fn rewind(&mut self) -> Result<(), MediaError> {
         self.ictx = format::input(self.path).map_err(|e| {
             MediaError::bad_input(self.path, format!("cannot reopen the clip: {e}"))
         })?;
-        Ok(audio && adec.is_some())
+        Ok(())
     }
 
     fn audio_decoder(&self) -> Result<Option<decoder::Audio>, MediaError> {
