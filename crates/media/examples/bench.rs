@@ -132,29 +132,9 @@ fn presenter(kind: ClipKind) -> Presenter {
     }
 }
 
-/// A slide-like picture: a gradient with a title bar and "text" lines.
+/// A slide-like picture at the deck's size.
 fn write_slide_image(path: &Path, hue: u8) {
-    let mut rgb = vec![0u8; (W * H * 3) as usize];
-    for y in 0..H {
-        for x in 0..W {
-            let i = ((y * W + x) * 3) as usize;
-            let title = (80..200).contains(&y) && (120..1500).contains(&x);
-            let line = y > 300 && (y - 300) % 90 < 30 && (160..(900 + (y * 7 % 600))).contains(&x);
-            let (r, g, b) = if title {
-                (hue, 60, 200u8.wrapping_sub(hue))
-            } else if line {
-                (40, 40, 50)
-            } else {
-                (
-                    230u8.saturating_sub((x / 40) as u8),
-                    235u8.saturating_sub((y / 40) as u8),
-                    225,
-                )
-            };
-            rgb[i..i + 3].copy_from_slice(&[r, g, b]);
-        }
-    }
-    slidecast_media::image::write_image(path, W, H, &rgb).expect("write slide image");
+    slidecast_media::image::write_mock_slide(path, W, H, hue).expect("write slide image");
 }
 
 fn peak_rss_mb() -> f64 {

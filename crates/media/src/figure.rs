@@ -214,14 +214,7 @@ mod tests {
     use slidecast_core::deck::Rgb;
 
     fn key() -> ChromaKey {
-        let g = rgb_to_yuv709(Rgb::GREEN);
-        ChromaKey {
-            y: g.y,
-            u: g.u,
-            v: g.v,
-            similarity: 0.3,
-            blend: 0.1,
-        }
+        ChromaKey::new(Rgb::GREEN, 0.3, 0.1)
     }
 
     /// A green 1920x1080 frame with a shirt-coloured block at `block`.

@@ -150,6 +150,33 @@ pub fn slide_picture(
     Ok(canvas)
 }
 
+/// Write a slide-like picture to `path` (PNG or JPEG by extension), for
+/// benchmarks and tests: a light gradient with a title bar tinted by `hue`
+/// and dark lines of "text", the kind of mostly static content a deck has.
+pub fn write_mock_slide(path: &Path, width: u32, height: u32, hue: u8) -> Result<(), MediaError> {
+    let mut rgb = vec![0u8; (width * height * 3) as usize];
+    for y in 0..height {
+        for x in 0..width {
+            let i = ((y * width + x) * 3) as usize;
+            let title = (80..200).contains(&y) && (120..1500).contains(&x);
+            let line = y > 300 && (y - 300) % 90 < 30 && (160..(900 + (y * 7 % 600))).contains(&x);
+            let (r, g, b) = if title {
+                (hue, 60, 200u8.wrapping_sub(hue))
+            } else if line {
+                (40, 40, 50)
+            } else {
+                (
+                    230u8.saturating_sub((x / 40) as u8),
+                    235u8.saturating_sub((y / 40) as u8),
+                    225,
+                )
+            };
+            rgb[i..i + 3].copy_from_slice(&[r, g, b]);
+        }
+    }
+    write_image(path, width, height, &rgb)
+}
+
 /// Encode packed RGB pixels (`width * height * 3` bytes) as a PNG, or a JPEG
 /// when `path` ends in `.jpg`/`.jpeg`. Written to a temporary file and
 /// renamed.

@@ -245,6 +245,19 @@ pub struct ChromaKey {
 }
 
 impl ChromaKey {
+    /// The key for `colour`, with `similarity` and `blend` as a deck gives
+    /// them.
+    pub fn new(colour: Rgb, similarity: f32, blend: f32) -> Self {
+        let k = rgb_to_yuv709(colour);
+        ChromaKey {
+            y: k.y,
+            u: k.u,
+            v: k.v,
+            similarity,
+            blend,
+        }
+    }
+
     /// Opacity (0..=255) of a pixel with chroma (u, v), as FFmpeg's
     /// `chromakey` filter computes it (per pixel instead of over a 3x3
     /// neighbourhood).
@@ -741,13 +754,7 @@ mod tests {
     #[test]
     fn chroma_key_follows_ffmpeg_similarity_and_blend() {
         let green = rgb_to_yuv709(Rgb::GREEN);
-        let key = ChromaKey {
-            y: green.y,
-            u: green.u,
-            v: green.v,
-            similarity: 0.1,
-            blend: 0.0,
-        };
+        let key = ChromaKey::new(Rgb::GREEN, 0.1, 0.0);
         assert_eq!(key.alpha(green.u, green.v), 0);
         let skin = rgb_to_yuv709(Rgb::new(0xF1, 0xC2, 0x7D));
         assert_eq!(key.alpha(skin.u, skin.v), 255);
@@ -794,14 +801,7 @@ mod tests {
                 }
             }
         }
-        let g = rgb_to_yuv709(Rgb::GREEN);
-        let key = ChromaKey {
-            y: g.y,
-            u: g.u,
-            v: g.v,
-            similarity: 0.1,
-            blend: 0.2,
-        };
+        let key = ChromaKey::new(Rgb::GREEN, 0.1, 0.2);
         let bg = Yuv420::filled(w, h, rgb_to_yuv709(grey));
         let mut out = frame::Video::new(ffmpeg::format::Pixel::YUV420P, w, h);
         let mut overlay = Overlay::new(Rect::new(0, 0, w, h), false, Some(key));
@@ -850,14 +850,7 @@ mod tests {
         for (plane, value) in [(0, shirt.y), (1, shirt.u), (2, shirt.v)] {
             avatar.data_mut(plane).fill(value);
         }
-        let g = rgb_to_yuv709(Rgb::GREEN);
-        let key = ChromaKey {
-            y: g.y,
-            u: g.u,
-            v: g.v,
-            similarity: 0.1,
-            blend: 0.1,
-        };
+        let key = ChromaKey::new(Rgb::GREEN, 0.1, 0.1);
         let mut overlay = Overlay::new(Rect::new(0, 0, w, h), true, Some(key));
         overlay.compute_alpha(&avatar, false);
         // Nothing is key coloured: the opacity is the circle's, once.

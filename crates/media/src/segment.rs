@@ -20,7 +20,7 @@ use crate::burn::{CaptionArt, Sprite, TimedText};
 use crate::clip::Clip;
 use crate::error::MediaError;
 use crate::figure::FigureCrop;
-use crate::picture::{fade, fit_rect, rgb_to_yuv709, ChromaKey, Overlay, Yuv420};
+use crate::picture::{fade, fit_rect, ChromaKey, Overlay, Yuv420};
 use crate::speech::SpeechMeter;
 use slidecast_av::compat::{self, DeckResampler, DECK_CHANNELS, DECK_RATE};
 use slidecast_av::encode::{AudioWriter, H264Writer, VideoSettings};
@@ -127,16 +127,7 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
                     key,
                     similarity,
                     blend,
-                } => {
-                    let k = rgb_to_yuv709(key);
-                    Some(ChromaKey {
-                        y: k.y,
-                        u: k.u,
-                        v: k.v,
-                        similarity,
-                        blend,
-                    })
-                }
+                } => Some(ChromaKey::new(key, similarity, blend)),
                 _ => None,
             };
             Some((Overlay::new(rect, p.shape == Shape::Circle, key), key))

@@ -21,6 +21,17 @@ fn assert_names(err: &ComposeError, file: &Path) {
     );
 }
 
+/// No segment (finished or partial) is left in `work`.
+fn assert_no_segment_left(work: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(work)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("segment"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 /// Verify and compose `clip` for a presenter slide: both must fail naming
 /// the clip, and no segment or output may be left in the work folder.
 async fn assert_rejected(clip: &Path) -> String {
@@ -37,13 +48,7 @@ async fn assert_rejected(clip: &Path) -> String {
         .await
         .unwrap_err();
     assert_names(&compose_err, clip);
-    let leftovers: Vec<_> = std::fs::read_dir(composer.work_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("segment"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_segment_left(composer.work_dir());
     eprintln!("verify: {err}\ncompose: {compose_err}");
     err.to_string()
 }
@@ -89,13 +94,7 @@ async fn a_clip_damaged_inside_fails_to_compose_naming_it() {
         .unwrap_err();
     assert_names(&err, &clip);
     assert!(err.to_string().contains("damaged"), "{err}");
-    let leftovers: Vec<_> = std::fs::read_dir(composer.work_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("segment"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_segment_left(composer.work_dir());
 }
 
 #[tokio::test]

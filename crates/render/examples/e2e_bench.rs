@@ -66,29 +66,9 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-/// A slide-like picture: a tinted gradient with a title bar and text lines.
+/// A slide-like picture at the deck's size.
 fn write_slide_image(path: &Path, hue: u8) {
-    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-    for y in 0..HEIGHT {
-        for x in 0..WIDTH {
-            let i = ((y * WIDTH + x) * 3) as usize;
-            let title = (80..200).contains(&y) && (120..1500).contains(&x);
-            let line = y > 300 && (y - 300) % 90 < 30 && (160..(900 + (y * 7 % 600))).contains(&x);
-            let (r, g, b) = if title {
-                (hue, 60, 200u8.wrapping_sub(hue))
-            } else if line {
-                (40, 40, 50)
-            } else {
-                (
-                    230u8.saturating_sub((x / 40) as u8),
-                    235u8.saturating_sub((y / 40) as u8),
-                    225,
-                )
-            };
-            rgb[i..i + 3].copy_from_slice(&[r, g, b]);
-        }
-    }
-    slidecast_media::image::write_image(path, WIDTH, HEIGHT, &rgb).expect("write slide image");
+    slidecast_media::image::write_mock_slide(path, WIDTH, HEIGHT, hue).expect("write slide image");
 }
 
 /// The deck file: `slides` narrated slides, Elai presenter keyed out.
