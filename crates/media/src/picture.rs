@@ -403,26 +403,38 @@ impl Overlay {
         if let Some(tables) = &self.tables {
             let (us, vs) = (avatar.stride(1), avatar.stride(2));
             let (ud, vd) = (avatar.data(1), avatar.data(2));
-            let masked = self.mask.is_some();
-            // The key's opacity of each chroma sample, on it and on its
-            // 2x2 luma pixels (times the mask's, for a masked overlay).
-            let apply = |mask: u8, k: u8| {
-                if masked {
-                    mul255(u32::from(mask), u32::from(k))
-                } else {
-                    k
-                }
-            };
             for cy in 0..ch {
                 let (u_row, v_row) = (&ud[cy * us..cy * us + cw], &vd[cy * vs..cy * vs + cw]);
-                for (cx, (&u, &v)) in u_row.iter().zip(v_row).enumerate() {
-                    let k = tables.alpha[KeyTables::index(u, v)];
-                    let ci = cy * cw + cx;
-                    self.alpha_c[ci] = apply(self.alpha_c[ci], k);
+                let row_c = cy * cw..cy * cw + cw;
+                if self.mask.is_none() {
+                    // The common case: the key's opacity alone, a row of
+                    // chroma samples, then each on its 2x2 luma pixels.
+                    let alpha_row = &mut self.alpha_c[row_c.clone()];
+                    for ((a, &u), &v) in alpha_row.iter_mut().zip(u_row).zip(v_row) {
+                        *a = tables.alpha[KeyTables::index(u, v)];
+                    }
                     for dy in 0..2 {
-                        let li = (cy * 2 + dy) * w + cx * 2;
-                        self.alpha_y[li] = apply(self.alpha_y[li], k);
-                        self.alpha_y[li + 1] = apply(self.alpha_y[li + 1], k);
+                        let at = (cy * 2 + dy) * w;
+                        let luma_row = &mut self.alpha_y[at..at + w];
+                        for (pair, &k) in luma_row
+                            .chunks_exact_mut(2)
+                            .zip(&self.alpha_c[row_c.clone()])
+                        {
+                            pair.fill(k);
+                        }
+                    }
+                } else {
+                    // Masked: the key's opacity times the mask's, per pixel.
+                    for (cx, (&u, &v)) in u_row.iter().zip(v_row).enumerate() {
+                        let k = u32::from(tables.alpha[KeyTables::index(u, v)]);
+                        let ci = cy * cw + cx;
+                        self.alpha_c[ci] = mul255(u32::from(self.alpha_c[ci]), k);
+                        for dy in 0..2 {
+                            let li = (cy * 2 + dy) * w + cx * 2;
+                            for a in &mut self.alpha_y[li..li + 2] {
+                                *a = mul255(u32::from(*a), k);
+                            }
+                        }
                     }
                 }
             }
