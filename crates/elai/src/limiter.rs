@@ -47,7 +47,9 @@ impl RateLimiter {
         RateLimiter {
             per_second,
             burst,
-            reserve: (burst / 2.0).floor().max(1.0),
+            // Half the burst, but never the whole bucket: a poll must be
+            // able to go out at all (a burst of 1 reserves nothing).
+            reserve: (burst / 2.0).floor().min(burst - 1.0),
             state: Mutex::new(State {
                 tokens: burst,
                 refilled: Instant::now(),
@@ -151,6 +153,20 @@ mod tests {
         limiter.acquire(Lane::Work).await;
         limiter.acquire(Lane::Work).await;
         assert_eq!(again.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_of_one_still_lets_polls_through() {
+        let limiter = RateLimiter::new(5.0, 1);
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.acquire(Lane::Poll).await;
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(399) && took < Duration::from_millis(450),
+            "{took:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
