@@ -119,13 +119,11 @@ impl FigureCrop {
     /// the crop had to grow (the scaler must be made again).
     pub fn update(&mut self, frame: &frame::Video) -> bool {
         let (w, h) = (frame.width() / 2, frame.height() / 2);
-        let outside = |b: Option<Rect>| -> Option<(u32, u32, u32, u32)> {
-            // The chroma rectangle already covered, then every sample
-            // outside it.
-            let inside = b.map(|r| (r.x / 2, r.y / 2, r.width / 2, r.height / 2));
-            self.extent(frame, w, h, inside)
-        };
-        let Some((x0, y0, x1, y1)) = outside(self.crop) else {
+        // Every chroma sample outside the crop so far (in chroma samples).
+        let inside = self
+            .crop
+            .map(|r| (r.x / 2, r.y / 2, r.width / 2, r.height / 2));
+        let Some((x0, y0, x1, y1)) = self.extent(frame, w, h, inside) else {
             return false;
         };
         // Source pixels of what was found, joined with the crop so far.

@@ -227,7 +227,13 @@ pub fn write_segment(job: &SegmentJob<'_>) -> Result<SegmentLength, MediaError> 
             )?;
             // Verification read the clip's packets and decoded its start;
             // damage further in shows only now, and fails the segment.
-            if stats.damaged_frames > 0 || stats.video_frames == 0 {
+            if stats.video_frames == 0 {
+                return Err(MediaError::bad_input(
+                    clip.path(),
+                    "the clip has no decodable video frames",
+                ));
+            }
+            if stats.damaged_frames > 0 {
                 return Err(MediaError::bad_input(
                     clip.path(),
                     format!(
