@@ -27,8 +27,6 @@ pub mod config;
 pub mod discovery;
 #[cfg(feature = "fake")]
 pub mod fake;
-mod http;
-mod limiter;
 pub mod provider;
 pub mod webhook;
 pub mod wire;

@@ -25,9 +25,9 @@ use tokio::time::Instant;
 
 use crate::config::{ConfigError, ElaiConfig};
 use crate::discovery::{find_avatar, Avatar, Voice};
-use crate::http::{Ctx, DownloadError, Http};
 use crate::wire::{self, VideoObject, VideoState};
 use slidecast_core::deck::nearest_names;
+use slidecast_vendor::{Client, Ctx, DownloadError};
 
 /// The provider name decks use.
 pub const PROVIDER_NAME: &str = "elai";
@@ -60,7 +60,7 @@ struct Track {
 /// tasks; all state is behind locks.
 pub struct ElaiProvider {
     config: ElaiConfig,
-    http: Http,
+    http: Client,
     avatars: OnceCell<Arc<Vec<Avatar>>>,
     renders: Mutex<HashMap<String, Track>>,
     warned_statuses: Mutex<HashSet<String>>,
@@ -110,7 +110,7 @@ impl std::fmt::Debug for ElaiProvider {
 
 impl ElaiProvider {
     pub fn new(config: ElaiConfig) -> Result<ElaiProvider, ConfigError> {
-        let http = Http::new(&config)?;
+        let http = Client::new(wire::VENDOR, &config.client).map_err(ConfigError::Invalid)?;
         Ok(ElaiProvider {
             avatars: OnceCell::new(),
             renders: Mutex::new(HashMap::new()),
@@ -231,7 +231,12 @@ impl ElaiProvider {
     pub async fn list_avatars(&self) -> Result<Vec<Avatar>, ProviderError> {
         let value = self
             .http
-            .call(Method::GET, wire::AVATARS, None, Ctx::new("list avatars"))
+            .call(
+                Method::GET,
+                wire::AVATARS,
+                None,
+                Ctx::new(wire::VENDOR.name, "list avatars"),
+            )
             .await?;
         Ok(wire::parse_avatars(&value))
     }
@@ -241,7 +246,12 @@ impl ElaiProvider {
     pub async fn list_voices(&self) -> Result<Vec<Voice>, ProviderError> {
         let value = self
             .http
-            .call(Method::GET, wire::VOICES, None, Ctx::new("list voices"))
+            .call(
+                Method::GET,
+                wire::VOICES,
+                None,
+                Ctx::new(wire::VENDOR.name, "list voices"),
+            )
             .await?;
         Ok(wire::parse_voices(&value))
     }
@@ -257,7 +267,7 @@ impl ElaiProvider {
                         Method::GET,
                         wire::AVATARS,
                         None,
-                        Ctx::new("look up avatars").slide(Some(slide)),
+                        Ctx::new(wire::VENDOR.name, "look up avatars").slide(Some(slide)),
                     )
                     .await?;
                 Ok(Arc::new(wire::parse_avatars(&value)))
@@ -280,7 +290,8 @@ impl ElaiProvider {
             .clone();
         let read = cell
             .get_or_try_init(|| async {
-                let ctx = Ctx::new("read the avatar canvas size").slide(Some(slide));
+                let ctx =
+                    Ctx::new(wire::VENDOR.name, "read the avatar canvas size").slide(Some(slide));
                 let head = self.http.head_bytes(url, wire::PNG_HEAD, ctx).await?;
                 Ok::<f64, ProviderError>(match wire::png_size(&head) {
                     Some((w, h)) => f64::from(w.max(h)),
@@ -445,7 +456,7 @@ impl AvatarProvider for ElaiProvider {
         limits.max_in_flight = self.config.max_in_flight;
         // The scheduler waits `eta` (the backed-off interval `status`
         // reports) clamped to this, so this is the backoff's maximum.
-        limits.poll_interval = self.config.poll_max;
+        limits.poll_interval = self.config.pacing.poll_max;
         limits.max_script_chars = self.config.max_script_chars;
         limits
     }
@@ -541,7 +552,7 @@ impl AvatarProvider for ElaiProvider {
                 .as_deref()
                 .unwrap_or(&self.config.default_language),
         };
-        let ctx = Ctx::new("create video").slide(Some(slide));
+        let ctx = Ctx::new(wire::VENDOR.name, "create video").slide(Some(slide));
         let request_key = serde_json::to_string(request).unwrap_or_default();
         let token = wire::create_token(request);
         let mut found = None;
@@ -606,7 +617,7 @@ impl AvatarProvider for ElaiProvider {
         &self,
         request: &ClipRequest,
     ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
-        let ctx = Ctx::new("find a lost create").slide(Some(request.slide));
+        let ctx = Ctx::new(wire::VENDOR.name, "find a lost create").slide(Some(request.slide));
         let Some(video) = self.find_created(&wire::create_token(request), ctx).await? else {
             return Ok(None);
         };
@@ -628,7 +639,9 @@ impl AvatarProvider for ElaiProvider {
         let id = self.checked_id(handle)?;
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
-        let ctx = Ctx::new("start render").slide(slide).video(id);
+        let ctx = Ctx::new(wire::VENDOR.name, "start render")
+            .slide(slide)
+            .video(id);
         // A video this process did not create (resumed from a journal or
         // taken over from a dead worker) may have been started after its
         // start was last recorded: look before sending a second render call.
@@ -679,7 +692,7 @@ impl AvatarProvider for ElaiProvider {
         // (a resumed draft may have waited long before being started).
         let deadline = data
             .map(|d| Duration::from_secs_f64(d.deadline_secs.max(0.0)))
-            .unwrap_or(self.config.deadline_base);
+            .unwrap_or(self.config.pacing.deadline_base);
         let mut renders = self.renders();
         let track = renders.entry(id.to_string()).or_insert(Track {
             since: Instant::now(),
@@ -694,7 +707,10 @@ impl AvatarProvider for ElaiProvider {
         let id = self.checked_id(handle)?;
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
-        let ctx = Ctx::new("status").slide(slide).video(id).polling();
+        let ctx = Ctx::new(wire::VENDOR.name, "status")
+            .slide(slide)
+            .video(id)
+            .polling();
         let video = self.read_video(id, ctx).await?;
         let state = video.state();
         let status_text = video.status.clone().unwrap_or_else(|| "<missing>".into());
@@ -711,7 +727,7 @@ impl AvatarProvider for ElaiProvider {
                     Duration::from_secs_f64(d.deadline_secs.max(0.0)),
                     Duration::from_secs(unix_now().saturating_sub(d.created_at)),
                 ),
-                None => (self.config.deadline_base, Duration::ZERO),
+                None => (self.config.pacing.deadline_base, Duration::ZERO),
             };
             let now = Instant::now();
             Track {
@@ -788,7 +804,9 @@ impl AvatarProvider for ElaiProvider {
     async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError> {
         let id = self.checked_id(handle)?;
         let slide = self.handle_data(handle).map(|d| d.slide);
-        let ctx = Ctx::new("download").slide(slide).video(id);
+        let ctx = Ctx::new(wire::VENDOR.name, "download")
+            .slide(slide)
+            .video(id);
         let cached = self.renders().get(id).and_then(|t| t.url.clone());
         let url = match cached {
             Some(u) => u,
@@ -804,10 +822,10 @@ impl AvatarProvider for ElaiProvider {
                         "{ctx}: the download URL was refused twice (HTTP {})",
                         code.as_u16()
                     ))),
-                    other => other.map_err(download_error),
+                    other => other.map_err(DownloadError::into_provider_error),
                 }
             }
-            other => other.map_err(download_error),
+            other => other.map_err(DownloadError::into_provider_error),
         };
         match result {
             Ok(bytes) => {
@@ -838,7 +856,9 @@ impl AvatarProvider for ElaiProvider {
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
         let id = self.checked_id(handle)?;
         let slide = self.handle_data(handle).map(|d| d.slide);
-        let ctx = Ctx::new("delete video").slide(slide).video(id);
+        let ctx = Ctx::new(wire::VENDOR.name, "delete video")
+            .slide(slide)
+            .video(id);
         self.renders().remove(id);
         self.end_render(id, false);
         match self
@@ -969,14 +989,5 @@ async fn fresh_url(p: &ElaiProvider, id: &str, ctx: Ctx<'_>) -> Result<String, P
                 other => format!("{other:?}").to_lowercase(),
             }
         ))),
-    }
-}
-
-fn download_error(e: DownloadError) -> ProviderError {
-    match e {
-        DownloadError::Failed(p) => p,
-        DownloadError::Refused(code) => {
-            ProviderError::transient(format!("download refused (HTTP {})", code.as_u16()))
-        }
     }
 }

@@ -52,6 +52,16 @@ use crate::discovery::{Avatar, Voice};
 /// Elai's public API.
 pub const DEFAULT_BASE_URL: &str = "https://apis.elai.io/api/v1";
 
+/// Elai as the shared HTTP client knows it: `Authorization: Bearer <key>`,
+/// errors in `{"message": ...}`, billed in render minutes.
+pub const VENDOR: slidecast_vendor::Vendor = slidecast_vendor::Vendor {
+    name: "Elai",
+    key_env: crate::config::API_KEY_ENV,
+    auth: slidecast_vendor::Auth::Bearer,
+    error_message,
+    billed_in: "render minutes",
+};
+
 /// The editor canvas Elai positions objects on (16:9).
 pub const EDITOR_CANVAS: (f64, f64) = (640.0, 360.0);
 
@@ -107,15 +117,7 @@ pub fn listed_videos(list: &Value) -> usize {
         .map_or(0, Vec::len)
 }
 
-/// The tag that marks every create of `request`: the same for every
-/// attempt and every process, so any of them can find a create whose
-/// answer was lost.
-pub fn create_token(request: &ClipRequest) -> String {
-    use sha2::{Digest, Sha256};
-    let canonical = serde_json::to_vec(&request.cache_fields()).unwrap_or_default();
-    let digest = Sha256::digest(&canonical);
-    format!("slidecast-req-{}", hex::encode(&digest[..8]))
-}
+pub use slidecast_vendor::create_token;
 
 /// The video in a `GET videos` answer whose `tags` hold `token` and that
 /// did not fail (a failed render of the same request is not the one to

@@ -881,7 +881,7 @@ async fn the_key_is_not_in_debug_output() {
     logged
         .lock()
         .unwrap()
-        .push_str(&format!("{}", p.config().api_key));
+        .push_str(&format!("{}", p.config().client.api_key));
     assert_no_secret(&logged.lock().unwrap());
 }
 

@@ -99,11 +99,11 @@ fn registry(per_second: f64) -> ProviderRegistry {
     let mut registry = ProviderRegistry::builtin();
     registry.register("elai", move |ctx| {
         let mut config = elai_config(ctx)?;
-        config.poll_initial = POLL;
-        config.poll_growth = 0.0;
-        config.poll_max = POLL;
-        config.requests_per_second = per_second;
-        config.burst = (per_second as u32).max(1);
+        config.pacing.poll_initial = POLL;
+        config.pacing.poll_growth = 0.0;
+        config.pacing.poll_max = POLL;
+        config.client.requests_per_second = per_second;
+        config.client.burst = (per_second as u32).max(1);
         let provider =
             slidecast_elai::ElaiProvider::new(config).map_err(|e| RenderError::Credentials {
                 provider: "elai".into(),

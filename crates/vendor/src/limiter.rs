@@ -1,5 +1,5 @@
 //! Client-side request rate limit: a token bucket on tokio time, plus a gate
-//! that holds every request back after Elai answered 429 with `Retry-After`
+//! that holds every request back after the vendor answered 429 with `Retry-After`
 //! (so concurrent renders do not each hit the limit again).
 //!
 //! Status polls leave the last tokens of the bucket to other requests: when
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 /// Which requests a request gives way to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lane {
+pub enum Lane {
     /// Creates, render calls, downloads, look-ups: first.
     Work,
     /// Status polls: only while tokens are left over beyond the reserve.
@@ -87,7 +87,7 @@ impl RateLimiter {
         }
     }
 
-    /// Elai asked us to wait `delay`: hold every request back until then.
+    /// The vendor asked us to wait `delay`: hold every request back until then.
     pub(crate) async fn pause_for(&self, delay: Duration) {
         let until = Instant::now() + delay;
         let mut s = self.state.lock().await;

@@ -1,7 +1,7 @@
-//! The HTTP layer: authenticated JSON calls, error classification and
-//! streaming downloads. Every error built here passes through
-//! [`Http::scrub`], so the API key cannot leak into a message even if a
-//! server echoes it.
+//! The HTTP client of a vendor crate: authenticated JSON calls, error
+//! classification and streaming downloads. Every error built here passes
+//! through [`Client::scrub`], so the API key cannot leak into a message even
+//! if a server echoes it.
 
 use std::fmt;
 use std::path::Path;
@@ -14,23 +14,30 @@ use serde_json::Value;
 use slidecast_core::{PermanentKind, ProviderError};
 use tokio::io::AsyncWriteExt;
 
-use crate::config::{ApiKey, ConfigError, ElaiConfig, API_KEY_ENV};
+use crate::key::ApiKey;
 use crate::limiter::{Lane, RateLimiter};
-use crate::wire;
 
-/// What a call is about, prefixed to its error messages.
+/// What a call is about, prefixed to its error messages
+/// (`slide 3: HeyGen video 8f2c: status`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ctx<'a> {
+pub struct Ctx<'a> {
+    /// The vendor's name as users know it (`Elai`, `HeyGen`).
+    pub vendor: &'static str,
+    /// What the call does (`create video`).
     pub op: &'static str,
+    /// The deck slide the call is for.
     pub slide: Option<usize>,
+    /// The vendor's id of the render the call is about.
     pub video: Option<&'a str>,
     /// Which requests this one gives way to under the rate limit.
     pub lane: Lane,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(op: &'static str) -> Self {
+    /// A call of `vendor` doing `op`.
+    pub fn new(vendor: &'static str, op: &'static str) -> Self {
         Ctx {
+            vendor,
             op,
             slide: None,
             video: None,
@@ -39,17 +46,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// A status poll: it gives way to every other request.
-    pub(crate) fn polling(mut self) -> Self {
+    pub fn polling(mut self) -> Self {
         self.lane = Lane::Poll;
         self
     }
 
-    pub(crate) fn slide(mut self, slide: Option<usize>) -> Self {
+    /// For deck slide `slide`.
+    pub fn slide(mut self, slide: Option<usize>) -> Self {
         self.slide = slide;
         self
     }
 
-    pub(crate) fn video(mut self, id: &'a str) -> Self {
+    /// About the vendor's render `id`.
+    pub fn video(mut self, id: &'a str) -> Self {
         self.video = Some(id);
         self
     }
@@ -61,7 +70,7 @@ impl fmt::Display for Ctx<'_> {
             write!(f, "slide {s}: ")?;
         }
         if let Some(v) = self.video {
-            write!(f, "Elai video {v}: ")?;
+            write!(f, "{} video {v}: ", self.vendor)?;
         }
         f.write_str(self.op)
     }
@@ -69,14 +78,83 @@ impl fmt::Display for Ctx<'_> {
 
 /// Why a download did not produce a file.
 #[derive(Debug)]
-pub(crate) enum DownloadError {
-    /// The signed URL was refused (403/404/410/401): it may have expired.
+#[non_exhaustive]
+pub enum DownloadError {
+    /// The signed URL was refused (403/404/410/401): it may have expired,
+    /// and the vendor may issue a fresh one.
     Refused(StatusCode),
+    /// Any other failure, classified.
     Failed(ProviderError),
 }
 
-pub(crate) struct Http {
+impl DownloadError {
+    /// The error as the scheduler sees it (a refused URL is transient: the
+    /// next fetch asks the vendor for a fresh one).
+    pub fn into_provider_error(self) -> ProviderError {
+        match self {
+            DownloadError::Failed(p) => p,
+            DownloadError::Refused(code) => {
+                ProviderError::transient(format!("download refused (HTTP {})", code.as_u16()))
+            }
+        }
+    }
+}
+
+/// How a vendor takes its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Auth {
+    /// `Authorization: Bearer <key>` (Elai).
+    Bearer,
+    /// The key alone in the named header (HeyGen: `X-Api-Key`).
+    Header(&'static str),
+    /// `Authorization: Basic base64(<key>)`, the key written `user:secret`
+    /// (D-ID).
+    Basic,
+}
+
+/// What the client needs to know of a vendor to talk to it and to word its
+/// errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Vendor {
+    /// The name users know (`HeyGen`), in every message.
+    pub name: &'static str,
+    /// The environment variable the key comes from, named when it is refused.
+    pub key_env: &'static str,
+    /// How the key is sent.
+    pub auth: Auth,
+    /// The vendor's error text in an error answer's body, one line.
+    pub error_message: fn(&[u8]) -> Option<String>,
+    /// What an exhausted account has run out of (`render minutes`, `credits`).
+    pub billed_in: &'static str,
+}
+
+/// Connection settings of one vendor client (see [`ConnectionBuilder`](crate::ConnectionBuilder)).
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// API root; always ends in `/`, so paths join under it.
+    pub base_url: Url,
+    /// The key; its `Debug` is redacted.
+    pub api_key: ApiKey,
+    /// Time to establish a connection.
+    pub connect_timeout: Option<Duration>,
+    /// Whole-request limit for API calls (not downloads).
+    pub request_timeout: Option<Duration>,
+    /// A download fails (transiently) when no bytes arrive for this long.
+    pub download_stall_timeout: Option<Duration>,
+    /// Idle pooled connections are closed after this.
+    pub pool_idle_timeout: Option<Duration>,
+    /// Client-side request rate, requests per second (token bucket).
+    pub requests_per_second: f64,
+    /// Requests that may go out at once before the rate applies.
+    pub burst: u32,
+}
+
+/// An HTTP client of one vendor account: every request of a provider goes
+/// through one, so the rate limit and a `Retry-After` hold for all of them.
+pub struct Client {
     client: reqwest::Client,
+    vendor: Vendor,
     base: Url,
     key: ApiKey,
     limiter: RateLimiter,
@@ -84,46 +162,89 @@ pub(crate) struct Http {
     stall_timeout: Option<Duration>,
 }
 
-impl Http {
-    pub(crate) fn new(config: &ElaiConfig) -> Result<Http, ConfigError> {
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("vendor", &self.vendor.name)
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of `vendor` with `settings`.
+    pub fn new(vendor: Vendor, settings: &ClientSettings) -> Result<Client, String> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("slidecast/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(config.pool_idle_timeout);
-        if let Some(t) = config.connect_timeout {
+            .pool_idle_timeout(settings.pool_idle_timeout);
+        if let Some(t) = settings.connect_timeout {
             builder = builder.connect_timeout(t);
         }
-        let client = builder
-            .build()
-            .map_err(|e| ConfigError::Invalid(format!("HTTP client: {e}")))?;
-        Ok(Http {
+        let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Client {
             client,
-            base: config.base_url.clone(),
-            key: config.api_key.clone(),
-            limiter: RateLimiter::new(config.requests_per_second, config.burst),
-            request_timeout: config.request_timeout,
-            stall_timeout: config.download_stall_timeout,
+            vendor,
+            base: settings.base_url.clone(),
+            key: settings.api_key.clone(),
+            limiter: RateLimiter::new(settings.requests_per_second, settings.burst),
+            request_timeout: settings.request_timeout,
+            stall_timeout: settings.download_stall_timeout,
         })
     }
 
-    fn auth_header(&self) -> HeaderValue {
-        // ApiKey::new admits only visible ASCII, which a header always takes.
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.key.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-        value.set_sensitive(true);
-        value
+    /// The vendor this client talks to.
+    pub fn vendor(&self) -> &Vendor {
+        &self.vendor
     }
 
-    /// Remove the API key from a message, wherever it came from.
-    pub(crate) fn scrub(&self, message: String) -> String {
-        let key = self.key.expose();
-        if key.len() >= 4 && message.contains(key) {
-            message.replace(key, "<redacted>")
-        } else {
-            message
+    /// A [`Ctx`] of this client's vendor.
+    pub fn ctx(&self, op: &'static str) -> Ctx<'static> {
+        Ctx::new(self.vendor.name, op)
+    }
+
+    fn auth_header(&self) -> (reqwest::header::HeaderName, HeaderValue) {
+        let key = self.key.expose_secret();
+        let (name, text) = match self.vendor.auth {
+            Auth::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
+            Auth::Basic => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+                (AUTHORIZATION, format!("Basic {encoded}"))
+            }
+            Auth::Header(name) => (
+                reqwest::header::HeaderName::from_static(name),
+                key.to_string(),
+            ),
+        };
+        // ApiKey::new admits only visible ASCII, which a header always takes.
+        let mut value =
+            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        (name, value)
+    }
+
+    /// Remove the API key (and its Basic encoding) from a message, wherever
+    /// it came from.
+    pub fn scrub(&self, message: String) -> String {
+        let key = self.key.expose_secret();
+        if key.len() < 4 {
+            return message;
         }
+        let mut out = message;
+        if out.contains(key) {
+            out = out.replace(key, "<redacted>");
+        }
+        if self.vendor.auth == Auth::Basic {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+            if out.contains(&encoded) {
+                out = out.replace(&encoded, "<redacted>");
+            }
+        }
+        out
     }
 
     fn scrub_error(&self, e: ProviderError) -> ProviderError {
@@ -152,7 +273,7 @@ impl Http {
 
     /// An authenticated JSON call to `path` under the base URL. Answers the
     /// body as JSON (`Null` when empty or not JSON).
-    pub(crate) async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -175,17 +296,18 @@ impl Http {
             ProviderError::permanent(PermanentKind::Local, format!("{ctx}: bad URL path: {e}"))
         })?;
         self.limiter.acquire(ctx.lane).await;
+        let (auth_name, auth_value) = self.auth_header();
         let mut request = self
             .client
             .request(method.clone(), url)
-            .header(AUTHORIZATION, self.auth_header());
+            .header(auth_name, auth_value);
         if let Some(t) = self.request_timeout {
             request = request.timeout(t);
         }
         if let Some(b) = body {
             request = request.json(b);
         }
-        tracing::debug!(%method, path, "elai request");
+        tracing::debug!(vendor = self.vendor.name, %method, path, "vendor request");
         let response = request.send().await.map_err(|e| transport_error(e, &ctx))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
@@ -196,8 +318,8 @@ impl Http {
         if status.is_success() {
             return Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
         }
-        let message = wire::error_message(&bytes);
-        let err = classify(status, retry_after, message, &ctx);
+        let message = (self.vendor.error_message)(&bytes);
+        let err = classify(&self.vendor, status, retry_after, message, &ctx);
         if let ProviderError::RateLimited {
             retry_after: Some(d),
             ..
@@ -205,14 +327,14 @@ impl Http {
         {
             self.limiter.pause_for(*d).await;
         }
-        tracing::debug!(%status, "elai error answer");
+        tracing::debug!(vendor = self.vendor.name, %status, "vendor error answer");
         Err(err)
     }
 
     /// The first `len` bytes (or fewer) of the public file at `url`, asked
     /// for with a `Range` header and cut off there when the server sends
     /// more: enough to read an image's size. The API key is not sent.
-    pub(crate) async fn head_bytes(
+    pub async fn head_bytes(
         &self,
         url: &str,
         len: usize,
@@ -224,7 +346,10 @@ impl Http {
             .ok_or_else(|| {
                 ProviderError::permanent(
                     PermanentKind::BadRequest,
-                    format!("{ctx}: Elai gave an image URL that is not http(s)"),
+                    format!(
+                        "{ctx}: {} gave an image URL that is not http(s)",
+                        self.vendor.name
+                    ),
                 )
             })?;
         self.limiter.acquire(ctx.lane).await;
@@ -240,7 +365,7 @@ impl Http {
             .map_err(|e| self.scrub_error(transport_error(e, &ctx)))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(classify(status, None, None, &ctx));
+            return Err(classify(&self.vendor, status, None, None, &ctx));
         }
         let mut head = Vec::with_capacity(len);
         while head.len() < len {
@@ -256,7 +381,7 @@ impl Http {
 
     /// Stream the file at the signed `url` to `dest` (via a temporary file
     /// beside it, renamed on success). The API key is not sent.
-    pub(crate) async fn download(
+    pub async fn download(
         &self,
         url: &str,
         dest: &Path,
@@ -283,7 +408,10 @@ impl Http {
             .ok_or_else(|| {
                 failed(ProviderError::permanent(
                     PermanentKind::BadRequest,
-                    format!("{ctx}: Elai gave a download URL that is not http(s)"),
+                    format!(
+                        "{ctx}: {} gave a download URL that is not http(s)",
+                        self.vendor.name
+                    ),
                 ))
             })?;
         self.limiter.acquire(ctx.lane).await;
@@ -302,9 +430,10 @@ impl Http {
             let retry_after = retry_after(response.headers());
             let body = response.bytes().await.unwrap_or_default();
             return Err(failed(classify(
+                &self.vendor,
                 status,
                 retry_after,
-                wire::error_message(&body),
+                (self.vendor.error_message)(&body),
                 &ctx,
             )));
         }
@@ -425,11 +554,11 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The longest `Retry-After` honoured: a longer one (a misconfigured proxy,
 /// a date far ahead) is cut to this, so a run never stalls for hours.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// Parse a `Retry-After` value (delay seconds or an HTTP date) relative to
 /// `now`, at most [`MAX_RETRY_AFTER`].
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_retry_after_uncapped(value, now).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
@@ -445,8 +574,9 @@ fn parse_retry_after_uncapped(value: &str, now: SystemTime) -> Option<Duration> 
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Map an HTTP error answer to the scheduler's error classes.
-pub(crate) fn classify(
+/// Map an HTTP error answer of `vendor` to the scheduler's error classes.
+pub fn classify(
+    vendor: &Vendor,
     status: StatusCode,
     retry_after: Option<Duration>,
     message: Option<String>,
@@ -457,38 +587,43 @@ pub(crate) fn classify(
         .as_deref()
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
+    let name = vendor.name;
     match code {
-        // Elai's message is not repeated: nothing from an auth failure is echoed.
+        // The vendor's message is not repeated: nothing from an auth failure is echoed.
         401 | 403 => ProviderError::permanent(
             PermanentKind::Authentication,
             format!(
-                "{ctx}: Elai refused the API key (HTTP {code}); check {API_KEY_ENV} or the key file"
+                "{ctx}: {name} refused the API key (HTTP {code}); check {} or the key file",
+                vendor.key_env
             ),
         ),
         402 => ProviderError::permanent(
             PermanentKind::QuotaExhausted,
-            format!("{ctx}: no render minutes left on the Elai account (HTTP 402{said})"),
+            format!(
+                "{ctx}: no {} left on the {name} account (HTTP 402{said})",
+                vendor.billed_in
+            ),
         ),
         404 => ProviderError::permanent(
             PermanentKind::NotFound,
-            format!("{ctx}: not found at Elai (HTTP 404{said})"),
+            format!("{ctx}: not found at {name} (HTTP 404{said})"),
         ),
-        408 => ProviderError::transient(format!("{ctx}: Elai timed out (HTTP 408{said})")),
+        408 => ProviderError::transient(format!("{ctx}: {name} timed out (HTTP 408{said})")),
         429 => ProviderError::RateLimited {
             retry_after,
-            message: format!("{ctx}: Elai rate limit (HTTP 429{said})"),
+            message: format!("{ctx}: {name} rate limit (HTTP 429{said})"),
         },
         500..=599 => {
-            ProviderError::transient(format!("{ctx}: Elai server error (HTTP {code}{said})"))
+            ProviderError::transient(format!("{ctx}: {name} server error (HTTP {code}{said})"))
         }
         400..=499 => ProviderError::permanent(
             PermanentKind::BadRequest,
             format!(
-                "{ctx}: Elai rejected the request (HTTP {code}): {}",
+                "{ctx}: {name} rejected the request (HTTP {code}): {}",
                 message.as_deref().unwrap_or("no message")
             ),
         ),
-        _ => ProviderError::transient(format!("{ctx}: unexpected HTTP {code} from Elai{said}")),
+        _ => ProviderError::transient(format!("{ctx}: unexpected HTTP {code} from {name}{said}")),
     }
 }
 
@@ -518,9 +653,17 @@ mod tests {
 
     #[test]
     fn statuses_map_to_error_classes() {
-        let ctx = Ctx::new("create video").slide(Some(3));
+        let ctx = Ctx::new("Elai", "create video").slide(Some(3));
+        let vendor = Vendor {
+            name: "Elai",
+            key_env: "ELAI_API_KEY",
+            auth: Auth::Bearer,
+            error_message: |_| None,
+            billed_in: "render minutes",
+        };
         let c = |code: u16, msg: Option<&str>| {
             classify(
+                &vendor,
                 StatusCode::from_u16(code).unwrap(),
                 Some(Duration::from_secs(2)),
                 msg.map(str::to_string),

@@ -1,0 +1,46 @@
+//! `slidecast-vendor`: what every avatar vendor crate of slidecast shares.
+//!
+//! A vendor crate (`slidecast-elai`, `slidecast-heygen`, `slidecast-did`)
+//! knows its vendor's endpoints, JSON fields and lifecycle; everything about
+//! talking HTTP to *a* vendor lives here, once:
+//!
+//! - [`Client`]: authenticated JSON calls and streaming downloads through a
+//!   client-side rate limit (status polls give way to creates and
+//!   downloads, see [`Lane`]), a shared `Retry-After` pause, errors
+//!   classified into [`ProviderError`](slidecast_core::ProviderError)s that
+//!   name the slide and the vendor's render, the key scrubbed from every
+//!   message, downloads written to a temporary file and renamed.
+//! - [`ApiKey`]: a key whose `Debug` and `Display` are redacted, and
+//!   [`ConnectionBuilder`], which finds it (given, a key file, or the
+//!   environment) and checks the base URL.
+//! - [`Pacing`]: poll backoff and a render deadline scaled to the script.
+//! - [`create_token`]: the request-derived tag that finds a create whose
+//!   answer was lost.
+//!
+//! Architecture invariant: nothing here names a vendor's endpoint or field;
+//! what differs between vendors is a [`Vendor`] value.
+
+mod client;
+mod connection;
+mod key;
+mod limiter;
+mod pacing;
+
+pub use client::{
+    classify, parse_retry_after, Auth, Client, ClientSettings, Ctx, DownloadError, Vendor,
+    MAX_RETRY_AFTER,
+};
+pub use connection::{parse_base_url, ConnectionBuilder};
+pub use key::{ApiKey, KeyError};
+pub use limiter::Lane;
+pub use pacing::Pacing;
+
+/// The tag that marks every create of `request`: the same for every
+/// attempt and every process, so any of them can find a create whose
+/// answer was lost (`slidecast-req-<16 hex digits>`).
+pub fn create_token(request: &slidecast_core::ClipRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(&request.cache_fields()).unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
+    format!("slidecast-req-{}", hex::encode(&digest[..8]))
+}
