@@ -37,8 +37,8 @@ pub use deck::{Deck, DeckError, DeckProblem, LoadOptions, Presenter, Slide};
 pub use error::Error;
 pub use progress::{Progress, SlideEvent};
 pub use provider::{
-    AvatarProvider, ClipIdentity, ClipRequest, PermanentKind, ProviderError, ProviderLimits,
-    RenderHandle, RenderStatus, RequestProblem,
+    AvatarProvider, Billing, ClipIdentity, ClipRequest, PermanentKind, ProviderError,
+    ProviderLimits, RenderHandle, RenderStatus, RequestProblem,
 };
 pub use schedule::{
     Claim, ClaimToken, ClipSource, CpuPool, Finishing, NoJournal, NoRegistry, RenderJournal,

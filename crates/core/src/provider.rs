@@ -238,6 +238,89 @@ impl Default for ProviderLimits {
     }
 }
 
+/// How a vendor bills its clips, so a deck can be priced before anything
+/// is created: each clip's length is rounded up to a whole number of
+/// [`step`](Self::step)s, each costing [`per_step`](Self::per_step)
+/// [`unit`](Self::unit)s.
+///
+/// Elai bills render minutes (`Billing::per_minute()`), HeyGen credits per
+/// 30 s, D-ID credits per 15 s of clip; a local provider nothing
+/// ([`Billing::FREE`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Billing {
+    /// What the vendor bills in, plural (`minutes`, `credits`); empty when
+    /// nothing is billed.
+    pub unit: &'static str,
+    /// The length each clip is rounded up to a multiple of.
+    pub step: Duration,
+    /// What one step costs, in `unit`s.
+    pub per_step: f64,
+}
+
+impl Billing {
+    /// Nothing to pay (renders on this machine).
+    pub const FREE: Billing = Billing {
+        unit: "",
+        step: Duration::ZERO,
+        per_step: 0.0,
+    };
+
+    /// `per_step` `unit`s for each started `step` of a clip.
+    pub const fn metered(unit: &'static str, step: Duration, per_step: f64) -> Billing {
+        Billing {
+            unit,
+            step,
+            per_step,
+        }
+    }
+
+    /// One minute for each started minute of a clip.
+    pub const fn per_minute() -> Billing {
+        Billing::metered("minutes", Duration::from_secs(60), 1.0)
+    }
+
+    /// True when nothing is billed.
+    pub fn is_free(&self) -> bool {
+        self.per_step <= 0.0 || self.unit.is_empty()
+    }
+
+    /// The vendor time a clip of `speech` is billed for: rounded up to the
+    /// step (zero when free).
+    pub fn billed(&self, speech: Duration) -> Duration {
+        if self.is_free() {
+            return Duration::ZERO;
+        }
+        let step = self.step.as_secs_f64();
+        if step <= 0.0 {
+            return speech;
+        }
+        // A millisecond of slack: an estimate of exactly two steps is two.
+        let steps = ((speech.as_secs_f64() - 0.001) / step).ceil().max(1.0);
+        Duration::from_secs_f64(steps * step)
+    }
+
+    /// What a clip of `speech` costs, in [`unit`](Self::unit)s.
+    pub fn cost(&self, speech: Duration) -> f64 {
+        let step = self.step.as_secs_f64();
+        if self.is_free() {
+            0.0
+        } else if step <= 0.0 {
+            speech.as_secs_f64() * self.per_step
+        } else {
+            (self.billed(speech).as_secs_f64() / step).round() * self.per_step
+        }
+    }
+}
+
+impl Default for Billing {
+    /// Whole minutes: a vendor that does not say how it bills is priced
+    /// high rather than free.
+    fn default() -> Self {
+        Billing::per_minute()
+    }
+}
+
 /// Why a provider call failed, typed so the scheduler can decide what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -334,10 +417,20 @@ pub trait AvatarProvider: Send + Sync {
     /// What this provider can bear.
     fn limits(&self) -> ProviderLimits;
 
-    /// File extension of the clips [`fetch`](Self::fetch) writes (without the
-    /// dot); the scheduler names fetched clips `clip-slide-NNN.<ext>`.
-    fn clip_extension(&self) -> &str {
+    /// File extension of the clip [`fetch`](Self::fetch) writes for
+    /// `handle` (without the dot); the scheduler names fetched clips
+    /// `clip-slide-NNN.<ext>`. Per render, because one vendor may answer in
+    /// more than one container (HeyGen: MP4 over a key colour, or WebM with
+    /// alpha for the avatars that have it). The default is `mp4`.
+    fn clip_extension(&self, handle: &RenderHandle) -> &str {
+        let _ = handle;
         "mp4"
+    }
+
+    /// How the vendor bills a clip (see [`Billing`]). The default is whole
+    /// minutes, so a provider that does not say is never priced free.
+    fn billing(&self) -> Billing {
+        Billing::default()
     }
 
     /// Check `requests` against what the vendor accepts (avatar and voice
@@ -405,4 +498,27 @@ pub trait AvatarProvider: Send + Sync {
     /// Stop and discard a render (used on explicit user request only: an
     /// interrupted run keeps its renders so a rerun can resume them).
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError>;
+}
+
+#[cfg(test)]
+mod billing_tests {
+    use super::*;
+
+    #[test]
+    fn clips_are_rounded_up_to_whole_steps_each() {
+        let s = Duration::from_secs;
+        let minutes = Billing::per_minute();
+        assert_eq!(minutes.billed(s(4)), s(60));
+        assert_eq!(minutes.billed(s(60)), s(60));
+        assert_eq!(minutes.billed(Duration::from_millis(60_400)), s(120));
+        assert_eq!(minutes.cost(Duration::from_millis(60_400)), 2.0);
+        let credits = Billing::metered("credits", s(30), 1.0);
+        assert_eq!((credits.billed(s(31)), credits.cost(s(31))), (s(60), 2.0));
+        assert_eq!(credits.cost(s(1)), 1.0);
+        assert!(Billing::FREE.is_free());
+        assert_eq!(
+            (Billing::FREE.billed(s(90)), Billing::FREE.cost(s(90))),
+            (s(0), 0.0)
+        );
+    }
 }

@@ -1136,7 +1136,10 @@ async fn obtain_clip(
     // The render is done at the vendor: its slot goes to the next slide.
     drop(permit);
 
-    let ext = shared.provider.clip_extension().trim_start_matches('.');
+    let ext = shared
+        .provider
+        .clip_extension(&handle)
+        .trim_start_matches('.');
     let dest = shared.options.work_dir.join(match job.part {
         Some(part) => format!("clip-slide-{slide:03}-part-{part}.{ext}"),
         None => format!("clip-slide-{slide:03}.{ext}"),

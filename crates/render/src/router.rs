@@ -55,6 +55,13 @@ impl AvatarProvider for Router {
         limits
     }
 
+    fn clip_extension(&self, handle: &RenderHandle) -> &str {
+        match self.get(&handle.provider) {
+            Ok(p) => p.clip_extension(handle),
+            Err(_) => "mp4",
+        }
+    }
+
     async fn check(&self, requests: &[ClipRequest]) -> Result<Vec<RequestProblem>, ProviderError> {
         let mut by_provider: HashMap<&str, Vec<ClipRequest>> = HashMap::new();
         for r in requests {

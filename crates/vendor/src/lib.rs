@@ -16,12 +16,16 @@
 //! - [`Pacing`]: poll backoff and a render deadline scaled to the script.
 //! - [`create_token`]: the request-derived tag that finds a create whose
 //!   answer was lost.
+//! - `fake` (feature `fake`): the fault injection and serving that every
+//!   vendor crate's fake server shares.
 //!
 //! Architecture invariant: nothing here names a vendor's endpoint or field;
 //! what differs between vendors is a [`Vendor`] value.
 
 mod client;
 mod connection;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod key;
 mod limiter;
 mod pacing;

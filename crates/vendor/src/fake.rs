@@ -1,0 +1,267 @@
+//! What the vendor crates' fake servers share: injected faults and serving.
+//!
+//! A fake server (`slidecast_heygen::fake`, `slidecast_did::fake`) models
+//! its vendor's endpoints and lifecycle; the faults a test asks for are the
+//! same for every vendor and are decided here, in arrival order, so a test
+//! that sets a seed sees the same faults on every run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::task::JoinHandle;
+
+/// A burst of 429 answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitBurst {
+    /// API requests answered normally before the burst begins.
+    pub after: u64,
+    /// API requests answered 429 in a row.
+    pub count: u32,
+    /// The `Retry-After` value, seconds.
+    pub retry_after_secs: u64,
+}
+
+/// Faults a fake injects. All default to none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// 429 answers with `Retry-After`.
+    pub rate_limit_burst: Option<RateLimitBurst>,
+    /// Fraction (0..=1) of API requests answered 500 before anything is
+    /// done, drawn from a generator seeded with `seed`.
+    pub server_error_rate: f64,
+    /// Seed of `server_error_rate`.
+    pub seed: u64,
+    /// Slide number → how many of its renders end failed.
+    pub fail_renders: BTreeMap<usize, u32>,
+    /// Slides whose renders never finish.
+    pub never_finish: BTreeSet<usize>,
+    /// The first N downloads answer 403, as an expired signed URL does.
+    pub expired_urls: u32,
+    /// The first N downloads (after the expired ones) send half the bytes
+    /// with the full `Content-Length` and then drop the connection.
+    pub truncated_downloads: u32,
+    /// The first N creates make their render but answer 502, as when the
+    /// answer is lost on the way back.
+    pub lost_create_answers: u32,
+}
+
+/// What the gate decided for one API request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    /// Answer 429 with this `Retry-After`, in seconds.
+    RateLimited(u64),
+    /// Answer 500.
+    ServerError,
+}
+
+/// What one download gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadFault {
+    /// The whole file.
+    None,
+    /// 403, as for an expired signed URL.
+    Expired,
+    /// Half the bytes, then a dropped connection.
+    Truncated,
+}
+
+/// How a render ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Ready after the render time.
+    Ready,
+    /// Failed at the vendor (worth resubmitting).
+    Fail,
+    /// Never finishes.
+    Never,
+}
+
+/// Counters behind [`Faults`], in arrival order.
+#[derive(Debug)]
+pub struct FaultState {
+    faults: Faults,
+    rng: StdRng,
+    api_requests: u64,
+    burst_sent: u32,
+    lost_answers_sent: u32,
+    downloads: u32,
+    renders_by_slide: HashMap<usize, u32>,
+    /// 429 answers sent.
+    pub injected_429: u32,
+    /// 500 answers sent.
+    pub injected_500: u32,
+}
+
+impl FaultState {
+    /// Counters at zero for `faults`.
+    pub fn new(faults: Faults) -> FaultState {
+        FaultState {
+            rng: StdRng::seed_from_u64(faults.seed),
+            faults,
+            api_requests: 0,
+            burst_sent: 0,
+            lost_answers_sent: 0,
+            downloads: 0,
+            renders_by_slide: HashMap::new(),
+            injected_429: 0,
+            injected_500: 0,
+        }
+    }
+
+    /// Replace the faults; every counter starts again.
+    pub fn reset(&mut self, faults: Faults) {
+        let (i429, i500) = (self.injected_429, self.injected_500);
+        *self = FaultState::new(faults);
+        self.injected_429 = i429;
+        self.injected_500 = i500;
+    }
+
+    /// An API request arrived: a fault to answer with, if any.
+    pub fn api_request(&mut self) -> Option<Injected> {
+        self.api_requests += 1;
+        if let Some(burst) = &self.faults.rate_limit_burst {
+            if self.api_requests > burst.after && self.burst_sent < burst.count {
+                self.burst_sent += 1;
+                self.injected_429 += 1;
+                return Some(Injected::RateLimited(burst.retry_after_secs));
+            }
+        }
+        let rate = self.faults.server_error_rate.clamp(0.0, 1.0);
+        if rate > 0.0 && self.rng.gen_bool(rate) {
+            self.injected_500 += 1;
+            return Some(Injected::ServerError);
+        }
+        None
+    }
+
+    /// A create made its render: whether its answer is lost (502).
+    pub fn lose_create_answer(&mut self) -> bool {
+        if self.lost_answers_sent < self.faults.lost_create_answers {
+            self.lost_answers_sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How a new render of `slide` will end.
+    pub fn render_outcome(&mut self, slide: Option<usize>) -> Outcome {
+        let Some(slide) = slide else {
+            return Outcome::Ready;
+        };
+        if self.faults.never_finish.contains(&slide) {
+            return Outcome::Never;
+        }
+        let n = self.renders_by_slide.entry(slide).or_insert(0);
+        *n += 1;
+        let fails = self.faults.fail_renders.get(&slide).copied().unwrap_or(0);
+        if *n <= fails {
+            Outcome::Fail
+        } else {
+            Outcome::Ready
+        }
+    }
+
+    /// A download of a finished render arrived.
+    pub fn download(&mut self) -> DownloadFault {
+        self.downloads += 1;
+        let f = &self.faults;
+        if self.downloads <= f.expired_urls {
+            DownloadFault::Expired
+        } else if self.downloads <= f.expired_urls + f.truncated_downloads {
+            DownloadFault::Truncated
+        } else {
+            DownloadFault::None
+        }
+    }
+}
+
+/// A body that sends the first half of `bytes`, lets it reach the client,
+/// then breaks off (the response keeps the full `Content-Length`).
+pub fn truncated_body(bytes: Bytes) -> Body {
+    let half = bytes.slice(..bytes.len() / 2);
+    let chunks = futures_util::stream::unfold(0u8, move |step| {
+        let half = half.clone();
+        async move {
+            match step {
+                0 => Some((Ok(half), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected truncation",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+/// Serve `app` on `addr` (port 0: a free port) in the current runtime.
+pub async fn serve(
+    app: axum::Router,
+    addr: SocketAddr,
+    name: &'static str,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("fake {name} server stopped: {e}");
+        }
+    });
+    tracing::info!("fake {name} listening at http://{addr}");
+    Ok((addr, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_come_in_arrival_order() {
+        let mut s = FaultState::new(Faults {
+            rate_limit_burst: Some(RateLimitBurst {
+                after: 1,
+                count: 2,
+                retry_after_secs: 3,
+            }),
+            fail_renders: [(2, 1)].into_iter().collect(),
+            expired_urls: 1,
+            truncated_downloads: 1,
+            lost_create_answers: 1,
+            ..Faults::default()
+        });
+        let gates: Vec<_> = (0..4).map(|_| s.api_request()).collect();
+        assert_eq!(
+            gates,
+            [
+                None,
+                Some(Injected::RateLimited(3)),
+                Some(Injected::RateLimited(3)),
+                None
+            ]
+        );
+        assert!(s.lose_create_answer() && !s.lose_create_answer());
+        assert_eq!(s.render_outcome(Some(2)), Outcome::Fail);
+        assert_eq!(s.render_outcome(Some(2)), Outcome::Ready);
+        let downloads: Vec<_> = (0..3).map(|_| s.download()).collect();
+        assert_eq!(
+            downloads,
+            [
+                DownloadFault::Expired,
+                DownloadFault::Truncated,
+                DownloadFault::None
+            ]
+        );
+    }
+}
