@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -21,13 +21,12 @@ use slidecast_core::{
     RenderStatus, RequestProblem,
 };
 use tokio::sync::{Notify, OnceCell};
-use tokio::time::Instant;
 
 use crate::config::{ConfigError, ElaiConfig};
 use crate::discovery::{find_avatar, Avatar, Voice};
 use crate::wire::{self, VideoObject, VideoState};
 use slidecast_core::deck::nearest_names;
-use slidecast_vendor::{Client, Ctx, DownloadError};
+use slidecast_vendor::{unix_now, Client, Clock, Ctx, RenderTracker};
 
 /// The provider name decks use.
 pub const PROVIDER_NAME: &str = "elai";
@@ -46,23 +45,13 @@ pub struct HandleData {
     pub created_at: u64,
 }
 
-/// In-memory state of one render this process is polling.
-#[derive(Debug)]
-struct Track {
-    /// Start of the deadline clock (tokio time, so paused clocks work).
-    since: Instant,
-    deadline: Duration,
-    /// MP4 URL from the last status read.
-    url: Option<String>,
-}
-
 /// The Elai avatar provider. Cheap to share (`Arc`) across the scheduler's
 /// tasks; all state is behind locks.
 pub struct ElaiProvider {
     config: ElaiConfig,
     http: Client,
     avatars: OnceCell<Arc<Vec<Avatar>>>,
-    renders: Mutex<HashMap<String, Track>>,
+    renders: RenderTracker,
     warned_statuses: Mutex<HashSet<String>>,
     /// Requests (as JSON) whose create call failed without a clear answer:
     /// a video tagged with their token ([`wire::create_token`]) may exist.
@@ -113,7 +102,7 @@ impl ElaiProvider {
         let http = Client::new(wire::VENDOR, &config.client).map_err(ConfigError::Invalid)?;
         Ok(ElaiProvider {
             avatars: OnceCell::new(),
-            renders: Mutex::new(HashMap::new()),
+            renders: RenderTracker::default(),
             warned_statuses: Mutex::new(HashSet::new()),
             unsure_creates: Mutex::new(HashSet::new()),
             window: Mutex::new(Window {
@@ -134,7 +123,7 @@ impl ElaiProvider {
     /// said it changed). Returns false when this provider is not polling
     /// that video. Polling stays the backstop: a lost webhook only delays.
     pub fn wake(&self, id: &str) -> bool {
-        if !self.renders().contains_key(id) {
+        if !self.renders.contains(id) {
             return false;
         }
         // `notify_one` keeps a permit when nobody waits yet, so a webhook
@@ -368,23 +357,10 @@ impl ElaiProvider {
             deadline_secs: deadline.as_secs_f64(),
             created_at: unix_now(),
         };
-        self.renders().insert(
-            id.clone(),
-            Track {
-                since: Instant::now(),
-                deadline,
-                url: None,
-            },
-        );
+        self.renders.started(&id, deadline);
         let mut handle = RenderHandle::new(PROVIDER_NAME, id);
         handle.data = serde_json::to_value(&data).unwrap_or(serde_json::Value::Null);
         handle
-    }
-
-    fn renders(&self) -> MutexGuard<'_, HashMap<String, Track>> {
-        // A poisoned lock only means another task panicked mid-update of
-        // plain counters; the data is still usable.
-        self.renders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn handle_data(&self, handle: &RenderHandle) -> Option<HandleData> {
@@ -432,17 +408,6 @@ impl ElaiProvider {
             .await?;
         Ok(VideoObject::from_json(&value))
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn minutes(d: Duration) -> String {
-    format!("{:.1} min", d.as_secs_f64() / 60.0)
 }
 
 #[async_trait]
@@ -693,13 +658,7 @@ impl AvatarProvider for ElaiProvider {
         let deadline = data
             .map(|d| Duration::from_secs_f64(d.deadline_secs.max(0.0)))
             .unwrap_or(self.config.pacing.deadline_base);
-        let mut renders = self.renders();
-        let track = renders.entry(id.to_string()).or_insert(Track {
-            since: Instant::now(),
-            deadline,
-            url: None,
-        });
-        track.since = Instant::now();
+        self.renders.started(id, deadline);
         Ok(())
     }
 
@@ -718,29 +677,9 @@ impl AvatarProvider for ElaiProvider {
             self.warn_unknown_status_once(s, id);
         }
 
-        let mut renders = self.renders();
-        let track = renders.entry(id.to_string()).or_insert_with(|| {
-            // A render from an earlier run: its deadline clock started when
-            // it was created.
-            let (deadline, age) = match &data {
-                Some(d) => (
-                    Duration::from_secs_f64(d.deadline_secs.max(0.0)),
-                    Duration::from_secs(unix_now().saturating_sub(d.created_at)),
-                ),
-                None => (self.config.pacing.deadline_base, Duration::ZERO),
-            };
-            let now = Instant::now();
-            Track {
-                since: now.checked_sub(age).unwrap_or(now),
-                deadline,
-                url: None,
-            }
-        });
-
         match state {
             VideoState::Ready if video.url.is_some() => {
-                track.url = video.url.clone();
-                drop(renders);
+                self.renders.set_url(id, video.url.clone());
                 self.end_render(id, true);
                 return Ok(RenderStatus::Ready);
             }
@@ -751,8 +690,7 @@ impl AvatarProvider for ElaiProvider {
                 );
             }
             VideoState::Failed => {
-                renders.remove(id);
-                drop(renders);
+                self.renders.forget(id);
                 self.end_render(id, false);
                 return Ok(RenderStatus::Failed {
                     reason: format!(
@@ -762,8 +700,7 @@ impl AvatarProvider for ElaiProvider {
                 });
             }
             VideoState::Error => {
-                renders.remove(id);
-                drop(renders);
+                self.renders.forget(id);
                 self.end_render(id, false);
                 let reason = match video.error {
                     Some(e) => format!("Elai says \"{e}\""),
@@ -774,22 +711,25 @@ impl AvatarProvider for ElaiProvider {
             VideoState::Draft | VideoState::Working(_) | VideoState::Unknown(_) => {}
         }
 
-        let elapsed = track.since.elapsed();
-        if elapsed > track.deadline {
-            let deadline = track.deadline;
-            renders.remove(id);
-            drop(renders);
-            self.end_render(id, false);
-            return Err(ProviderError::permanent(
-                PermanentKind::DeadlineExceeded,
-                format!(
-                    "{ctx}: still `{status_text}` after {}, past its {} deadline; \
-                     the video stays in the Elai account under id {id}",
-                    minutes(elapsed),
-                    minutes(deadline)
-                ),
-            ));
-        }
+        // A render from an earlier run: its deadline clock started when it
+        // was created.
+        let clock = data.as_ref().map(|d| Clock {
+            deadline: Duration::from_secs_f64(d.deadline_secs.max(0.0)),
+            started_at: d.created_at,
+        });
+        let elapsed = match self.renders.check_deadline(
+            id,
+            clock,
+            self.config.pacing.deadline_base,
+            &status_text,
+            &ctx,
+        ) {
+            Ok(elapsed) => elapsed,
+            Err(e) => {
+                self.end_render(id, false);
+                return Err(e);
+            }
+        };
         // Every waiting state (draft included) is reported as `Rendering`
         // with the backed-off poll interval as its estimate: the scheduler
         // polls at `eta` clamped to `limits().poll_interval` (the backoff's
@@ -807,40 +747,12 @@ impl AvatarProvider for ElaiProvider {
         let ctx = Ctx::new(wire::VENDOR.name, "download")
             .slide(slide)
             .video(id);
-        let cached = self.renders().get(id).and_then(|t| t.url.clone());
-        let url = match cached {
-            Some(u) => u,
-            None => fresh_url(self, id, ctx).await?,
-        };
-        let result = match self.http.download(&url, dest, ctx).await {
-            Err(DownloadError::Refused(code)) => {
-                // Signed URLs expire: read the video again for a new one, once.
-                tracing::debug!(video = id, %code, "download URL refused; refreshing it");
-                let url = fresh_url(self, id, ctx).await?;
-                match self.http.download(&url, dest, ctx).await {
-                    Err(DownloadError::Refused(code)) => Err(ProviderError::transient(format!(
-                        "{ctx}: the download URL was refused twice (HTTP {})",
-                        code.as_u16()
-                    ))),
-                    other => other.map_err(DownloadError::into_provider_error),
-                }
-            }
-            other => other.map_err(DownloadError::into_provider_error),
-        };
-        match result {
-            Ok(bytes) => {
-                tracing::debug!(video = id, bytes, "Elai clip downloaded");
-                self.renders().remove(id);
-                Ok(())
-            }
-            Err(e) => {
-                // The cached URL may be the problem; read a fresh one next time.
-                if let Some(t) = self.renders().get_mut(id) {
-                    t.url = None;
-                }
-                Err(e)
-            }
-        }
+        let bytes = self
+            .renders
+            .download(&self.http, id, dest, ctx, || fresh_url(self, id, ctx))
+            .await?;
+        tracing::debug!(video = id, bytes, "Elai clip downloaded");
+        Ok(())
     }
 
     async fn wait_for_change(&self, handle: &RenderHandle, wait: Duration) {
@@ -859,7 +771,7 @@ impl AvatarProvider for ElaiProvider {
         let ctx = Ctx::new(wire::VENDOR.name, "delete video")
             .slide(slide)
             .video(id);
-        self.renders().remove(id);
+        self.renders.forget(id);
         self.end_render(id, false);
         match self
             .http

@@ -11,10 +11,10 @@
 //! transparent WebM first; when HeyGen refuses WebM for that avatar, it is
 //! rendered as an MP4 over the key colour from then on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -24,9 +24,8 @@ use slidecast_core::{
     AvatarProvider, Billing, ClipRequest, PermanentKind, ProviderError, ProviderLimits,
     RenderHandle, RenderStatus, RequestProblem,
 };
-use slidecast_vendor::{Client, Ctx, DownloadError};
+use slidecast_vendor::{Client, Clock, Ctx, RenderTracker};
 use tokio::sync::OnceCell;
-use tokio::time::Instant;
 
 use crate::config::{ConfigError, HeyGenConfig};
 use crate::discovery::{parse_avatars, parse_voices, Avatar, Voice};
@@ -52,20 +51,12 @@ pub struct HandleData {
     pub format: ClipFormat,
 }
 
-#[derive(Debug)]
-struct Track {
-    since: Instant,
-    deadline: Duration,
-    /// Download URL from the last status read.
-    url: Option<String>,
-}
-
 /// The HeyGen avatar provider. Cheap to share across the scheduler's tasks.
 pub struct HeyGenProvider {
     config: HeyGenConfig,
     http: Client,
     catalog: OnceCell<Arc<(Vec<Avatar>, Vec<Voice>)>>,
-    renders: Mutex<HashMap<String, Track>>,
+    renders: RenderTracker,
     /// Tokens of creates whose answer did not arrive: a video may exist.
     unsure_creates: Mutex<HashSet<String>>,
     /// Avatars HeyGen refused a WebM render for.
@@ -86,13 +77,6 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl HeyGenProvider {
     /// A provider with `config`.
     pub fn new(config: HeyGenConfig) -> Result<HeyGenProvider, ConfigError> {
@@ -101,7 +85,7 @@ impl HeyGenProvider {
             config,
             http,
             catalog: OnceCell::new(),
-            renders: Mutex::new(HashMap::new()),
+            renders: RenderTracker::default(),
             unsure_creates: Mutex::new(HashSet::new()),
             no_webm: Mutex::new(HashSet::new()),
         })
@@ -164,20 +148,14 @@ impl HeyGenProvider {
 
     fn handle(&self, request: &ClipRequest, id: String, format: ClipFormat) -> RenderHandle {
         let deadline = self.config.pacing.deadline_for(&request.script);
+        let clock = Clock::now(deadline);
         let data = HandleData {
             slide: request.slide,
             deadline_secs: deadline.as_secs_f64(),
-            created_at: unix_now(),
+            created_at: clock.started_at,
             format,
         };
-        locked(&self.renders).insert(
-            id.clone(),
-            Track {
-                since: Instant::now(),
-                deadline,
-                url: None,
-            },
-        );
+        self.renders.started(&id, deadline);
         let mut handle = RenderHandle::new(PROVIDER_NAME, id);
         handle.data = serde_json::to_value(&data).unwrap_or(serde_json::Value::Null);
         handle
@@ -464,30 +442,13 @@ impl AvatarProvider for HeyGenProvider {
             .video(id)
             .polling();
         let state = self.read_state(id, ctx).await?;
-        let mut renders = locked(&self.renders);
-        let track = renders.entry(id.to_string()).or_insert_with(|| {
-            // A render of an earlier run: its clock started at its create.
-            let (deadline, age) = match &data {
-                Some(d) => (
-                    Duration::from_secs_f64(d.deadline_secs.max(0.0)),
-                    Duration::from_secs(unix_now().saturating_sub(d.created_at)),
-                ),
-                None => (self.config.pacing.deadline_base, Duration::ZERO),
-            };
-            let now = Instant::now();
-            Track {
-                since: now.checked_sub(age).unwrap_or(now),
-                deadline,
-                url: None,
-            }
-        });
         let what = match state {
             VideoState::Completed(Some(url)) => {
-                track.url = Some(url);
+                self.renders.set_url(id, Some(url));
                 return Ok(RenderStatus::Ready);
             }
             VideoState::Failed(error) => {
-                renders.remove(id);
+                self.renders.forget(id);
                 return Ok(match error {
                     Some(e) if e.is_request_problem() => RenderStatus::Rejected {
                         reason: format!("HeyGen says \"{e}\""),
@@ -507,20 +468,17 @@ impl AvatarProvider for HeyGenProvider {
             VideoState::Processing => "processing".to_string(),
             VideoState::Unknown(s) => s,
         };
-        let elapsed = track.since.elapsed();
-        if elapsed > track.deadline {
-            let deadline = track.deadline;
-            renders.remove(id);
-            return Err(ProviderError::permanent(
-                PermanentKind::DeadlineExceeded,
-                format!(
-                    "{ctx}: still `{what}` after {:.1} min, past its {:.1} min deadline; \
-                     the video stays in the HeyGen account under id {id}",
-                    elapsed.as_secs_f64() / 60.0,
-                    deadline.as_secs_f64() / 60.0
-                ),
-            ));
-        }
+        let clock = data.map(|d| Clock {
+            deadline: Duration::from_secs_f64(d.deadline_secs.max(0.0)),
+            started_at: d.created_at,
+        });
+        let elapsed = self.renders.check_deadline(
+            id,
+            clock,
+            self.config.pacing.deadline_base,
+            &what,
+            &ctx,
+        )?;
         Ok(RenderStatus::Rendering {
             progress: None,
             eta: Some(self.config.pacing.poll_interval(elapsed)),
@@ -531,45 +489,17 @@ impl AvatarProvider for HeyGenProvider {
         let id = self.checked_id(handle)?;
         let slide = Self::handle_data(handle).map(|d| d.slide);
         let ctx = self.ctx("download").slide(slide).video(id);
-        let cached = locked(&self.renders).get(id).and_then(|t| t.url.clone());
-        let url = match cached {
-            Some(u) => u,
-            None => self.fresh_url(id, ctx).await?,
-        };
-        let result = match self.http.download(&url, dest, ctx).await {
-            Err(DownloadError::Refused(code)) => {
-                // HeyGen's URLs expire; every status read issues a new one.
-                tracing::debug!(video = id, %code, "download URL refused; asking for a fresh one");
-                let url = self.fresh_url(id, ctx).await?;
-                match self.http.download(&url, dest, ctx).await {
-                    Err(DownloadError::Refused(code)) => Err(ProviderError::transient(format!(
-                        "{ctx}: the download URL was refused twice (HTTP {})",
-                        code.as_u16()
-                    ))),
-                    other => other.map_err(DownloadError::into_provider_error),
-                }
-            }
-            other => other.map_err(DownloadError::into_provider_error),
-        };
-        match result {
-            Ok(_) => {
-                locked(&self.renders).remove(id);
-                Ok(())
-            }
-            Err(e) => {
-                if let Some(t) = locked(&self.renders).get_mut(id) {
-                    t.url = None;
-                }
-                Err(e)
-            }
-        }
+        self.renders
+            .download(&self.http, id, dest, ctx, || self.fresh_url(id, ctx))
+            .await
+            .map(|_| ())
     }
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
         let id = self.checked_id(handle)?;
         let slide = Self::handle_data(handle).map(|d| d.slide);
         let ctx = self.ctx("delete video").slide(slide).video(id);
-        locked(&self.renders).remove(id);
+        self.renders.forget(id);
         match self
             .http
             .call(Method::DELETE, &wire::delete_path(id), None, ctx)

@@ -13,7 +13,9 @@
 //! - [`ApiKey`]: a key whose `Debug` and `Display` are redacted, and
 //!   [`ConnectionBuilder`], which finds it (given, a key file, or the
 //!   environment) and checks the base URL.
-//! - [`Pacing`]: poll backoff and a render deadline scaled to the script.
+//! - [`Pacing`]: poll backoff and a render deadline scaled to the script;
+//!   [`RenderTracker`]: the renders a provider polls, their deadlines and
+//!   download URLs (refreshed once when refused).
 //! - [`create_token`]: the request-derived tag that finds a create whose
 //!   answer was lost.
 //! - `fake` (feature `fake`): the fault injection and serving that every
@@ -29,6 +31,7 @@ pub mod fake;
 mod key;
 mod limiter;
 mod pacing;
+mod tracker;
 
 pub use client::{
     classify, parse_retry_after, Auth, Client, ClientSettings, Ctx, DownloadError, Vendor,
@@ -38,6 +41,7 @@ pub use connection::{parse_base_url, ConnectionBuilder};
 pub use key::{ApiKey, KeyError};
 pub use limiter::Lane;
 pub use pacing::Pacing;
+pub use tracker::{unix_now, Clock, RenderTracker};
 
 /// The tag that marks every create of `request`: the same for every
 /// attempt and every process, so any of them can find a create whose
