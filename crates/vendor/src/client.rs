@@ -690,4 +690,31 @@ mod tests {
                 if message.contains("slide 3") && message.contains("Slide 1 is too long.")
         ));
     }
+
+    #[test]
+    fn scrub_removes_the_key_and_its_basic_encoding() {
+        use base64::Engine;
+        let settings = ClientSettings {
+            base_url: Url::parse("http://127.0.0.1:9/").unwrap(),
+            api_key: ApiKey::new("me:SECRET-9").unwrap(),
+            connect_timeout: None,
+            request_timeout: None,
+            download_stall_timeout: None,
+            pool_idle_timeout: None,
+            requests_per_second: 1.0,
+            burst: 1,
+        };
+        let vendor = Vendor {
+            name: "D-ID",
+            key_env: "DID_API_KEY",
+            auth: Auth::Basic,
+            error_message: |_| None,
+            billed_in: "credits",
+        };
+        let client = Client::new(vendor, &settings).unwrap();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("me:SECRET-9");
+        let said = client.scrub(format!("echo me:SECRET-9 and Basic {encoded}"));
+        assert_eq!(said, "echo <redacted> and Basic <redacted>");
+        assert!(!format!("{client:?}").contains("SECRET"));
+    }
 }

@@ -1,0 +1,110 @@
+//! Every log line of a lifecycle with failures, at TRACE level: the key
+//! appears in none of them, nor in any error.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slidecast_core::deck::Rgb;
+use slidecast_core::{AvatarProvider, ClipRequest, RenderStatus};
+use slidecast_did::fake::{FakeDid, FakeDidConfig, Faults, RateLimitBurst};
+use slidecast_did::{ApiKey, DidProvider};
+
+const KEY: &str = "me@example:VERY-SECRET-0042";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_key_never_reaches_a_log_line() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut config = FakeDidConfig::new(&b"clip bytes"[..])
+        .render_delay(Duration::from_millis(100))
+        .faults(Faults {
+            rate_limit_burst: Some(RateLimitBurst {
+                after: 1,
+                count: 1,
+                retry_after_secs: 1,
+            }),
+            expired_urls: 1,
+            truncated_downloads: 1,
+            ..Faults::default()
+        });
+    config.api_key = KEY.into();
+    let fake = FakeDid::start(config).await.unwrap();
+    let provider = DidProvider::new(fake.provider_config().build().unwrap()).unwrap();
+    tracing::info!(?provider, "provider built");
+    let request = ClipRequest {
+        slide: 1,
+        title: "Logs".into(),
+        provider: "did".into(),
+        script: "Nothing secret is said here.".into(),
+        avatar: "https://images.example/me.jpg".into(),
+        voice: None,
+        voice_provider: None,
+        language: None,
+        avatar_background: Rgb::GREEN,
+        canvas: (640, 360),
+    };
+    let mut errors = Vec::new();
+    let handle = loop {
+        match provider.initiate(&request).await {
+            Ok(h) => break h,
+            Err(e) => errors.push(e.to_string()),
+        }
+    };
+    loop {
+        match provider.status(&handle).await {
+            Ok(RenderStatus::Ready) => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    while let Err(e) = provider.fetch(&handle, &dir.path().join("c.mp4")).await {
+        errors.push(format!("{e:?}"));
+    }
+    let wrong = DidProvider::new(
+        fake.provider_config()
+            .api_key(ApiKey::new("me:wrong-VERY-SECRET-1").unwrap())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    errors.push(wrong.list_presenters().await.unwrap_err().to_string());
+    tracing::error!(?errors, "errors seen");
+
+    assert!(errors.len() >= 3, "faults were injected: {errors:?}");
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("provider built") && text.contains("vendor request"),
+        "logs were captured"
+    );
+    // Basic auth sends the key base64-encoded: that form must not leak either.
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(KEY);
+    for leak in ["VERY-SECRET", encoded.as_str()] {
+        assert!(!text.contains(leak), "a log line carries the key:\n{text}");
+        for e in &errors {
+            assert!(!e.contains(leak), "{e}");
+        }
+    }
+}
