@@ -63,6 +63,18 @@ pub enum Command {
         after_help = format!("Examples:\n  ELAI_API_KEY=... slidecast elai avatars\n  ELAI_API_KEY=... slidecast elai voices\n\n{EXIT_CODES_HELP}")
     )]
     Elai(ElaiCommand),
+    /// HeyGen account look-ups (needs HEYGEN_API_KEY).
+    #[command(
+        subcommand,
+        after_help = format!("Examples:\n  HEYGEN_API_KEY=... slidecast heygen avatars\n  HEYGEN_API_KEY=... slidecast heygen voices\n\n{EXIT_CODES_HELP}")
+    )]
+    Heygen(HeyGenCommand),
+    /// D-ID account look-ups (needs DID_API_KEY).
+    #[command(
+        subcommand,
+        after_help = format!("Examples:\n  DID_API_KEY=user:secret slidecast did presenters\n\n{EXIT_CODES_HELP}")
+    )]
+    Did(DidCommand),
     /// Print a shell completion script.
     #[command(after_help = format!("{COMPLETIONS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Completions(CompletionsArgs),
@@ -135,7 +147,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub lease_secs: f64,
     #[command(flatten)]
-    pub elai: ElaiArgs,
+    pub vendors: VendorArgs,
 }
 
 /// What a `slidecast serve` process does.
@@ -168,6 +180,10 @@ pub enum ProviderChoice {
     Local,
     /// Elai's avatar API (needs ELAI_API_KEY).
     Elai,
+    /// HeyGen's avatar API (needs HEYGEN_API_KEY).
+    Heygen,
+    /// D-ID's talking photos and presenters (needs DID_API_KEY).
+    Did,
     /// Generated test clips (picture + tone), instant; for trying the pipeline.
     Mock,
 }
@@ -178,6 +194,8 @@ impl ProviderChoice {
         match self {
             ProviderChoice::Local => "local",
             ProviderChoice::Elai => "elai",
+            ProviderChoice::Heygen => "heygen",
+            ProviderChoice::Did => "did",
             ProviderChoice::Mock => "mock",
         }
     }
@@ -265,11 +283,16 @@ pub struct RenderArgs {
     pub cleanup_remote: bool,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Refuse to start if the render would cost more vendor minutes.
+    /// Refuse to start if the render would be billed more vendor minutes
+    /// (every vendor, each clip rounded up to its vendor's step).
     #[arg(long, value_name = "MINUTES")]
     pub max_minutes: Option<f64>,
+    /// Refuse to start if one vendor would cost more, in its own unit
+    /// (HeyGen and D-ID credits, Elai minutes); repeat per vendor.
+    #[arg(long, value_name = "VENDOR=AMOUNT", value_parser = cost_limit)]
+    pub max_cost: Vec<(String, f64)>,
     #[command(flatten)]
-    pub elai: ElaiArgs,
+    pub vendors: VendorArgs,
 }
 
 /// Where finished clips and run journals are kept.
@@ -286,24 +309,71 @@ pub struct StoreArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// How to reach Elai.
+/// How to reach the avatar vendors.
 #[derive(Debug, Clone, Args)]
-pub struct ElaiArgs {
+pub struct VendorArgs {
     /// Elai API root (default: Elai's public API; env ELAI_BASE_URL).
-    #[arg(long, value_name = "URL", help_heading = "Elai")]
+    #[arg(long, value_name = "URL", help_heading = "Vendors")]
     pub elai_url: Option<String>,
     /// File holding the Elai API key (default: env ELAI_API_KEY).
-    #[arg(long, value_name = "FILE", help_heading = "Elai")]
+    #[arg(long, value_name = "FILE", help_heading = "Vendors")]
     pub elai_key_file: Option<PathBuf>,
+    /// HeyGen API root (default: HeyGen's public API; env HEYGEN_BASE_URL).
+    #[arg(long, value_name = "URL", help_heading = "Vendors")]
+    pub heygen_url: Option<String>,
+    /// File holding the HeyGen API key (default: env HEYGEN_API_KEY).
+    #[arg(long, value_name = "FILE", help_heading = "Vendors")]
+    pub heygen_key_file: Option<PathBuf>,
+    /// D-ID API root (default: D-ID's public API; env DID_BASE_URL).
+    #[arg(long, value_name = "URL", help_heading = "Vendors")]
+    pub did_url: Option<String>,
+    /// File holding the D-ID API key, `user:secret` (default: env DID_API_KEY).
+    #[arg(long, value_name = "FILE", help_heading = "Vendors")]
+    pub did_key_file: Option<PathBuf>,
+}
+
+impl VendorArgs {
+    /// The flags given, as provider settings (`elai.url`, `heygen.key_file`, ...).
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        [
+            ("elai.url", self.elai_url.clone()),
+            ("elai.key_file", path(&self.elai_key_file)),
+            ("heygen.url", self.heygen_url.clone()),
+            ("heygen.key_file", path(&self.heygen_key_file)),
+            ("did.url", self.did_url.clone()),
+            ("did.key_file", path(&self.did_key_file)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value?)))
+        .collect()
+    }
+}
+
+/// `heygen=40`: a vendor and a positive amount.
+fn cost_limit(s: &str) -> Result<(String, f64), String> {
+    let (vendor, amount) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: write VENDOR=AMOUNT, e.g. heygen=40"))?;
+    let amount: f64 = amount
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: `{amount}` is not a number"))?;
+    if !(amount.is_finite() && amount >= 0.0) {
+        return Err(format!("`{s}`: the amount must be zero or more"));
+    }
+    Ok((vendor.trim().to_string(), amount))
 }
 
 const PLAN_EXAMPLES: &str = "\
 Examples:
   slidecast plan deck.toml                      # what `render -o deck.mp4` would do
   slidecast plan deck.toml -o talk.mp4 --provider elai --max-minutes 20
+  slidecast plan deck.toml --max-cost heygen=40 --max-cost did=60
 
-Minutes are estimated at 130 words a minute (a measured vendor voice), each clip rounded up to a whole
-minute; local and mock renders cost nothing.";
+Speech is estimated at 130 words a minute (a measured vendor voice). Each clip is billed on its
+own, rounded up to its vendor's step: Elai whole minutes, HeyGen a credit per started 30 s, D-ID a
+credit per started 15 s; local and mock renders cost nothing.";
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -317,11 +387,15 @@ pub struct PlanArgs {
     pub provider: Option<ProviderChoice>,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Exit with 1 if the render would cost more vendor minutes.
+    /// Exit with 1 if the render would be billed more vendor minutes.
     #[arg(long, value_name = "MINUTES")]
     pub max_minutes: Option<f64>,
+    /// Exit with 1 if one vendor would cost more, in its own unit; repeat
+    /// per vendor.
+    #[arg(long, value_name = "VENDOR=AMOUNT", value_parser = cost_limit)]
+    pub max_cost: Vec<(String, f64)>,
     #[command(flatten)]
-    pub elai: ElaiArgs,
+    pub vendors: VendorArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,12 +420,35 @@ pub enum ElaiCommand {
     /// Avatars the account can use (codes for the deck's `avatar`).
     Avatars {
         #[command(flatten)]
-        elai: ElaiArgs,
+        vendors: VendorArgs,
     },
     /// Voices (for the deck's `voice` and `voice_provider`).
     Voices {
         #[command(flatten)]
-        elai: ElaiArgs,
+        vendors: VendorArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeyGenCommand {
+    /// Avatars and talking photos (codes for the deck's `avatar`; a talking photo is `photo:<id>`).
+    Avatars {
+        #[command(flatten)]
+        vendors: VendorArgs,
+    },
+    /// Voices (ids for the deck's `voice`).
+    Voices {
+        #[command(flatten)]
+        vendors: VendorArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DidCommand {
+    /// Presenters of clips (ids for the deck's `avatar`; a photo URL makes a talk instead).
+    Presenters {
+        #[command(flatten)]
+        vendors: VendorArgs,
     },
 }
 
@@ -376,7 +473,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum)]
     pub provider: Option<ProviderChoice>,
     #[command(flatten)]
-    pub elai: ElaiArgs,
+    pub vendors: VendorArgs,
 }
 
 const INIT_EXAMPLES: &str = "\

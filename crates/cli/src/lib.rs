@@ -63,6 +63,8 @@ fn run(cli: Cli, sink: LogSink) -> Result<(), CliError> {
         Command::Plan(a) => store_cmds::plan(&a),
         Command::Cache(c) => store_cmds::cache(&c),
         Command::Elai(c) => store_cmds::elai(&c),
+        Command::Heygen(c) => store_cmds::heygen(&c),
+        Command::Did(c) => store_cmds::did(&c),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
         Command::Completions(a) => {

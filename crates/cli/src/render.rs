@@ -8,7 +8,7 @@ use slidecast_core::{Deck, DeckError};
 use slidecast_render::{CaptionOptions, CaptionStyle, RenderError, RenderJob, StorePolicy};
 use tokio::sync::mpsc;
 
-use crate::args::{ElaiArgs, ProviderChoice, RenderArgs, StoreArgs};
+use crate::args::{ProviderChoice, RenderArgs, StoreArgs, VendorArgs};
 use crate::exit::CliError;
 use crate::progress::{self, LogSink, Mode};
 
@@ -68,37 +68,40 @@ pub fn job(
     output: &Path,
     provider: Option<ProviderChoice>,
     store: &StoreArgs,
-    elai: &ElaiArgs,
+    vendors: &VendorArgs,
 ) -> RenderJob {
     let mut job = RenderJob::new(deck, output).store(store_policy(store));
     if let Some(p) = provider {
         job = job.provider(p.name());
     }
-    if let Some(url) = &elai.elai_url {
-        job = job.provider_setting("elai.url", url);
-    }
-    if let Some(file) = &elai.elai_key_file {
-        job = job.provider_setting("elai.key_file", file.display().to_string());
+    for (name, value) in vendors.settings() {
+        job = job.provider_setting(name, value);
     }
     job
 }
 
 async fn render(deck: Deck, args: RenderArgs, quiet: bool, sink: LogSink) -> Result<(), CliError> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut job = job(deck, &args.output, args.provider, &args.store, &args.elai)
-        .schedule(args.schedule.into())
-        .captions(CaptionOptions {
-            files: true,
-            track: !args.no_captions,
-            burn: args.burn_captions.then(|| {
-                let style = CaptionStyle::default().size(args.caption_size);
-                match &args.caption_font {
-                    Some(font) => style.font(font),
-                    None => style,
-                }
-            }),
-        })
-        .events(tx);
+    let mut job = job(
+        deck,
+        &args.output,
+        args.provider,
+        &args.store,
+        &args.vendors,
+    )
+    .schedule(args.schedule.into())
+    .captions(CaptionOptions {
+        files: true,
+        track: !args.no_captions,
+        burn: args.burn_captions.then(|| {
+            let style = CaptionStyle::default().size(args.caption_size);
+            match &args.caption_font {
+                Some(font) => style.font(font),
+                None => style,
+            }
+        }),
+    })
+    .events(tx);
     if let Some(jobs) = args.jobs {
         job = job.jobs(jobs as usize);
     }
@@ -113,6 +116,9 @@ async fn render(deck: Deck, args: RenderArgs, quiet: bool, sink: LogSink) -> Res
     }
     if let Some(max) = args.max_minutes {
         job = job.max_minutes(max);
+    }
+    for (vendor, max) in &args.max_cost {
+        job = job.max_cost(vendor, *max);
     }
     let mode = Mode::resolve(args.progress, quiet);
     let display = tokio::spawn(progress::show(mode, sink, rx));
@@ -189,9 +195,9 @@ pub fn render_error(e: RenderError) -> CliError {
         RenderError::UnknownProvider { .. } => {
             return CliError::Usage(format!("{e}\nhint: pass --provider local to render offline"))
         }
-        RenderError::Credentials { env, .. } => {
+        RenderError::Credentials { env, provider, .. } => {
             return CliError::Usage(format!(
-                "{e}\nhint: export {env}=<your key> (or --elai-key-file FILE), or render offline with --provider local"
+                "{e}\nhint: export {env}=<your key> (or --{provider}-key-file FILE), or render offline with --provider local"
             ))
         }
         RenderError::MissingTool { program, purpose } => {
@@ -223,7 +229,7 @@ pub fn render_error(e: RenderError) -> CliError {
                     ..
                 },
             ..
-        }) => "check the API key (ELAI_API_KEY) or use --provider local to render offline",
+        }) => "check the vendor's API key (the message names it) or use --provider local to render offline",
         RenderError::Run(Error::Provider {
             source:
                 ProviderError::Permanent {
@@ -231,7 +237,7 @@ pub fn render_error(e: RenderError) -> CliError {
                     ..
                 },
             ..
-        }) => "the vendor account has no render minutes left; use --provider local meanwhile",
+        }) => "the vendor account has no minutes or credits left; use --provider local meanwhile",
         RenderError::Run(Error::Provider { .. } | Error::RenderFailed { .. }) => {
             "rerun the same command to retry; renders already made are reused"
         }

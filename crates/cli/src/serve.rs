@@ -35,11 +35,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let secret = std::fs::read_to_string(file).map_err(|e| CliError::io(file, e))?;
         config = config.webhook_secret(slidecast_elai::webhook::WebhookSecret::new(secret.trim()));
     }
-    if let Some(url) = args.elai.elai_url {
-        config = config.elai_url(url);
-    }
-    if let Some(file) = args.elai.elai_key_file {
-        config = config.elai_key_file(file);
+    for (name, value) in args.vendors.settings() {
+        config = config.provider_setting(name, value);
     }
     let config = config.build();
     let data_dir = config.data_dir.clone();

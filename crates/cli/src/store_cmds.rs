@@ -1,12 +1,13 @@
-//! `slidecast plan`, `slidecast cache list|prune` and `slidecast elai
-//! avatars|voices`: thin front ends over slidecast-store and slidecast-elai.
+//! `slidecast plan`, `slidecast cache list|prune` and the vendor look-ups
+//! (`slidecast elai avatars|voices`, `heygen avatars|voices`, `did
+//! presenters`): thin front ends over slidecast-store and the vendor crates.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use slidecast_render::{ProviderContext, StorePolicy};
 
-use crate::args::{CacheCommand, ElaiArgs, ElaiCommand, PlanArgs};
+use crate::args::{CacheCommand, DidCommand, ElaiCommand, HeyGenCommand, PlanArgs, VendorArgs};
 use crate::exit::CliError;
 use crate::render::{job, load_deck, render_error};
 
@@ -46,7 +47,13 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.deck));
-    let job = job(deck, &output, args.provider, &args.store, &args.elai);
+    let mut job = job(deck, &output, args.provider, &args.store, &args.vendors);
+    if let Some(max) = args.max_minutes {
+        job = job.max_minutes(max);
+    }
+    for (vendor, max) in &args.max_cost {
+        job = job.max_cost(vendor, *max);
+    }
     // Asked of the vendors: speech limits (a long narration renders in
     // parts, each a clip) and what they would refuse, before anything is
     // paid for.
@@ -68,11 +75,9 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
     };
     print_block(&plan.to_string());
     warn_creation_quota(&plan);
-    if let Some(max) = args.max_minutes {
-        plan.check_budget(max).map_err(|e| CliError::Run {
-            message: e.to_string(),
-        })?;
-    }
+    job.check_budgets(&plan).map_err(|e| CliError::Run {
+        message: e.to_string(),
+    })?;
     Ok(())
 }
 
@@ -131,14 +136,29 @@ pub fn cache(cmd: &CacheCommand) -> Result<(), CliError> {
     }
 }
 
+/// A vendor look-up's failure (exit 1), named by vendor.
+fn lookup_failed(vendor: &'static str) -> impl Fn(slidecast_core::ProviderError) -> CliError {
+    move |e| CliError::Run {
+        message: format!("{vendor}: {e}"),
+    }
+}
+
+/// A provider context carrying the vendor flags, for a look-up outside a
+/// render.
+fn lookup_context(vendors: &VendorArgs) -> ProviderContext {
+    let mut ctx = ProviderContext::new(std::env::temp_dir(), 25);
+    ctx.settings.extend(vendors.settings());
+    ctx
+}
+
 /// `slidecast elai ...`.
 pub fn elai(cmd: &ElaiCommand) -> Result<(), CliError> {
-    let (ElaiCommand::Avatars { elai } | ElaiCommand::Voices { elai }) = cmd;
-    let provider = elai_provider(elai)?;
+    let (ElaiCommand::Avatars { vendors } | ElaiCommand::Voices { vendors }) = cmd;
+    let config = slidecast_render::elai_config(&lookup_context(vendors)).map_err(render_error)?;
+    let provider =
+        slidecast_elai::ElaiProvider::new(config).map_err(|e| CliError::Usage(e.to_string()))?;
     let runtime = crate::render::runtime()?;
-    let failed = |e: slidecast_core::ProviderError| CliError::Run {
-        message: format!("elai: {e}"),
-    };
+    let failed = lookup_failed("elai");
     match cmd {
         ElaiCommand::Avatars { .. } => {
             let avatars = runtime.block_on(provider.list_avatars()).map_err(failed)?;
@@ -152,21 +172,36 @@ pub fn elai(cmd: &ElaiCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn elai_provider(args: &ElaiArgs) -> Result<slidecast_elai::ElaiProvider, CliError> {
-    let mut ctx = ProviderContext::new(std::env::temp_dir(), 25);
-    if let Some(url) = &args.elai_url {
-        ctx.settings.insert("elai.url".into(), url.clone());
+/// `slidecast heygen ...`.
+pub fn heygen(cmd: &HeyGenCommand) -> Result<(), CliError> {
+    let (HeyGenCommand::Avatars { vendors } | HeyGenCommand::Voices { vendors }) = cmd;
+    let config = slidecast_render::heygen_config(&lookup_context(vendors)).map_err(render_error)?;
+    let provider = slidecast_heygen::HeyGenProvider::new(config)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let runtime = crate::render::runtime()?;
+    let failed = lookup_failed("heygen");
+    match cmd {
+        HeyGenCommand::Avatars { .. } => {
+            let avatars = runtime.block_on(provider.list_avatars()).map_err(failed)?;
+            print_block(&slidecast_heygen::AvatarTable(&avatars).to_string());
+        }
+        HeyGenCommand::Voices { .. } => {
+            let voices = runtime.block_on(provider.list_voices()).map_err(failed)?;
+            print_block(&slidecast_heygen::VoiceTable(&voices).to_string());
+        }
     }
-    if let Some(file) = &args.elai_key_file {
-        ctx.settings
-            .insert("elai.key_file".into(), file.display().to_string());
-    }
-    let config = slidecast_render::elai_config(&ctx).map_err(render_error)?;
-    slidecast_elai::ElaiProvider::new(config).map_err(|e| {
-        render_error(slidecast_render::RenderError::Credentials {
-            provider: "elai".into(),
-            message: e.to_string(),
-            env: slidecast_elai::API_KEY_ENV.to_string(),
-        })
-    })
+    Ok(())
+}
+
+/// `slidecast did ...`.
+pub fn did(cmd: &DidCommand) -> Result<(), CliError> {
+    let DidCommand::Presenters { vendors } = cmd;
+    let config = slidecast_render::did_config(&lookup_context(vendors)).map_err(render_error)?;
+    let provider =
+        slidecast_did::DidProvider::new(config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let presenters = crate::render::runtime()?
+        .block_on(provider.list_presenters())
+        .map_err(lookup_failed("did"))?;
+    print_block(&slidecast_did::PresenterTable(&presenters).to_string());
+    Ok(())
 }

@@ -64,7 +64,7 @@ pub fn run(args: &ValidateArgs) -> Result<(), CliError> {
             &output,
             args.provider,
             &StoreArgs::default(),
-            &args.elai,
+            &args.vendors,
         );
         crate::render::runtime()?
             .block_on(job.check_with_vendors())

@@ -57,7 +57,8 @@ use tokio::sync::mpsc;
 pub use error::RenderError;
 pub use mock::MockClips;
 pub use registry::{
-    elai_config, elai_url, ProviderContext, ProviderFactory, ProviderRegistry, ELAI_URL_ENV,
+    did_config, elai_config, elai_url, heygen_config, ProviderContext, ProviderFactory,
+    ProviderRegistry, DID_URL_ENV, ELAI_URL_ENV, HEYGEN_URL_ENV,
 };
 pub use router::Router;
 pub use slidecast_core::{CpuPool, Deck, Progress, RenderReport, Schedule};
@@ -174,6 +175,7 @@ pub struct RenderJob {
     settings: BTreeMap<String, String>,
     store: StorePolicy,
     max_minutes: Option<f64>,
+    max_cost: BTreeMap<String, f64>,
     captions: CaptionOptions,
     timeline: Option<PathBuf>,
     schedule: Schedule,
@@ -197,6 +199,7 @@ impl std::fmt::Debug for RenderJob {
             .field("settings", &self.settings.keys().collect::<Vec<_>>())
             .field("store", &self.store)
             .field("max_minutes", &self.max_minutes)
+            .field("max_cost", &self.max_cost)
             .field("captions", &self.captions)
             .field("timeline", &self.timeline)
             .field("schedule", &self.schedule)
@@ -258,6 +261,7 @@ impl RenderJob {
             settings: BTreeMap::new(),
             store: StorePolicy::default(),
             max_minutes: None,
+            max_cost: BTreeMap::new(),
             speech_rate: slidecast_core::SpeechRate::default(),
             captions: CaptionOptions::default(),
             timeline: None,
@@ -295,9 +299,18 @@ impl RenderJob {
         self
     }
 
-    /// Refuse to start when the vendor work would cost more minutes.
+    /// Refuse to start when the vendor work would be billed more minutes
+    /// of vendor time (every vendor, each clip rounded up to its vendor's
+    /// billing step).
     pub fn max_minutes(mut self, minutes: f64) -> Self {
         self.max_minutes = Some(minutes);
+        self
+    }
+
+    /// Refuse to start when `provider`'s renders would cost more than
+    /// `amount` of its unit (HeyGen and D-ID: credits; Elai: minutes).
+    pub fn max_cost(mut self, provider: impl Into<String>, amount: f64) -> Self {
+        self.max_cost.insert(provider.into(), amount);
         self
     }
 
@@ -517,12 +530,24 @@ impl RenderJob {
         Ok(())
     }
 
-    /// How the plan and budget estimate and bill speech.
+    /// How the plan and budget estimate speech, and how each registered
+    /// provider bills it.
     fn rates(&self) -> Rates {
         Rates {
             speech_rate: self.speech_rate,
-            ..Rates::default()
+            billing: self.registry.billing_table(),
         }
+    }
+
+    /// `Err` when `plan` is over `--max-minutes` or a `--max-cost`.
+    pub fn check_budgets(&self, plan: &Plan) -> Result<(), RenderError> {
+        if let Some(max) = self.max_minutes {
+            plan.check_budget(max)?;
+        }
+        for (provider, max) in &self.max_cost {
+            plan.check_cost(provider, *max)?;
+        }
+        Ok(())
     }
 
     fn provider_context(&self, work_dir: &Path) -> ProviderContext {
@@ -637,9 +662,7 @@ impl RenderJob {
             .await?;
         // Priced after verification: a cached or fetched clip that failed
         // it is rendered again, and that render is billed.
-        if let Some(max) = self.max_minutes {
-            Plan::for_sources(&deck, &sources, self.rates()).check_budget(max)?;
-        }
+        self.check_budgets(&Plan::for_sources(&deck, &sources, self.rates()))?;
         let reused_clips = sources
             .values()
             .filter(|s| !matches!(s, ClipSource::Render))

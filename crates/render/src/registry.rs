@@ -3,16 +3,22 @@
 //! A deck names its provider per slide (`provider = "elai"`); the registry
 //! turns each name into an [`AvatarProvider`] for one job. The built-in
 //! registry ([`ProviderRegistry::builtin`]) knows `local` (the offline
-//! presenter), `elai` and `mock` (instant generated clips, for trying the
-//! pipeline); a tool that brings its own vendor crate registers it with
-//! [`ProviderRegistry::register`], and decks may then name it.
+//! presenter), the vendors `elai`, `heygen` and `did`, and `mock` (instant
+//! generated clips, for trying the pipeline); a tool that brings its own
+//! vendor crate registers it with [`ProviderRegistry::register`] (and says
+//! how it bills with [`ProviderRegistry::set_billing`]), and decks may then
+//! name it.
+//!
+//! Each vendor's API root and key file come from job settings
+//! (`heygen.url`, `heygen.key_file`, ...), else the environment
+//! (`HEYGEN_BASE_URL`, `HEYGEN_API_KEY`, ...).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use slidecast_core::AvatarProvider;
+use slidecast_core::{AvatarProvider, Billing};
 
 use crate::error::RenderError;
 use crate::mock::MockClips;
@@ -64,6 +70,9 @@ pub type ProviderFactory =
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
     factories: BTreeMap<String, ProviderFactory>,
+    /// How each provider bills; known without building one (no key needed),
+    /// so a plan can price a deck offline.
+    billing: BTreeMap<String, Billing>,
 }
 
 impl fmt::Debug for ProviderRegistry {
@@ -76,6 +85,10 @@ impl fmt::Debug for ProviderRegistry {
 
 /// Environment variable overriding Elai's API root (proxies, tests).
 pub const ELAI_URL_ENV: &str = "ELAI_BASE_URL";
+/// Environment variable overriding HeyGen's API root (proxies, tests).
+pub const HEYGEN_URL_ENV: &str = "HEYGEN_BASE_URL";
+/// Environment variable overriding D-ID's API root (proxies, tests).
+pub const DID_URL_ENV: &str = "DID_BASE_URL";
 
 impl ProviderRegistry {
     /// An empty registry.
@@ -83,15 +96,39 @@ impl ProviderRegistry {
         ProviderRegistry::default()
     }
 
-    /// `local`, `elai` and `mock`.
+    /// `local`, `elai`, `heygen`, `did` and `mock`.
     pub fn builtin() -> ProviderRegistry {
         let mut r = ProviderRegistry::new();
-        r.register("local", build_local);
-        r.register("elai", build_elai);
+        r.register("local", build_local)
+            .set_billing("local", Billing::FREE);
+        r.register("elai", build_elai)
+            .set_billing("elai", Billing::per_minute());
+        r.register("heygen", build_heygen)
+            .set_billing("heygen", slidecast_heygen::BILLING);
+        r.register("did", build_did)
+            .set_billing("did", slidecast_did::BILLING);
         r.register("mock", |ctx: &ProviderContext| {
             Ok(Arc::new(MockClips::new(ctx.fps)) as Arc<dyn AvatarProvider>)
-        });
+        })
+        .set_billing("mock", Billing::FREE);
         r
+    }
+
+    /// Say how `name` bills (a provider registered without this is priced
+    /// in whole minutes: never free by mistake).
+    pub fn set_billing(&mut self, name: impl Into<String>, billing: Billing) -> &mut Self {
+        self.billing.insert(name.into(), billing);
+        self
+    }
+
+    /// How each registered provider bills, by name.
+    pub fn billing_table(&self) -> BTreeMap<String, Billing> {
+        self.names()
+            .map(|n| {
+                let b = self.billing.get(n).cloned().unwrap_or_default();
+                (n.to_string(), b)
+            })
+            .collect()
     }
 
     /// Make `name` available to decks (replacing any earlier factory).
@@ -164,13 +201,27 @@ fn build_local(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderE
     Ok(Arc::new(provider))
 }
 
+/// A vendor's API root: the `<vendor>.url` setting, else the environment
+/// variable `env`, else `None` (the client's default).
+fn vendor_url(ctx: &ProviderContext, vendor: &str, env: &str) -> Option<String> {
+    ctx.setting(&format!("{vendor}.url"))
+        .map(String::from)
+        .or_else(|| std::env::var(env).ok())
+        .filter(|u| !u.is_empty())
+}
+
 /// Elai's API root: the `elai.url` setting, else `ELAI_BASE_URL`, else the
 /// client's default.
 pub fn elai_url(ctx: &ProviderContext) -> Option<String> {
-    ctx.setting("elai.url")
-        .map(String::from)
-        .or_else(|| std::env::var(ELAI_URL_ENV).ok())
-        .filter(|u| !u.is_empty())
+    vendor_url(ctx, "elai", ELAI_URL_ENV)
+}
+
+fn credentials(provider: &str, env: &str, e: impl fmt::Display) -> RenderError {
+    RenderError::Credentials {
+        provider: provider.into(),
+        message: e.to_string(),
+        env: env.to_string(),
+    }
 }
 
 /// The Elai client configuration of a job's settings.
@@ -183,20 +234,60 @@ pub fn elai_config(ctx: &ProviderContext) -> Result<slidecast_elai::ElaiConfig, 
     if let Some(file) = ctx.setting("elai.key_file") {
         config = config.api_key_file(file);
     }
-    config.build().map_err(|e| RenderError::Credentials {
-        provider: "elai".into(),
-        message: e.to_string(),
-        env: slidecast_elai::API_KEY_ENV.to_string(),
-    })
+    config
+        .build()
+        .map_err(|e| credentials("elai", slidecast_elai::API_KEY_ENV, e))
 }
 
 fn build_elai(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> {
-    let provider = slidecast_elai::ElaiProvider::new(elai_config(ctx)?).map_err(|e| {
-        RenderError::Credentials {
-            provider: "elai".into(),
-            message: e.to_string(),
-            env: slidecast_elai::API_KEY_ENV.to_string(),
-        }
-    })?;
+    let provider = slidecast_elai::ElaiProvider::new(elai_config(ctx)?)
+        .map_err(|e| credentials("elai", slidecast_elai::API_KEY_ENV, e))?;
+    Ok(Arc::new(provider))
+}
+
+/// The HeyGen client configuration of a job's settings (`heygen.url`,
+/// `heygen.key_file`, `heygen.voice`: the voice of slides that name none).
+pub fn heygen_config(ctx: &ProviderContext) -> Result<slidecast_heygen::HeyGenConfig, RenderError> {
+    let mut config = slidecast_heygen::HeyGenConfig::builder()
+        .words_per_minute(ctx.speech_rate.words_per_minute());
+    if let Some(url) = vendor_url(ctx, "heygen", HEYGEN_URL_ENV) {
+        config = config.base_url(url);
+    }
+    if let Some(file) = ctx.setting("heygen.key_file") {
+        config = config.api_key_file(file);
+    }
+    if let Some(voice) = ctx.setting("heygen.voice") {
+        config = config.default_voice(voice);
+    }
+    config
+        .build()
+        .map_err(|e| credentials("heygen", slidecast_heygen::API_KEY_ENV, e))
+}
+
+fn build_heygen(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> {
+    let provider = slidecast_heygen::HeyGenProvider::new(heygen_config(ctx)?)
+        .map_err(|e| credentials("heygen", slidecast_heygen::API_KEY_ENV, e))?;
+    Ok(Arc::new(provider))
+}
+
+/// The D-ID client configuration of a job's settings (`did.url`,
+/// `did.key_file`).
+pub fn did_config(ctx: &ProviderContext) -> Result<slidecast_did::DidConfig, RenderError> {
+    let mut config =
+        slidecast_did::DidConfig::builder().words_per_minute(ctx.speech_rate.words_per_minute());
+    if let Some(url) = vendor_url(ctx, "did", DID_URL_ENV) {
+        config = config.base_url(url);
+    }
+    if let Some(file) = ctx.setting("did.key_file") {
+        config = config.api_key_file(file);
+    }
+    config
+        .build()
+        .map_err(|e| credentials("did", slidecast_did::API_KEY_ENV, e))
+}
+
+fn build_did(ctx: &ProviderContext) -> Result<Arc<dyn AvatarProvider>, RenderError> {
+    let provider = slidecast_did::DidProvider::new(did_config(ctx)?)
+        .map_err(|e| credentials("did", slidecast_did::API_KEY_ENV, e))?;
     Ok(Arc::new(provider))
 }

@@ -21,10 +21,10 @@ pub struct ServiceConfig {
     pub listen: SocketAddr,
     /// Database, uploads, outputs and the clip cache.
     pub data_dir: PathBuf,
-    /// Elai's API root (the fake's in tests).
-    pub elai_url: Option<String>,
-    /// A file holding the Elai API key (else `ELAI_API_KEY`).
-    pub elai_key_file: Option<PathBuf>,
+    /// Vendor settings every job gets (`elai.url`, `heygen.key_file`,
+    /// ...; see the render library's provider registry). Unset, a vendor's
+    /// root and key come from its environment variables.
+    pub provider_settings: std::collections::BTreeMap<String, String>,
     /// CPU cores all running jobs share.
     pub cores: usize,
     /// Jobs rendered at once.
@@ -128,8 +128,7 @@ impl ServiceConfig {
                     .parse()
                     .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8787))),
                 data_dir: default_data_dir(),
-                elai_url: None,
-                elai_key_file: None,
+                provider_settings: Default::default(),
                 cores: std::thread::available_parallelism().map_or(2, |n| n.get()),
                 concurrent_jobs: 4,
                 api_tokens: ApiTokens::default(),
@@ -181,15 +180,21 @@ impl ServiceConfigBuilder {
         self.config.data_dir = dir.into();
         self
     }
-    /// Elai's API root.
-    pub fn elai_url(mut self, url: impl Into<String>) -> Self {
-        self.config.elai_url = Some(url.into());
+    /// A vendor setting every job gets (`elai.url`, `did.key_file`, ...).
+    pub fn provider_setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config
+            .provider_settings
+            .insert(name.into(), value.into());
         self
     }
+    /// Elai's API root.
+    pub fn elai_url(self, url: impl Into<String>) -> Self {
+        self.provider_setting("elai.url", url)
+    }
     /// Read the Elai key from `file`.
-    pub fn elai_key_file(mut self, file: impl Into<PathBuf>) -> Self {
-        self.config.elai_key_file = Some(file.into());
-        self
+    pub fn elai_key_file(self, file: impl Into<PathBuf>) -> Self {
+        let file = file.into().display().to_string();
+        self.provider_setting("elai.key_file", file)
     }
     /// CPU cores the jobs share.
     pub fn cores(mut self, cores: usize) -> Self {

@@ -100,11 +100,8 @@ impl Inner {
 
     /// `job` with the service's provider settings.
     fn configure(&self, mut job: slidecast_render::RenderJob) -> slidecast_render::RenderJob {
-        if let Some(url) = &self.config.elai_url {
-            job = job.provider_setting("elai.url", url);
-        }
-        if let Some(file) = &self.config.elai_key_file {
-            job = job.provider_setting("elai.key_file", file.display().to_string());
+        for (name, value) in &self.config.provider_settings {
+            job = job.provider_setting(name, value);
         }
         job
     }

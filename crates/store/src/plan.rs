@@ -1,32 +1,38 @@
 //! The cost plan (see [`Plan`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
-use slidecast_core::{ClipIdentity, ClipSource, Deck, SpeechRate};
+use slidecast_core::{Billing, ClipIdentity, ClipSource, Deck, SpeechRate};
 
 use crate::cache::ClipCache;
 use crate::journal::{needed_clips, JournalSnapshot, NeededClip};
 use crate::ClipKey;
 
-/// How minutes are estimated and billed.
+/// How speech is estimated and how each provider bills it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rates {
     /// Speaking rate the scripts are read at.
     pub speech_rate: SpeechRate,
-    /// Each clip's estimated length is rounded up to a multiple of this.
-    pub billing_step: Duration,
-    /// Providers that render locally and bill nothing.
-    pub free_providers: Vec<String>,
+    /// How each provider bills, by the name decks use. A provider not
+    /// listed is billed as [`Billing::default`] (whole minutes), never free.
+    pub billing: BTreeMap<String, Billing>,
 }
 
 impl Default for Rates {
+    /// `local` and `mock` free, `elai` in whole minutes.
     fn default() -> Self {
         Rates {
             speech_rate: SpeechRate::default(),
-            billing_step: Duration::from_secs(60),
-            free_providers: vec!["local".to_string(), "mock".to_string()],
+            billing: [
+                ("local", Billing::FREE),
+                ("mock", Billing::FREE),
+                ("elai", Billing::per_minute()),
+            ]
+            .into_iter()
+            .map(|(name, b)| (name.to_string(), b))
+            .collect(),
         }
     }
 }
@@ -39,17 +45,15 @@ impl Rates {
             .max(Duration::from_secs(1))
     }
 
-    /// `speech` rounded up to the billing step (unchanged for a zero step).
-    pub fn billed(&self, speech: Duration) -> Duration {
-        let step = self.billing_step.as_secs_f64();
-        if step <= 0.0 {
-            return speech;
-        }
-        Duration::from_secs_f64((speech.as_secs_f64() / step).ceil() * step)
+    /// How `provider` bills.
+    pub fn billing_of(&self, provider: &str) -> Billing {
+        self.billing.get(provider).cloned().unwrap_or_default()
     }
 
-    fn is_free(&self, provider: &str) -> bool {
-        self.free_providers.iter().any(|p| p == provider)
+    /// Set how `provider` bills.
+    pub fn bill(mut self, provider: impl Into<String>, billing: Billing) -> Rates {
+        self.billing.insert(provider.into(), billing);
+        self
     }
 }
 
@@ -124,8 +128,13 @@ pub struct SlidePlan {
     pub words: usize,
     /// Estimated clip length (zero for a slide-only slide).
     pub speech: Duration,
-    /// Vendor time this run will be billed for the slide.
+    /// Vendor time this run will be billed for the slide (each clip
+    /// rounded up to its provider's billing step).
     pub billed: Duration,
+    /// What that costs, in the provider's unit ([`SlidePlan::unit`]).
+    pub cost: f64,
+    /// The provider's billing unit (`minutes`, `credits`; empty: free).
+    pub unit: &'static str,
     /// Clips of the slide this run creates at the vendor (new renders).
     pub creates: usize,
 }
@@ -159,21 +168,51 @@ pub struct Plan {
     pub rates: Rates,
 }
 
-/// The render would cost more vendor minutes than allowed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "this render needs about {needed} vendor minute(s) for {clips} clip(s), over the budget of \
-     {max} minute(s); see `slidecast plan` for which slides cost what, or raise --max-minutes",
-    needed = fmt_minutes(*needed),
-    max = fmt_minutes(*max)
-)]
+/// The render would cost more than a budget allows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct BudgetError {
-    /// Vendor minutes the render would be billed.
+    /// What the render would be billed: vendor minutes, or one provider's
+    /// units.
     pub needed: f64,
-    /// The budget, in minutes.
+    /// The budget.
     pub max: f64,
     /// Clips that would be billed.
     pub clips: usize,
+    /// `None` for a budget in vendor minutes over every provider; the
+    /// provider and its unit for a budget of one provider's cost.
+    pub cost_of: Option<(String, &'static str)>,
+}
+
+impl std::error::Error for BudgetError {}
+
+impl fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (needed, max) = (fmt_minutes(self.needed), fmt_minutes(self.max));
+        match &self.cost_of {
+            None => write!(
+                f,
+                "this render needs about {needed} vendor minute(s) for {} clip(s), over the budget \
+                 of {max} minute(s); see `slidecast plan` for which slides cost what, or raise \
+                 --max-minutes",
+                self.clips
+            ),
+            Some((provider, unit)) => write!(
+                f,
+                "this render needs about {} for {} clip(s), over the budget \
+                 of {max}; see `slidecast plan` for which slides cost what, or raise \
+                 --max-cost {provider}={needed}",
+                {
+                    // `2 heygen credits`
+                    let cost = fmt_cost(self.needed, unit);
+                    match cost.split_once(' ') {
+                        Some((n, u)) => format!("{n} {provider} {u}"),
+                        None => cost,
+                    }
+                },
+                self.clips
+            ),
+        }
+    }
 }
 
 /// Plan a render of `deck` with the default [`Rates`].
@@ -234,12 +273,16 @@ impl Plan {
                     words,
                     speech: Duration::ZERO,
                     billed: Duration::ZERO,
+                    cost: 0.0,
+                    unit: "",
                     creates: 0,
                 });
                 continue;
             };
-            let free = rates.is_free(&presenter.provider);
-            let (mut speech, mut billed, mut creates) = (Duration::ZERO, Duration::ZERO, 0);
+            let billing = rates.billing_of(&presenter.provider);
+            let free = billing.is_free();
+            let (mut speech, mut billed, mut cost, mut creates) =
+                (Duration::ZERO, Duration::ZERO, 0.0, 0);
             let mut statuses = Vec::with_capacity(clips.len());
             for clip in &clips {
                 let part_speech = rates.speech(&clip.script);
@@ -264,7 +307,8 @@ impl Plan {
                     SlideStatus::ToRender | SlideStatus::InFlight { started: false }
                 );
                 if billable && !free {
-                    billed += rates.billed(part_speech);
+                    billed += billing.billed(part_speech);
+                    cost += billing.cost(part_speech);
                 }
                 statuses.push(status);
             }
@@ -276,6 +320,8 @@ impl Plan {
                 words,
                 speech,
                 billed,
+                cost,
+                unit: billing.unit,
                 creates: if free { 0 } else { creates },
             });
         }
@@ -296,24 +342,60 @@ impl Plan {
         self.slides.iter().filter(|s| matches(&s.status)).count()
     }
 
-    /// `Err` when the render would be billed more than `max_minutes`.
+    /// `Err` when the render would be billed more than `max_minutes` of
+    /// vendor time (every vendor, each clip rounded up to its vendor's step).
     pub fn check_budget(&self, max_minutes: f64) -> Result<(), BudgetError> {
         let needed = self.total_minutes();
-        // A hundredth of a minute of slack absorbs float sums of exact steps.
-        if needed <= max_minutes + 0.01 {
-            Ok(())
-        } else {
-            Err(BudgetError {
-                needed,
-                max: max_minutes,
-                clips: self
-                    .slides
-                    .iter()
-                    .filter(|s| !s.billed.is_zero())
-                    .map(|s| s.keys.len())
-                    .sum(),
-            })
+        self.within(needed, max_minutes, |_| true, None)
+    }
+
+    /// What the render costs per billing provider, in each one's unit:
+    /// `(provider, cost, unit)`, sorted by provider.
+    pub fn costs(&self) -> Vec<(String, f64, &'static str)> {
+        let mut by: BTreeMap<&str, (f64, &'static str)> = BTreeMap::new();
+        for s in &self.slides {
+            if let Some(p) = s.provider.as_deref().filter(|_| !s.unit.is_empty()) {
+                let e = by.entry(p).or_insert((0.0, s.unit));
+                e.0 += s.cost;
+            }
         }
+        by.into_iter()
+            .map(|(p, (cost, unit))| (p.to_string(), cost, unit))
+            .collect()
+    }
+
+    /// `Err` when the render would cost `provider` more than `max` of its
+    /// unit (credits for HeyGen and D-ID, minutes for Elai).
+    pub fn check_cost(&self, provider: &str, max: f64) -> Result<(), BudgetError> {
+        let mine = |s: &SlidePlan| s.provider.as_deref() == Some(provider);
+        let needed: f64 = self.slides.iter().filter(|s| mine(s)).map(|s| s.cost).sum();
+        let unit = self.rates.billing_of(provider).unit;
+        let unit = if unit.is_empty() { "units" } else { unit };
+        self.within(needed, max, mine, Some((provider.to_string(), unit)))
+    }
+
+    fn within(
+        &self,
+        needed: f64,
+        max: f64,
+        counts: impl Fn(&SlidePlan) -> bool,
+        cost_of: Option<(String, &'static str)>,
+    ) -> Result<(), BudgetError> {
+        // A hundredth of slack absorbs float sums of exact steps.
+        if needed <= max + 0.01 {
+            return Ok(());
+        }
+        Err(BudgetError {
+            needed,
+            max,
+            clips: self
+                .slides
+                .iter()
+                .filter(|s| counts(s) && !s.billed.is_zero())
+                .map(|s| s.keys.len())
+                .sum(),
+            cost_of,
+        })
     }
 }
 
@@ -325,6 +407,28 @@ fn fmt_minutes(m: f64) -> String {
     }
 }
 
+/// `1 credit`, `2.5 credits`.
+fn fmt_cost(cost: f64, unit: &str) -> String {
+    let unit = if cost == 1.0 {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
+    format!("{} {unit}", fmt_minutes(cost))
+}
+
+/// `in whole minutes`, `1 credit per started 30s`.
+fn fmt_billing(b: &Billing) -> String {
+    if b.unit == "minutes" && b.step == Duration::from_secs(60) && b.per_step == 1.0 {
+        return "in whole minutes".to_string();
+    }
+    format!(
+        "{} per started {}",
+        fmt_cost(b.per_step, b.unit),
+        humantime::format_duration(b.step)
+    )
+}
+
 fn fmt_clock(d: Duration) -> String {
     let secs = d.as_secs_f64().ceil() as u64;
     format!("{}:{:02}", secs / 60, secs % 60)
@@ -334,7 +438,7 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>8}",
+            "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>10}",
             "slide", "status", "provider", "words", "speech", "billed"
         )?;
         for s in &self.slides {
@@ -342,9 +446,11 @@ impl fmt::Display for Plan {
                 (String::new(), String::new())
             } else if s.billed.is_zero() {
                 (fmt_clock(s.speech), "-".to_string())
-            } else {
+            } else if s.unit == "minutes" {
                 let m = s.billed.as_secs_f64() / 60.0;
                 (fmt_clock(s.speech), format!("{} min", fmt_minutes(m)))
+            } else {
+                (fmt_clock(s.speech), fmt_cost(s.cost, s.unit))
             };
             let status = match s.keys.len() {
                 0 | 1 => s.status.to_string(),
@@ -352,7 +458,7 @@ impl fmt::Display for Plan {
             };
             writeln!(
                 f,
-                "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>8}",
+                "{:>5}  {:<24}  {:<8}  {:>5}  {:>6}  {:>10}",
                 s.slide,
                 status,
                 s.provider.as_deref().unwrap_or(""),
@@ -376,25 +482,46 @@ impl fmt::Display for Plan {
         if same > 0 {
             write!(f, ", {same} repeated")?;
         }
-        writeln!(
+        write!(
             f,
             "; about {} vendor minute(s)",
             fmt_minutes(self.total_minutes())
         )?;
-        let step = self.rates.billing_step;
-        let minutes = step.as_secs() / 60;
-        let step = if minutes > 0 && Duration::from_secs(minutes * 60) == step {
-            format!("{minutes} minute(s)")
-        } else {
-            humantime::format_duration(step).to_string()
-        };
+        let costs: Vec<String> = self
+            .costs()
+            .into_iter()
+            .filter(|(_, cost, unit)| *unit != "minutes" && *cost > 0.0)
+            .map(|(p, cost, unit)| format!("{p} {}", fmt_cost(cost, unit)))
+            .collect();
+        if !costs.is_empty() {
+            write!(f, ": {}", costs.join(", "))?;
+        }
+        writeln!(f)?;
         write!(
             f,
-            "(estimated at {} words per minute, each clip rounded up to {step}",
+            "(estimated at {} words per minute",
             self.rates.speech_rate.words_per_minute()
         )?;
-        if !self.rates.free_providers.is_empty() {
-            write!(f, "; {} cost nothing", self.rates.free_providers.join(", "))?;
+        // How the providers of this deck bill.
+        let mut providers: Vec<&str> = self
+            .slides
+            .iter()
+            .filter_map(|s| s.provider.as_deref())
+            .collect();
+        providers.sort_unstable();
+        providers.dedup();
+        let (free, billed): (Vec<&str>, Vec<&str>) = providers
+            .into_iter()
+            .partition(|p| self.rates.billing_of(p).is_free());
+        let steps: Vec<String> = billed
+            .iter()
+            .map(|p| format!("{p} {}", fmt_billing(&self.rates.billing_of(p))))
+            .collect();
+        if !steps.is_empty() {
+            write!(f, "; each clip billed on its own: {}", steps.join(", "))?;
+        }
+        if !free.is_empty() {
+            write!(f, "; {} cost nothing", free.join(", "))?;
         }
         f.write_str(")")
     }

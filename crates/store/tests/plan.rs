@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{deck, write_clip};
-use slidecast_core::RenderHandle;
+use slidecast_core::{Billing, RenderHandle};
 use slidecast_store::{plan, ClipCache, ClipKey, ClipOrigin, Journal, Plan, Rates, SlideStatus};
 
 /// Put a clip for `request` in `cache` (written in `dir` first).
@@ -35,28 +35,20 @@ fn minutes_follow_the_documented_rate_and_rounding() {
     assert_eq!(rates.speech(&words(65)), Duration::from_secs(30));
     // At least a second, even for one word.
     assert_eq!(rates.speech("Hi."), Duration::from_secs(1));
+    let elai = rates.billing_of("elai");
     assert_eq!(
-        rates.billed(Duration::from_secs(60)),
+        elai.billed(Duration::from_secs(60)),
         Duration::from_secs(60)
     );
     assert_eq!(
-        rates.billed(Duration::from_millis(60_400)),
+        elai.billed(Duration::from_millis(60_400)),
         Duration::from_secs(120)
     );
-    assert_eq!(
-        rates.billed(Duration::from_secs(4)),
-        Duration::from_secs(60)
-    );
-    let half = Rates {
-        billing_step: Duration::from_secs(30),
-        ..Rates::default()
-    };
-    assert_eq!(half.billed(Duration::from_secs(4)), Duration::from_secs(30));
-    let exact = Rates {
-        billing_step: Duration::ZERO,
-        ..Rates::default()
-    };
-    assert_eq!(exact.billed(Duration::from_secs(4)), Duration::from_secs(4));
+    assert_eq!(elai.billed(Duration::from_secs(4)), Duration::from_secs(60));
+    // Local renders are free; a provider the rates do not know is billed
+    // in whole minutes, never free.
+    assert!(rates.billing_of("local").is_free());
+    assert_eq!(rates.billing_of("acme"), Billing::per_minute());
 }
 
 #[test]
@@ -99,10 +91,10 @@ fn a_fresh_deck_bills_every_clip_rounded_up_separately() {
         &deck,
         None,
         None,
-        Rates {
-            billing_step: Duration::from_secs(30),
-            ..Rates::default()
-        },
+        Rates::default().bill(
+            "elai",
+            Billing::metered("minutes", Duration::from_secs(30), 0.5),
+        ),
     );
     assert_eq!(thirty.total_minutes(), 0.5 * 2.0 + 1.5 + 0.5);
 }
@@ -264,4 +256,58 @@ fn a_narration_in_parts_is_priced_and_counted_part_by_part() {
     assert!(p.to_string().contains("to render (3 parts)"), "{p}");
     let err = p.check_budget(2.5).unwrap_err();
     assert_eq!(err.clips, 4, "one clip of slide 1, three of slide 2");
+}
+
+#[test]
+fn a_deck_mixing_vendors_is_priced_in_each_vendors_unit_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let w131 = words(131); // 60.5 s of speech
+    let mut deck = deck(dir.path(), "elai", &[Some(&w131), Some(&w131), Some(&w131)]);
+    for (slide, provider) in [(1, "heygen"), (2, "did")] {
+        deck.slides[slide].presenter.as_mut().unwrap().provider = provider.into();
+    }
+    let rates = Rates::default()
+        .bill(
+            "heygen",
+            Billing::metered("credits", Duration::from_secs(30), 1.0),
+        )
+        .bill(
+            "did",
+            Billing::metered("credits", Duration::from_secs(15), 1.0),
+        );
+    let p = Plan::build(&deck, None, None, rates);
+    let billed: Vec<u64> = p.slides.iter().map(|s| s.billed.as_secs()).collect();
+    assert_eq!(billed, [120, 90, 75]);
+    assert_eq!(
+        p.costs(),
+        [
+            ("did".to_string(), 5.0, "credits"),
+            ("elai".to_string(), 2.0, "minutes"),
+            ("heygen".to_string(), 3.0, "credits")
+        ]
+    );
+    assert_eq!(p.total_minutes(), 4.75);
+    assert!(p.check_cost("heygen", 3.0).is_ok());
+    let err = p.check_cost("heygen", 2.0).unwrap_err();
+    assert_eq!((err.needed, err.clips), (3.0, 1));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("about 3 heygen credits for 1 clip(s)") && msg.contains("--max-cost heygen=3"),
+        "{msg}"
+    );
+    assert!(p.check_cost("elai", 1.5).is_err() && p.check_cost("elai", 2.0).is_ok());
+    let table = p.to_string();
+    for line in [
+        "3 credits",
+        "5 credits",
+        "2 min",
+        "did 5 credits, heygen 3 credits",
+    ] {
+        assert!(table.contains(line), "{line} in\n{table}");
+    }
+    assert!(
+        table.contains("heygen 1 credit per started 30s")
+            && table.contains("elai in whole minutes"),
+        "{table}"
+    );
 }
