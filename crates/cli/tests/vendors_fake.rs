@@ -126,32 +126,30 @@ fn a_heygen_deck_renders_through_the_binary_with_alpha_where_the_avatar_has_it()
     );
     // The deck's slides say heygen; `--provider heygen` says it for all.
     let out = dir.path().join("talk.mp4");
-    with_fakes(&fakes)
-        .args([
-            "render",
-            "--provider",
-            "heygen",
-            "--progress",
-            "plain",
-            "--no-cache",
-        ])
-        .arg(&deck)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    let render = || {
+        with_fakes(&fakes)
+            .args(["render", "--provider", "heygen", "--progress", "plain"])
+            .arg(&deck)
+            .arg("-o")
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .assert()
+            .success()
+    };
+    render();
     let stats = fakes.heygen.stats();
     assert_eq!((stats.creates, stats.webm_creates), (3, 2), "{stats:?}");
-    assert!(
-        stats.creates_by_slide.values().all(|n| *n == 1),
-        "{stats:?}"
-    );
-    assert!(
-        stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
-        "{stats:?}"
-    );
+    assert!(stats.creates_by_slide.values().all(|n| *n == 1), "{stats:?}");
+    assert!(stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(), "{stats:?}");
     assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
     assert!(probe_duration(&out) > 4.0, "{}", probe_duration(&out));
+
+    // Again: the WebM and MP4 clips come back from the cache, unpaid.
+    std::fs::remove_file(&out).unwrap();
+    render();
+    assert_eq!(fakes.heygen.stats().creates, 3);
+    assert!(probe_duration(&out) > 4.0);
 }
 
 #[test]

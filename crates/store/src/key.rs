@@ -14,7 +14,13 @@ use crate::StoreError;
 /// request shape sent to the vendor, a fixed rendering bug): every key of
 /// that provider changes with it, so old clips are no longer reused and
 /// `cache prune` eventually removes them.
-pub const PROVIDER_FORMAT_VERSIONS: &[(&str, u32)] = &[("elai", 1), ("local", 1), ("mock", 1)];
+pub const PROVIDER_FORMAT_VERSIONS: &[(&str, u32)] = &[
+    ("did", 1),
+    ("elai", 1),
+    ("heygen", 1),
+    ("local", 1),
+    ("mock", 1),
+];
 
 /// The clip format version of `provider` (1 for providers not listed in
 /// [`PROVIDER_FORMAT_VERSIONS`]).
