@@ -140,8 +140,14 @@ fn a_heygen_deck_renders_through_the_binary_with_alpha_where_the_avatar_has_it()
     render();
     let stats = fakes.heygen.stats();
     assert_eq!((stats.creates, stats.webm_creates), (3, 2), "{stats:?}");
-    assert!(stats.creates_by_slide.values().all(|n| *n == 1), "{stats:?}");
-    assert!(stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(), "{stats:?}");
+    assert!(
+        stats.creates_by_slide.values().all(|n| *n == 1),
+        "{stats:?}"
+    );
+    assert!(
+        stats.last_create_at.unwrap() <= stats.first_ready_at.unwrap(),
+        "{stats:?}"
+    );
     assert_eq!(probe_codecs(&out), ["h264", "aac", "mov_text", "bin_data"]);
     assert!(probe_duration(&out) > 4.0, "{}", probe_duration(&out));
 

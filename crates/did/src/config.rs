@@ -1,7 +1,5 @@
 //! Configuration of the D-ID provider, built with [`DidConfig::builder`].
 
-use std::path::PathBuf;
-
 pub use slidecast_vendor::ApiKey;
 use slidecast_vendor::{ClientSettings, ConnectionBuilder, Pacing};
 
@@ -62,53 +60,7 @@ impl Default for DidConfigBuilder {
 }
 
 impl DidConfigBuilder {
-    /// API root (default D-ID's public API); for tests and proxies.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.connection.base_url(url);
-        self
-    }
-
-    /// The API key (`user:secret`).
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.connection.api_key(key);
-        self
-    }
-
-    /// Read the key from this file (its first non-empty line).
-    pub fn api_key_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.connection.api_key_file(path);
-        self
-    }
-
-    /// Whether to fall back to `DID_API_KEY` (default true).
-    pub fn read_env(mut self, yes: bool) -> Self {
-        self.connection.read_env(yes);
-        self
-    }
-
-    /// Turn every timeout off (tests under a paused clock).
-    pub fn no_timeouts(mut self) -> Self {
-        self.connection.no_timeouts();
-        self
-    }
-
-    /// Client-side rate limit: `per_second` requests, bursts of `burst`.
-    pub fn rate_limit(mut self, per_second: f64, burst: u32) -> Self {
-        self.connection.rate_limit(per_second, burst);
-        self
-    }
-
-    /// Poll backoff and deadline.
-    pub fn pacing(mut self, pacing: Pacing) -> Self {
-        self.pacing = pacing;
-        self
-    }
-
-    /// The speaking rate speech is estimated at.
-    pub fn words_per_minute(mut self, wpm: f64) -> Self {
-        self.pacing.speech_rate = slidecast_core::SpeechRate::new(wpm);
-        self
-    }
+    slidecast_vendor::vendor_config_setters!("DID_API_KEY");
 
     /// Cap renders in flight.
     pub fn max_in_flight(mut self, n: usize) -> Self {

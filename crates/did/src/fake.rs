@@ -27,14 +27,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use slidecast_vendor::fake::{DownloadFault, FaultState, Injected, Outcome};
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome};
 pub use slidecast_vendor::fake::{Faults, RateLimitBurst};
 use slidecast_vendor::ApiKey;
 use tokio::task::JoinHandle;
@@ -220,11 +220,7 @@ impl FakeDid {
             .base_url(self.base_url())
             .read_env(false)
             .rate_limit(1000.0, 100)
-            .pacing(slidecast_vendor::Pacing {
-                poll_initial: Duration::from_millis(50),
-                poll_max: Duration::from_millis(500),
-                ..slidecast_vendor::Pacing::default()
-            });
+            .pacing(slidecast_vendor::fake::quick_pacing());
         if let Ok(key) = ApiKey::new(self.api_key()) {
             builder = builder.api_key(key);
         }
@@ -275,26 +271,16 @@ fn error(status: StatusCode, kind: &str, description: &str) -> Response {
 
 /// Auth and injected faults of every API route; `Some` answers.
 fn gate(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
-    match inner.faults.api_request() {
-        Some(Injected::RateLimited(secs)) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequestsError",
-                "Too many requests",
-            );
-            if let Ok(v) = secs.to_string().parse() {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Some(r);
-        }
-        Some(Injected::ServerError) => {
-            return Some(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerError",
-                "Internal server error",
-            ))
-        }
-        None => {}
+    let injected = inner.faults.injected_answer(|status, message| {
+        let kind = if status == StatusCode::TOO_MANY_REQUESTS {
+            "TooManyRequestsError"
+        } else {
+            "InternalServerError"
+        };
+        error(status, kind, message)
+    });
+    if injected.is_some() {
+        return injected;
     }
     use base64::Engine;
     let expected = format!(
@@ -555,27 +541,12 @@ async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Resp
         return error(StatusCode::NOT_FOUND, "NotFoundError", "not found");
     }
     let bytes = inner.config.mp4.clone();
-    match inner.faults.download() {
-        DownloadFault::Expired => {
-            inner.stats.expired_downloads += 1;
-            error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
-        }
-        DownloadFault::Truncated => {
-            let len = bytes.len();
-            let mut r = Response::new(slidecast_vendor::fake::truncated_body(bytes));
-            if let Ok(v) = len.to_string().parse() {
-                r.headers_mut().insert(header::CONTENT_LENGTH, v);
-            }
-            r
-        }
-        DownloadFault::None => {
-            inner.stats.downloads += 1;
-            let mut r = Response::new(Body::from(bytes));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("video/mp4"),
-            );
-            r
-        }
+    let expired = error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
+    let (response, fault) = inner.faults.download_answer(bytes, "video/mp4", expired);
+    match fault {
+        DownloadFault::Expired => inner.stats.expired_downloads += 1,
+        DownloadFault::None => inner.stats.downloads += 1,
+        DownloadFault::Truncated => {}
     }
+    response
 }

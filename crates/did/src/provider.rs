@@ -40,10 +40,9 @@ pub struct HandleData {
     pub slide: usize,
     /// A talk or a clip.
     pub kind: Kind,
-    /// The render deadline, seconds from `created_at`.
-    pub deadline_secs: f64,
-    /// When the render was created, seconds since the Unix epoch.
-    pub created_at: u64,
+    /// The deadline clock.
+    #[serde(flatten)]
+    pub clock: Clock,
 }
 
 /// The D-ID avatar provider. Cheap to share across the scheduler's tasks.
@@ -116,7 +115,7 @@ impl DidProvider {
     }
 
     fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
-        if handle.provider != PROVIDER_NAME || !wire::is_valid_id(&handle.id) {
+        if handle.provider != PROVIDER_NAME || !slidecast_vendor::is_safe_id(&handle.id) {
             return Err(ProviderError::permanent(
                 PermanentKind::Local,
                 format!(
@@ -134,8 +133,7 @@ impl DidProvider {
         let data = HandleData {
             slide: request.slide,
             kind: Kind::of(&request.avatar),
-            deadline_secs: deadline.as_secs_f64(),
-            created_at: clock.started_at,
+            clock,
         };
         self.renders.started(&id, deadline);
         let mut handle = RenderHandle::new(PROVIDER_NAME, id);
@@ -301,7 +299,7 @@ impl AvatarProvider for DidProvider {
             Ok(answer) => {
                 self.unsure().remove(&token);
                 let id = wire::created_id(&answer)
-                    .filter(|id| wire::is_valid_id(id))
+                    .filter(|id| slidecast_vendor::is_safe_id(id))
                     .ok_or_else(|| {
                         ProviderError::permanent(
                             PermanentKind::BadRequest,
@@ -375,10 +373,7 @@ impl AvatarProvider for DidProvider {
             RenderState::Started => "started".to_string(),
             RenderState::Unknown(s) => s,
         };
-        let clock = data.map(|d| Clock {
-            deadline: Duration::from_secs_f64(d.deadline_secs.max(0.0)),
-            started_at: d.created_at,
-        });
+        let clock = data.map(|d| d.clock);
         let elapsed = self.renders.check_deadline(
             id,
             clock,

@@ -82,15 +82,6 @@ impl Kind {
     }
 }
 
-/// Render ids are opaque; refuse anything that would change the path.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The create body of `request` (a talk or a clip), tagged with `token`.
 pub fn create_body(request: &ClipRequest, token: &str) -> Value {
     let mut script = json!({"type": "text", "input": request.script});
@@ -113,15 +104,6 @@ pub fn create_body(request: &ClipRequest, token: &str) -> Value {
         }
     }
     body
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(300)
-        .collect()
 }
 
 /// An error D-ID reported: `{kind, description}`.
@@ -149,10 +131,14 @@ pub fn did_error(value: &Value) -> Option<DidError> {
     if let Some(s) = e.as_str() {
         return Some(DidError {
             kind: None,
-            description: one_line(s),
+            description: slidecast_vendor::one_line(s)?,
         });
     }
-    let text = |k: &str| e.get(k).and_then(Value::as_str).map(one_line);
+    let text = |k: &str| {
+        e.get(k)
+            .and_then(Value::as_str)
+            .and_then(slidecast_vendor::one_line)
+    };
     let description = text("description").or_else(|| text("message"))?;
     Some(DidError {
         kind: text("kind"),

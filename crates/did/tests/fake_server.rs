@@ -9,11 +9,12 @@ use std::time::Duration;
 use slidecast_core::deck::Rgb;
 use slidecast_core::testing::MockComposer;
 use slidecast_core::{
-    AvatarProvider, ClipRequest, Deck, PermanentKind, ProviderError, RenderHandle, RenderStatus,
-    RunOptions, Scheduler,
+    AvatarProvider, ClipRequest, Deck, PermanentKind, ProviderError, RenderStatus, RunOptions,
+    Scheduler,
 };
 use slidecast_did::fake::{FakeDid, FakeDidConfig, Faults, RateLimitBurst};
 use slidecast_did::{ApiKey, DidProvider};
+use slidecast_vendor::fake::until_done;
 
 const MP4: &[u8] = b"slidecast mock clip\nslide=0\nduration=4\n";
 const PHOTO: &str = "https://images.example/founder.jpg";
@@ -41,20 +42,6 @@ async fn fake(config: FakeDidConfig) -> (FakeDid, DidProvider) {
     let fake = FakeDid::start(config).await.unwrap();
     let provider = DidProvider::new(fake.provider_config().build().unwrap()).unwrap();
     (fake, provider)
-}
-
-async fn until_done(p: &DidProvider, h: &RenderHandle) -> RenderStatus {
-    for _ in 0..400 {
-        match p.status(h).await {
-            Ok(RenderStatus::Rendering { .. } | RenderStatus::Queued)
-            | Err(ProviderError::Transient { .. }) => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Ok(done) => return done,
-            Err(e) => panic!("status: {e}"),
-        }
-    }
-    panic!("the render never ended")
 }
 
 #[tokio::test]

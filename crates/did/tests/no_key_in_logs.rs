@@ -1,40 +1,19 @@
 //! Every log line of a lifecycle with failures, at TRACE level: the key
 //! appears in none of them, nor in any error.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slidecast_core::deck::Rgb;
 use slidecast_core::{AvatarProvider, ClipRequest, RenderStatus};
 use slidecast_did::fake::{FakeDid, FakeDidConfig, Faults, RateLimitBurst};
 use slidecast_did::{ApiKey, DidProvider};
+use slidecast_vendor::fake::LogCapture;
 
 const KEY: &str = "me@example:VERY-SECRET-0042";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_never_reaches_a_log_line() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = LogCapture::start();
 
     let mut config = FakeDidConfig::new(&b"clip bytes"[..])
         .render_delay(Duration::from_millis(100))
@@ -93,7 +72,7 @@ async fn the_key_never_reaches_a_log_line() {
     tracing::error!(?errors, "errors seen");
 
     assert!(errors.len() >= 3, "faults were injected: {errors:?}");
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(
         text.contains("provider built") && text.contains("vendor request"),
         "logs were captured"

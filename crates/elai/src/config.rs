@@ -1,6 +1,5 @@
 //! Configuration of the Elai provider, built with [`ElaiConfig::builder`].
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use slidecast_vendor::ApiKey;
@@ -102,43 +101,10 @@ impl Default for ElaiConfigBuilder {
 }
 
 impl ElaiConfigBuilder {
-    /// API root (default Elai's public API); for tests and proxies.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.connection.base_url(url);
-        self
-    }
-
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.connection.api_key(key);
-        self
-    }
-
-    /// Read the key from this file (its first line, trimmed).
-    pub fn api_key_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.connection.api_key_file(path);
-        self
-    }
-
-    /// Whether to fall back to `ELAI_API_KEY` (default true).
-    pub fn read_env(mut self, yes: bool) -> Self {
-        self.connection.read_env(yes);
-        self
-    }
+    slidecast_vendor::vendor_config_setters!("ELAI_API_KEY");
 
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.connection.request_timeout(t);
-        self
-    }
-
-    /// Turn every timeout off (see [`ConnectionBuilder::no_timeouts`]).
-    pub fn no_timeouts(mut self) -> Self {
-        self.connection.no_timeouts();
-        self
-    }
-
-    /// Client-side rate limit: `per_second` requests, bursts of `burst`.
-    pub fn rate_limit(mut self, per_second: f64, burst: u32) -> Self {
-        self.connection.rate_limit(per_second, burst);
         self
     }
 
@@ -163,13 +129,6 @@ impl ElaiConfigBuilder {
         self.pacing.deadline_base = base;
         self.pacing.deadline_per_speech_minute = per_speech_minute;
         self.pacing.deadline_cap = cap;
-        self
-    }
-
-    /// The speaking rate deadlines are estimated at (default: the shared
-    /// [`SpeechRate`](slidecast_core::SpeechRate)).
-    pub fn words_per_minute(mut self, wpm: f64) -> Self {
-        self.pacing.speech_rate = slidecast_core::SpeechRate::new(wpm);
         self
     }
 

@@ -26,7 +26,7 @@ use crate::config::{ConfigError, ElaiConfig};
 use crate::discovery::{find_avatar, Avatar, Voice};
 use crate::wire::{self, VideoObject, VideoState};
 use slidecast_core::deck::nearest_names;
-use slidecast_vendor::{unix_now, Client, Clock, Ctx, RenderTracker};
+use slidecast_vendor::{Client, Clock, Ctx, RenderTracker};
 
 /// The provider name decks use.
 pub const PROVIDER_NAME: &str = "elai";
@@ -39,10 +39,9 @@ pub struct HandleData {
     pub script_chars: usize,
     /// Estimated speech length of the script, seconds.
     pub speech_secs: f64,
-    /// The render deadline, seconds from `created_at`.
-    pub deadline_secs: f64,
-    /// When the video was created, seconds since the Unix epoch.
-    pub created_at: u64,
+    /// The deadline clock (created at, deadline).
+    #[serde(flatten)]
+    pub clock: Clock,
 }
 
 /// The Elai avatar provider. Cheap to share (`Arc`) across the scheduler's
@@ -331,7 +330,7 @@ impl ElaiProvider {
                 Err(e) => return Err(e),
             };
             let found = wire::find_tagged_video(&list, token)
-                .filter(|v| v.id.as_deref().is_some_and(wire::is_valid_video_id));
+                .filter(|v| v.id.as_deref().is_some_and(slidecast_vendor::is_safe_id));
             if found.is_some() {
                 return Ok(found);
             }
@@ -354,8 +353,7 @@ impl ElaiProvider {
             slide: request.slide,
             script_chars: request.script.chars().count(),
             speech_secs: self.config.speech_seconds(&request.script),
-            deadline_secs: deadline.as_secs_f64(),
-            created_at: unix_now(),
+            clock: Clock::now(deadline),
         };
         self.renders.started(&id, deadline);
         let mut handle = RenderHandle::new(PROVIDER_NAME, id);
@@ -378,7 +376,7 @@ impl ElaiProvider {
                 ),
             ));
         }
-        if !wire::is_valid_video_id(&handle.id) {
+        if !slidecast_vendor::is_safe_id(&handle.id) {
             return Err(ProviderError::permanent(
                 PermanentKind::Local,
                 format!("`{}` is not an Elai video id", handle.id),
@@ -552,7 +550,7 @@ impl AvatarProvider for ElaiProvider {
                 match created {
                     Ok(answer) => VideoObject::from_json(&answer)
                         .id
-                        .filter(|id| wire::is_valid_video_id(id))
+                        .filter(|id| slidecast_vendor::is_safe_id(id))
                         .ok_or_else(|| {
                             ProviderError::permanent(
                                 PermanentKind::BadRequest,
@@ -656,7 +654,7 @@ impl AvatarProvider for ElaiProvider {
         // The deadline runs from the start of the render, not the create
         // (a resumed draft may have waited long before being started).
         let deadline = data
-            .map(|d| Duration::from_secs_f64(d.deadline_secs.max(0.0)))
+            .map(|d| d.clock.deadline())
             .unwrap_or(self.config.pacing.deadline_base);
         self.renders.started(id, deadline);
         Ok(())
@@ -713,10 +711,7 @@ impl AvatarProvider for ElaiProvider {
 
         // A render from an earlier run: its deadline clock started when it
         // was created.
-        let clock = data.as_ref().map(|d| Clock {
-            deadline: Duration::from_secs_f64(d.deadline_secs.max(0.0)),
-            started_at: d.created_at,
-        });
+        let clock = data.as_ref().map(|d| d.clock);
         let elapsed = match self.renders.check_deadline(
             id,
             clock,

@@ -147,17 +147,6 @@ pub fn render_path(id: &str) -> String {
     format!("videos/render/{id}")
 }
 
-/// True when `id` is safe to put in a URL path: Elai ids are 24 hex digits,
-/// but any short token of ASCII letters, digits, `-` and `_` is accepted (a
-/// journal could be edited by hand; never let it smuggle `/` or `?`).
-pub fn is_valid_video_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Voice settings after defaults are applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoiceChoice<'a> {
@@ -392,11 +381,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
         .get("message")
         .or_else(|| value.get("error"))
         .and_then(Value::as_str)?;
-    let one_line: String = msg.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.is_empty() {
-        return None;
-    }
-    Some(one_line.chars().take(300).collect())
+    slidecast_vendor::one_line(msg)
 }
 
 /// Parse `GET avatars`: a list (or `{avatars: [...]}`) of avatars, each with
@@ -599,14 +584,6 @@ mod tests {
         assert_eq!(id(find_tagged_video(&list, "slidecast-req-9")), None);
         let bare = json!([{"id": "d", "tags": ["t"]}]);
         assert_eq!(id(find_tagged_video(&bare, "t")).as_deref(), Some("d"));
-    }
-
-    #[test]
-    fn video_ids_are_checked() {
-        assert!(is_valid_video_id("5f9a1c2b3d4e5f6a7b8c9d0e"));
-        assert!(!is_valid_video_id("../avatars"));
-        assert!(!is_valid_video_id("a?b"));
-        assert!(!is_valid_video_id(""));
     }
 
     #[test]

@@ -1,40 +1,19 @@
 //! Every log line of a whole lifecycle, including failures, at TRACE level:
 //! the API key appears in none of them.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slidecast_core::deck::Rgb;
 use slidecast_core::{AvatarProvider, ClipRequest, RenderStatus};
 use slidecast_elai::fake::{FakeElai, FakeElaiConfig, Faults, RateLimitBurst};
 use slidecast_elai::{ApiKey, ElaiProvider};
+use slidecast_vendor::fake::LogCapture;
 
 const KEY: &str = "sk-live-VERY-SECRET-0042";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_never_reaches_a_log_line() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = LogCapture::start();
 
     let fake = FakeElai::start(
         FakeElaiConfig::new(&b"clip bytes"[..])
@@ -94,7 +73,7 @@ async fn the_key_never_reaches_a_log_line() {
     tracing::error!(?errors, "errors seen");
 
     assert!(errors.len() >= 3, "faults were injected: {errors:?}");
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(text.contains("provider built"), "logs were captured");
     assert!(
         !text.contains("VERY-SECRET"),

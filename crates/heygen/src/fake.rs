@@ -27,14 +27,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use slidecast_vendor::fake::{DownloadFault, FaultState, Injected, Outcome};
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome};
 pub use slidecast_vendor::fake::{Faults, RateLimitBurst};
 use slidecast_vendor::ApiKey;
 use tokio::task::JoinHandle;
@@ -277,11 +277,7 @@ impl FakeHeyGen {
             .read_env(false)
             .rate_limit(1000.0, 100)
             .default_voice(VOICES[0].0)
-            .pacing(slidecast_vendor::Pacing {
-                poll_initial: Duration::from_millis(50),
-                poll_max: Duration::from_millis(500),
-                ..slidecast_vendor::Pacing::default()
-            });
+            .pacing(slidecast_vendor::fake::quick_pacing());
         if let Ok(key) = ApiKey::new(self.api_key()) {
             builder = builder.api_key(key);
         }
@@ -333,26 +329,16 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// Auth and injected faults of every API route; `Some` answers.
 fn gate(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
-    match inner.faults.api_request() {
-        Some(Injected::RateLimited(secs)) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_exceeded",
-                "Too many requests",
-            );
-            if let Ok(v) = secs.to_string().parse() {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Some(r);
-        }
-        Some(Injected::ServerError) => {
-            return Some(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Internal server error",
-            ))
-        }
-        None => {}
+    let injected = inner.faults.injected_answer(|status, message| {
+        let code = if status == StatusCode::TOO_MANY_REQUESTS {
+            "rate_limit_exceeded"
+        } else {
+            "internal_error"
+        };
+        error(status, code, message)
+    });
+    if injected.is_some() {
+        return injected;
     }
     let given = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     if given != Some(inner.config.api_key.as_str()) {
@@ -664,40 +650,17 @@ async fn download(
         inner.stats.expired_downloads += 1;
         return error(StatusCode::FORBIDDEN, "expired", "Request has expired");
     }
-    let bytes = if video.webm {
-        inner.config.webm.clone().unwrap_or_default()
+    let (bytes, kind) = if video.webm {
+        (inner.config.webm.clone().unwrap_or_default(), "video/webm")
     } else {
-        inner.config.mp4.clone()
+        (inner.config.mp4.clone(), "video/mp4")
     };
-    match inner.faults.download() {
-        DownloadFault::Expired => {
-            inner.stats.expired_downloads += 1;
-            error(StatusCode::FORBIDDEN, "expired", "Request has expired")
-        }
-        DownloadFault::Truncated => {
-            let len = bytes.len();
-            let mut r = Response::new(slidecast_vendor::fake::truncated_body(bytes));
-            if let Ok(v) = len.to_string().parse() {
-                r.headers_mut().insert(header::CONTENT_LENGTH, v);
-            }
-            r
-        }
-        DownloadFault::None => {
-            inner.stats.downloads += 1;
-            let mut r = Response::new(Body::from(bytes));
-            let kind = if video_is_webm(&file) {
-                "video/webm"
-            } else {
-                "video/mp4"
-            };
-            if let Ok(v) = kind.parse() {
-                r.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            r
-        }
+    let expired = error(StatusCode::FORBIDDEN, "expired", "Request has expired");
+    let (response, fault) = inner.faults.download_answer(bytes, kind, expired);
+    match fault {
+        DownloadFault::Expired => inner.stats.expired_downloads += 1,
+        DownloadFault::None => inner.stats.downloads += 1,
+        DownloadFault::Truncated => {}
     }
-}
-
-fn video_is_webm(file: &str) -> bool {
-    file.ends_with(".webm")
+    response
 }

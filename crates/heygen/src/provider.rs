@@ -43,10 +43,9 @@ pub const BILLING: Billing = Billing::metered("credits", Duration::from_secs(30)
 pub struct HandleData {
     /// The deck slide.
     pub slide: usize,
-    /// The render deadline, seconds from `created_at`.
-    pub deadline_secs: f64,
-    /// When the video was created, seconds since the Unix epoch.
-    pub created_at: u64,
+    /// The deadline clock.
+    #[serde(flatten)]
+    pub clock: Clock,
     /// The container the clip comes in.
     pub format: ClipFormat,
 }
@@ -151,8 +150,7 @@ impl HeyGenProvider {
         let clock = Clock::now(deadline);
         let data = HandleData {
             slide: request.slide,
-            deadline_secs: deadline.as_secs_f64(),
-            created_at: clock.started_at,
+            clock,
             format,
         };
         self.renders.started(&id, deadline);
@@ -166,7 +164,7 @@ impl HeyGenProvider {
     }
 
     fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
-        if handle.provider != PROVIDER_NAME || !wire::is_valid_video_id(&handle.id) {
+        if handle.provider != PROVIDER_NAME || !slidecast_vendor::is_safe_id(&handle.id) {
             return Err(ProviderError::permanent(
                 PermanentKind::Local,
                 format!(
@@ -204,7 +202,7 @@ impl HeyGenProvider {
         ctx: Ctx<'_>,
     ) -> Result<String, ProviderError> {
         let answer = self.http.call(Method::POST, path, Some(body), ctx).await?;
-        if let Some(id) = wire::created_id(&answer).filter(|id| wire::is_valid_video_id(id)) {
+        if let Some(id) = wire::created_id(&answer).filter(|id| slidecast_vendor::is_safe_id(id)) {
             return Ok(id);
         }
         Err(match wire::envelope_error(&answer) {
@@ -468,10 +466,7 @@ impl AvatarProvider for HeyGenProvider {
             VideoState::Processing => "processing".to_string(),
             VideoState::Unknown(s) => s,
         };
-        let clock = data.map(|d| Clock {
-            deadline: Duration::from_secs_f64(d.deadline_secs.max(0.0)),
-            started_at: d.created_at,
-        });
+        let clock = data.map(|d| d.clock);
         let elapsed = self.renders.check_deadline(
             id,
             clock,

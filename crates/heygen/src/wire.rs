@@ -73,15 +73,6 @@ pub fn delete_path(id: &str) -> String {
     format!("v1/video.delete?video_id={id}")
 }
 
-/// Video ids are opaque; refuse anything that would change the path.
-pub fn is_valid_video_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Who presents: a HeyGen avatar or a talking photo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Character<'a> {
@@ -215,15 +206,6 @@ impl std::fmt::Display for EnvelopeError {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(300)
-        .collect()
-}
-
 /// The `error` of an answer or of its `data`, when there is one.
 pub fn envelope_error(answer: &Value) -> Option<EnvelopeError> {
     let error = [answer.get("error"), answer.pointer("/data/error")]
@@ -250,7 +232,7 @@ pub fn envelope_error(answer: &Value) -> Option<EnvelopeError> {
     };
     Some(EnvelopeError {
         code,
-        message: one_line(&text),
+        message: slidecast_vendor::one_line(&text).unwrap_or_else(|| "no message".into()),
     })
 }
 
@@ -263,8 +245,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     value
         .get("message")
         .and_then(Value::as_str)
-        .map(one_line)
-        .filter(|m| !m.is_empty())
+        .and_then(slidecast_vendor::one_line)
 }
 
 /// `data.video_id` of a create answer.

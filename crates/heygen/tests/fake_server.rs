@@ -9,11 +9,12 @@ use std::time::Duration;
 use slidecast_core::deck::Rgb;
 use slidecast_core::testing::MockComposer;
 use slidecast_core::{
-    AvatarProvider, ClipRequest, Deck, PermanentKind, ProviderError, RenderHandle, RenderStatus,
-    RunOptions, Scheduler,
+    AvatarProvider, ClipRequest, Deck, PermanentKind, ProviderError, RenderStatus, RunOptions,
+    Scheduler,
 };
 use slidecast_heygen::fake::{FakeHeyGen, FakeHeyGenConfig, Faults, RateLimitBurst, VOICES};
 use slidecast_heygen::{ApiKey, HeyGenProvider};
+use slidecast_vendor::fake::until_done;
 
 const MP4: &[u8] = b"slidecast mock clip\nslide=0\nduration=4\n";
 const WEBM: &[u8] = b"\x1aE\xdf\xa3 stand-in webm with alpha";
@@ -41,21 +42,6 @@ async fn fake(config: FakeHeyGenConfig) -> (FakeHeyGen, HeyGenProvider) {
 
 fn quick() -> FakeHeyGenConfig {
     FakeHeyGenConfig::new(MP4).render_delay(Duration::from_millis(200))
-}
-
-/// Poll until the render ends; transient errors are retried.
-async fn until_done(p: &HeyGenProvider, h: &RenderHandle) -> RenderStatus {
-    for _ in 0..400 {
-        match p.status(h).await {
-            Ok(RenderStatus::Rendering { .. } | RenderStatus::Queued)
-            | Err(ProviderError::Transient { .. }) => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Ok(done) => return done,
-            Err(e) => panic!("status: {e}"),
-        }
-    }
-    panic!("the render never ended")
 }
 
 #[tokio::test]

@@ -10,8 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use slidecast_core::{AvatarProvider, ProviderError, RenderHandle, RenderStatus};
 use tokio::task::JoinHandle;
 
 /// A burst of 429 answers.
@@ -166,6 +169,55 @@ impl FaultState {
         }
     }
 
+    /// An API request arrived: the answer of the fault due, if any, in
+    /// the vendor's error body (`error(status, message)`); a 429 carries
+    /// its `Retry-After`.
+    pub fn injected_answer(
+        &mut self,
+        error: impl Fn(StatusCode, &str) -> Response,
+    ) -> Option<Response> {
+        Some(match self.api_request()? {
+            Injected::RateLimited(secs) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r
+            }
+            Injected::ServerError => {
+                error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        })
+    }
+
+    /// A download of a finished render arrived: `bytes` as `content_type`,
+    /// or the fault due (`expired`, as the vendor answers an expired URL,
+    /// or half the bytes and a dropped connection), and which it was.
+    pub fn download_answer(
+        &mut self,
+        bytes: Bytes,
+        content_type: &'static str,
+        expired: Response,
+    ) -> (Response, DownloadFault) {
+        let fault = self.download();
+        let response = match fault {
+            DownloadFault::Expired => expired,
+            DownloadFault::Truncated => {
+                let len = bytes.len();
+                let mut r = Response::new(truncated_body(bytes));
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                r
+            }
+            DownloadFault::None => {
+                let mut r = Response::new(Body::from(bytes));
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r
+            }
+        };
+        (response, fault)
+    }
+
     /// A download of a finished render arrived.
     pub fn download(&mut self) -> DownloadFault {
         self.downloads += 1;
@@ -177,6 +229,70 @@ impl FaultState {
         } else {
             DownloadFault::None
         }
+    }
+}
+
+/// Pacing for a provider aimed at a fake: polls every 50 ms to 500 ms.
+pub fn quick_pacing() -> crate::Pacing {
+    crate::Pacing {
+        poll_initial: Duration::from_millis(50),
+        poll_max: Duration::from_millis(500),
+        ..crate::Pacing::default()
+    }
+}
+
+/// Poll `handle` until its render ends (transient errors are polled
+/// through), at most 400 polls 20 ms apart; panics otherwise (test support).
+pub async fn until_done(provider: &dyn AvatarProvider, handle: &RenderHandle) -> RenderStatus {
+    for _ in 0..400 {
+        match provider.status(handle).await {
+            Ok(RenderStatus::Rendering { .. } | RenderStatus::Queued)
+            | Err(ProviderError::Transient { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Ok(done) => return done,
+            Err(e) => panic!("status of {}: {e}", handle.id),
+        }
+    }
+    panic!("the render {} never ended", handle.id)
+}
+
+/// Every log line of this thread at TRACE level, for tests that prove a
+/// secret never reaches one. Lines are captured while the guard of
+/// [`LogCapture::start`] lives.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Capture from now until the returned guard is dropped.
+    pub fn start() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+        let capture = LogCapture::default();
+        let sink = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        (capture, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

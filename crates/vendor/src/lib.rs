@@ -30,6 +30,7 @@ mod connection;
 pub mod fake;
 mod key;
 mod limiter;
+mod macros;
 mod pacing;
 mod tracker;
 
@@ -41,7 +42,25 @@ pub use connection::{parse_base_url, ConnectionBuilder};
 pub use key::{ApiKey, KeyError};
 pub use limiter::Lane;
 pub use pacing::Pacing;
-pub use tracker::{unix_now, Clock, RenderTracker};
+pub use tracker::{Clock, RenderTracker};
+
+/// True when a vendor's render id is safe to put in a URL path: a short
+/// token of ASCII letters, digits, `-` and `_` (a journal could be edited by
+/// hand; never let it smuggle `/` or `?`).
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A vendor's message as one line of at most 300 characters (`None` when
+/// it is blank): what errors quote.
+pub fn one_line(text: &str) -> Option<String> {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!line.is_empty()).then(|| line.chars().take(300).collect())
+}
 
 /// The tag that marks every create of `request`: the same for every
 /// attempt and every process, so any of them can find a create whose
@@ -51,4 +70,27 @@ pub fn create_token(request: &slidecast_core::ClipRequest) -> String {
     let canonical = serde_json::to_vec(&request.cache_fields()).unwrap_or_default();
     let digest = Sha256::digest(&canonical);
     format!("slidecast-req-{}", hex::encode(&digest[..8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_change_a_path_are_refused() {
+        assert!(is_safe_id("5f9a1c2b3d4e5f6a7b8c9d0e") && is_safe_id("tlk_AbC-9"));
+        for bad in ["../avatars", "a?b", "a/b", "", &"x".repeat(129)] {
+            assert!(!is_safe_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn messages_become_one_short_line() {
+        assert_eq!(
+            one_line("  Slide 1 is\n too long. ").as_deref(),
+            Some("Slide 1 is too long.")
+        );
+        assert_eq!(one_line(" \n "), None);
+        assert_eq!(one_line(&"a".repeat(400)).map(|l| l.len()), Some(300));
+    }
 }

@@ -19,28 +19,33 @@ struct Track {
     url: Option<String>,
 }
 
-/// Where a render's deadline clock started, as its handle records it (so a
-/// later run resumes the same deadline).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A render's deadline clock as its handle records it (flattened into the
+/// handle's data), so a later run resumes the same deadline.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clock {
-    /// The deadline, from `started_at`.
-    pub deadline: Duration,
-    /// When the render started, seconds since the Unix epoch.
-    pub started_at: u64,
+    /// The render deadline, seconds from `created_at`.
+    pub deadline_secs: f64,
+    /// When the render was created, seconds since the Unix epoch.
+    pub created_at: u64,
 }
 
 impl Clock {
     /// A clock starting now.
     pub fn now(deadline: Duration) -> Clock {
         Clock {
-            deadline,
-            started_at: unix_now(),
+            deadline_secs: deadline.as_secs_f64(),
+            created_at: unix_now(),
         }
+    }
+
+    /// The deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.deadline_secs.max(0.0))
     }
 }
 
 /// Seconds since the Unix epoch, now.
-pub fn unix_now() -> u64 {
+fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -112,8 +117,8 @@ impl RenderTracker {
         let track = map.entry(id.to_string()).or_insert_with(|| {
             let (deadline, age) = match clock {
                 Some(c) => (
-                    c.deadline,
-                    Duration::from_secs(unix_now().saturating_sub(c.started_at)),
+                    c.deadline(),
+                    Duration::from_secs(unix_now().saturating_sub(c.created_at)),
                 ),
                 None => (fallback, Duration::ZERO),
             };
