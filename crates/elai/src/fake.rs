@@ -42,20 +42,19 @@
 //! `GET|DELETE videos/{id}`, `GET avatars`, `GET voices`; downloads at
 //! `/public/video/{id}.mp4?s=<signature>` (no key needed).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome as Planned};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -64,42 +63,7 @@ use crate::config::{ApiKey, ElaiConfig, ElaiConfigBuilder};
 /// The API key the fake accepts unless configured otherwise.
 pub const FAKE_API_KEY: &str = "fake-elai-key-0123456789";
 
-/// A burst of 429 answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RateLimitBurst {
-    /// API requests answered normally before the burst begins.
-    pub after: u64,
-    /// API requests answered 429 in a row.
-    pub count: u32,
-    /// The `Retry-After` value, seconds.
-    pub retry_after_secs: u64,
-}
-
-/// Faults the fake injects. All default to none.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Faults {
-    pub rate_limit_burst: Option<RateLimitBurst>,
-    /// Fraction (0..=1) of API requests answered 500 before anything is
-    /// done, drawn from a generator seeded with `seed` (deterministic for a
-    /// given request order).
-    pub server_error_rate: f64,
-    pub seed: u64,
-    /// Slide number → how many of its renders end `failed`.
-    pub fail_renders: BTreeMap<usize, u32>,
-    /// Slides whose renders stay `rendering` for ever.
-    pub never_finish: BTreeSet<usize>,
-    /// The first N downloads answer 403, as an expired signed URL does.
-    pub expired_urls: u32,
-    /// The first N downloads send half the bytes (with the full
-    /// `Content-Length`) and then drop the connection.
-    pub truncated_downloads: u32,
-    /// The first N creates make their video but answer 502, as when the
-    /// answer is lost on the way back.
-    pub lost_create_answers: u32,
-    /// The first N creates make their video and never answer, as when the
-    /// process that sent them dies before the answer arrives.
-    pub hung_create_answers: u32,
-}
+pub use slidecast_vendor::fake::{Faults, RateLimitBurst};
 
 /// What a finished video shows, as the create request placed it: what a
 /// [`ClipMaker`] draws.
@@ -300,13 +264,7 @@ struct Inner {
     origin: String,
     videos: HashMap<String, Video>,
     next_id: u64,
-    rng: StdRng,
-    api_requests: u64,
-    burst_sent: u32,
-    lost_answers_sent: u32,
-    hung_answers_sent: u32,
-    renders_by_slide: HashMap<usize, u32>,
-    download_attempts: u32,
+    faults: FaultState,
     signature: u64,
     /// Canvas PNGs made so far, by side.
     canvas_pngs: HashMap<u32, Bytes>,
@@ -343,19 +301,13 @@ impl FakeElai {
         }
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let seed = config.faults.seed;
         let state = Arc::new(Mutex::new(Inner {
+            faults: FaultState::new(config.faults.clone()),
             config,
             origin: format!("http://{addr}"),
             videos: HashMap::new(),
             next_id: 1,
-            rng: StdRng::seed_from_u64(seed),
-            api_requests: 0,
-            burst_sent: 0,
-            lost_answers_sent: 0,
-            hung_answers_sent: 0,
-            renders_by_slide: HashMap::new(),
-            download_attempts: 0,
+
             signature: 0,
             canvas_pngs: HashMap::new(),
             stats: FakeStats::default(),
@@ -411,19 +363,16 @@ impl FakeElai {
         let inner = lock(&self.state);
         let mut stats = inner.stats.clone();
         stats.first_ready_at = inner.ready_times.iter().min().copied();
+        stats.injected_429 = inner.faults.injected_429;
+        stats.injected_500 = inner.faults.injected_500;
         stats
     }
 
     /// Replace the faults (counters of bursts and downloads start again).
     pub fn set_faults(&self, faults: Faults) {
         let mut inner = lock(&self.state);
-        inner.rng = StdRng::seed_from_u64(faults.seed);
+        inner.faults.reset(faults.clone());
         inner.config.faults = faults;
-        inner.api_requests = 0;
-        inner.burst_sent = 0;
-        inner.lost_answers_sent = 0;
-        inner.hung_answers_sent = 0;
-        inner.download_attempts = 0;
     }
 
     /// Ids of the videos that exist (not deleted).
@@ -451,25 +400,9 @@ fn message(status: StatusCode, text: &str) -> Response {
 
 /// Auth and injected faults shared by every API route; `Some` answers.
 fn gate(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
-    inner.api_requests += 1;
-    if let Some(burst) = inner.config.faults.rate_limit_burst.clone() {
-        if inner.api_requests > burst.after && inner.burst_sent < burst.count {
-            inner.burst_sent += 1;
-            inner.stats.injected_429 += 1;
-            let mut r = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            if let Ok(v) = burst.retry_after_secs.to_string().parse() {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Some(r);
-        }
-    }
-    let rate = inner.config.faults.server_error_rate;
-    if rate > 0.0 && inner.rng.gen_bool(rate.clamp(0.0, 1.0)) {
-        inner.stats.injected_500 += 1;
-        return Some(message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error",
-        ));
+    let injected = inner.faults.injected_answer(message);
+    if injected.is_some() {
+        return injected;
     }
     let expected = format!("Bearer {}", inner.config.api_key);
     let given = headers
@@ -670,14 +603,7 @@ fn check_create_body(body: &Value) -> Result<(), String> {
 }
 
 async fn create_video(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let hang = {
-        let mut inner = lock(&state);
-        let hang = inner.hung_answers_sent < inner.config.faults.hung_create_answers;
-        if hang {
-            inner.hung_answers_sent += 1;
-        }
-        hang
-    };
+    let hang = { lock(&state).faults.hang_create_answer() };
     let answer = create_video_now(&state, &headers, body, hang);
     if hang {
         std::future::pending::<()>().await;
@@ -729,8 +655,7 @@ fn create_video_now(state: &Shared, headers: &HeaderMap, body: Bytes, hang: bool
     }
     inner.stats.last_create_at = Some(Instant::now());
     inner.stats.create_bodies.push(body.clone());
-    if inner.lost_answers_sent < inner.config.faults.lost_create_answers {
-        inner.lost_answers_sent += 1;
+    if inner.faults.lose_create_answer() {
         return message(StatusCode::BAD_GATEWAY, "Bad gateway");
     }
     if hang {
@@ -796,17 +721,12 @@ async fn render_video(
     else {
         return message(StatusCode::NOT_FOUND, "Video not found");
     };
-    let nth = slide.map(|s| {
-        let n = inner.renders_by_slide.entry(s).or_default();
-        *n += 1;
-        *n
-    });
-    let faults = &inner.config.faults;
-    let outcome = match (slide, nth) {
-        _ if rejection.is_some() => Outcome::Rejected(rejection.unwrap_or_default()),
-        (Some(s), _) if faults.never_finish.contains(&s) => Outcome::Never,
-        (Some(s), Some(n)) if faults.fail_renders.get(&s).is_some_and(|&k| n <= k) => Outcome::Fail,
-        _ => Outcome::Ready,
+    let planned = inner.faults.render_outcome(slide);
+    let outcome = match (rejection, planned) {
+        (Some(reason), _) => Outcome::Rejected(reason),
+        (None, Planned::Never) => Outcome::Never,
+        (None, Planned::Fail) => Outcome::Fail,
+        (None, Planned::Ready) => Outcome::Ready,
     };
     let now = Instant::now();
     if let Some(v) = inner.videos.get_mut(&id) {
@@ -1007,48 +927,15 @@ async fn download(State(state): State<Shared>, Path(file): Path<String>) -> Resp
     if !ready {
         return message(StatusCode::NOT_FOUND, "Not found");
     }
-    inner.download_attempts += 1;
-    let attempt = inner.download_attempts;
-    let faults = &inner.config.faults;
-    if attempt <= faults.expired_urls {
-        return message(StatusCode::FORBIDDEN, "Request has expired");
-    }
     let bytes = inner
         .videos
         .get(id)
         .and_then(|v| v.clip.clone())
         .unwrap_or_else(|| inner.config.mp4.clone());
-    if attempt <= faults.expired_urls + faults.truncated_downloads {
-        let half = bytes.slice(..bytes.len() / 2);
-        // Send the first half, let it reach the client, then break off.
-        let chunks = futures_util::stream::unfold(0u8, move |step| {
-            let half = half.clone();
-            async move {
-                match step {
-                    0 => Some((Ok(half), 1)),
-                    1 => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        Some((
-                            Err(std::io::Error::new(
-                                std::io::ErrorKind::ConnectionReset,
-                                "injected truncation",
-                            )),
-                            2,
-                        ))
-                    }
-                    _ => None,
-                }
-            }
-        });
-        let mut response = Body::from_stream(chunks).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, bytes.len().into());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-        return response;
+    let expired = message(StatusCode::FORBIDDEN, "Request has expired");
+    let (response, fault) = inner.faults.download_answer(bytes, "video/mp4", expired);
+    if fault == DownloadFault::None {
+        inner.stats.downloads += 1;
     }
-    inner.stats.downloads += 1;
-    ([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response()
+    response
 }

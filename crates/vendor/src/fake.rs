@@ -50,6 +50,10 @@ pub struct Faults {
     /// The first N creates make their render but answer 502, as when the
     /// answer is lost on the way back.
     pub lost_create_answers: u32,
+    /// The first N creates make their render and never answer, as when the
+    /// process that sent them dies before the answer arrives (fakes that
+    /// model it: Elai's).
+    pub hung_create_answers: u32,
 }
 
 /// What the gate decided for one API request.
@@ -91,6 +95,7 @@ pub struct FaultState {
     api_requests: u64,
     burst_sent: u32,
     lost_answers_sent: u32,
+    hung_answers_sent: u32,
     downloads: u32,
     renders_by_slide: HashMap<usize, u32>,
     /// 429 answers sent.
@@ -108,6 +113,7 @@ impl FaultState {
             api_requests: 0,
             burst_sent: 0,
             lost_answers_sent: 0,
+            hung_answers_sent: 0,
             downloads: 0,
             renders_by_slide: HashMap::new(),
             injected_429: 0,
@@ -145,6 +151,16 @@ impl FaultState {
     pub fn lose_create_answer(&mut self) -> bool {
         if self.lost_answers_sent < self.faults.lost_create_answers {
             self.lost_answers_sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A create arrived: whether it never answers.
+    pub fn hang_create_answer(&mut self) -> bool {
+        if self.hung_answers_sent < self.faults.hung_create_answers {
+            self.hung_answers_sent += 1;
             true
         } else {
             false
