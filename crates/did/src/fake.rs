@@ -34,10 +34,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome};
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome, Server};
 pub use slidecast_vendor::fake::{Faults, RateLimitBurst};
 use slidecast_vendor::ApiKey;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::{DidConfig, DidConfigBuilder};
@@ -163,9 +162,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
 
 /// A running fake D-ID. Dropping it stops the server.
 pub struct FakeDid {
-    addr: SocketAddr,
+    server: Server,
     state: Shared,
-    task: JoinHandle<()>,
 }
 
 impl FakeDid {
@@ -176,12 +174,7 @@ impl FakeDid {
 
     /// Start on `addr` (port 0 picks a free port).
     pub async fn start_on(config: FakeDidConfig, addr: SocketAddr) -> std::io::Result<FakeDid> {
-        if ApiKey::new(config.api_key.clone()).is_err() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the fake's API key must be visible ASCII without spaces",
-            ));
-        }
+        slidecast_vendor::fake::check_key(&config.api_key)?;
         let state = Arc::new(Mutex::new(Inner {
             faults: FaultState::new(config.faults.clone()),
             config,
@@ -198,14 +191,14 @@ impl FakeDid {
             .route("/clips/{id}", get(read_clip).delete(delete_render))
             .route("/results/{file}", get(download))
             .with_state(state.clone());
-        let (addr, task) = slidecast_vendor::fake::serve(app, addr, "D-ID").await?;
-        lock(&state).origin = format!("http://{addr}");
-        Ok(FakeDid { addr, state, task })
+        let server = Server::start(app, addr, "D-ID").await?;
+        lock(&state).origin = format!("http://{}", server.addr());
+        Ok(FakeDid { server, state })
     }
 
     /// The API root to configure a client with, `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The key the fake accepts.
@@ -252,12 +245,6 @@ impl FakeDid {
         let mut ids: Vec<_> = lock(&self.state).renders.keys().cloned().collect();
         ids.sort();
         ids
-    }
-}
-
-impl Drop for FakeDid {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

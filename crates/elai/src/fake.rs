@@ -54,8 +54,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome as Planned};
-use tokio::task::JoinHandle;
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome as Planned, Server};
 use tokio::time::Instant;
 
 use crate::config::{ApiKey, ElaiConfig, ElaiConfigBuilder};
@@ -280,9 +279,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
 
 /// A running fake Elai. Dropping it stops the server.
 pub struct FakeElai {
-    addr: SocketAddr,
+    server: Server,
     state: Shared,
-    task: JoinHandle<()>,
 }
 
 impl FakeElai {
@@ -293,21 +291,13 @@ impl FakeElai {
 
     /// Start on `addr` (port 0 picks a free port).
     pub async fn start_on(config: FakeElaiConfig, addr: SocketAddr) -> std::io::Result<FakeElai> {
-        if ApiKey::new(config.api_key.clone()).is_err() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the fake's API key must be visible ASCII without spaces",
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
+        slidecast_vendor::fake::check_key(&config.api_key)?;
         let state = Arc::new(Mutex::new(Inner {
             faults: FaultState::new(config.faults.clone()),
             config,
-            origin: format!("http://{addr}"),
+            origin: String::new(),
             videos: HashMap::new(),
             next_id: 1,
-
             signature: 0,
             canvas_pngs: HashMap::new(),
             stats: FakeStats::default(),
@@ -322,22 +312,18 @@ impl FakeElai {
             .route("/public/video/{file}", get(download))
             .route("/public/avatars/{file}", get(avatar_image))
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("fake Elai server stopped: {e}");
-            }
-        });
-        tracing::info!("fake Elai listening at http://{addr}/api/v1");
-        Ok(FakeElai { addr, state, task })
+        let server = Server::start(app, addr, "Elai").await?;
+        lock(&state).origin = format!("http://{}", server.addr());
+        Ok(FakeElai { server, state })
     }
 
     /// The API root to configure a client with, `http://127.0.0.1:PORT/api/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/api/v1", self.addr)
+        format!("http://{}/api/v1", self.server.addr())
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The key the fake accepts.
@@ -385,12 +371,6 @@ impl FakeElai {
     /// The name a video was created with.
     pub fn video_name(&self, id: &str) -> Option<String> {
         lock(&self.state).videos.get(id).map(|v| v.name.clone())
-    }
-}
-
-impl Drop for FakeElai {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -34,10 +34,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome};
+use slidecast_vendor::fake::{DownloadFault, FaultState, Outcome, Server};
 pub use slidecast_vendor::fake::{Faults, RateLimitBurst};
 use slidecast_vendor::ApiKey;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::{HeyGenConfig, HeyGenConfigBuilder};
@@ -214,9 +213,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
 
 /// A running fake HeyGen. Dropping it stops the server.
 pub struct FakeHeyGen {
-    addr: SocketAddr,
+    server: Server,
     state: Shared,
-    task: JoinHandle<()>,
 }
 
 impl FakeHeyGen {
@@ -230,12 +228,7 @@ impl FakeHeyGen {
         config: FakeHeyGenConfig,
         addr: SocketAddr,
     ) -> std::io::Result<FakeHeyGen> {
-        if ApiKey::new(config.api_key.clone()).is_err() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the fake's API key must be visible ASCII without spaces",
-            ));
-        }
+        slidecast_vendor::fake::check_key(&config.api_key)?;
         let state = Arc::new(Mutex::new(Inner {
             faults: FaultState::new(config.faults.clone()),
             config,
@@ -254,14 +247,14 @@ impl FakeHeyGen {
             .route("/v2/voices", get(voices))
             .route("/files/{file}", get(download))
             .with_state(state.clone());
-        let (addr, task) = slidecast_vendor::fake::serve(app, addr, "HeyGen").await?;
-        lock(&state).origin = format!("http://{addr}");
-        Ok(FakeHeyGen { addr, state, task })
+        let server = Server::start(app, addr, "HeyGen").await?;
+        lock(&state).origin = format!("http://{}", server.addr());
+        Ok(FakeHeyGen { server, state })
     }
 
     /// The API root to configure a client with, `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The key the fake accepts.
@@ -310,12 +303,6 @@ impl FakeHeyGen {
         let mut ids: Vec<_> = lock(&self.state).videos.keys().cloned().collect();
         ids.sort();
         ids
-    }
-}
-
-impl Drop for FakeHeyGen {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -338,21 +338,53 @@ pub fn truncated_body(bytes: Bytes) -> Body {
     Body::from_stream(chunks)
 }
 
-/// Serve `app` on `addr` (port 0: a free port) in the current runtime.
-pub async fn serve(
-    app: axum::Router,
+/// A fake vendor's HTTP server on 127.0.0.1, serving until dropped.
+#[derive(Debug)]
+pub struct Server {
     addr: SocketAddr,
-    name: &'static str,
-) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("fake {name} server stopped: {e}");
-        }
-    });
-    tracing::info!("fake {name} listening at http://{addr}");
-    Ok((addr, task))
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Serve `app` on `addr` (port 0: a free port) in the current runtime;
+    /// `name` is the vendor, for the log.
+    pub async fn start(
+        app: axum::Router,
+        addr: SocketAddr,
+        name: &'static str,
+    ) -> std::io::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("fake {name} server stopped: {e}");
+            }
+        });
+        tracing::info!("fake {name} listening at http://{addr}");
+        Ok(Server { addr, task })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `Err` when a fake is given a key no client could send.
+pub fn check_key(key: &str) -> std::io::Result<()> {
+    match crate::ApiKey::new(key) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the fake's API key must be visible ASCII without spaces",
+        )),
+    }
 }
 
 #[cfg(test)]
