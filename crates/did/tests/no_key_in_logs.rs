@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use slidecast_core::deck::Rgb;
-use slidecast_core::{AvatarProvider, ClipRequest, RenderStatus};
+use slidecast_core::ClipRequest;
 use slidecast_did::fake::{FakeDid, FakeDidConfig, Faults, RateLimitBurst};
 use slidecast_did::{ApiKey, DidProvider};
-use slidecast_vendor::fake::LogCapture;
+use slidecast_vendor::fake::{lifecycle_errors, LogCapture};
 
 const KEY: &str = "me@example:VERY-SECRET-0042";
 
@@ -43,24 +43,8 @@ async fn the_key_never_reaches_a_log_line() {
         avatar_background: Rgb::GREEN,
         canvas: (640, 360),
     };
-    let mut errors = Vec::new();
-    let handle = loop {
-        match provider.initiate(&request).await {
-            Ok(h) => break h,
-            Err(e) => errors.push(e.to_string()),
-        }
-    };
-    loop {
-        match provider.status(&handle).await {
-            Ok(RenderStatus::Ready) => break,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
-    while let Err(e) = provider.fetch(&handle, &dir.path().join("c.mp4")).await {
-        errors.push(format!("{e:?}"));
-    }
+    let mut errors = lifecycle_errors(&provider, &request, &dir.path().join("c.mp4")).await;
     let wrong = DidProvider::new(
         fake.provider_config()
             .api_key(ApiKey::new("me:wrong-VERY-SECRET-1").unwrap())

@@ -273,6 +273,39 @@ pub async fn until_done(provider: &dyn AvatarProvider, handle: &RenderHandle) ->
     panic!("the render {} never ended", handle.id)
 }
 
+/// A whole lifecycle of `request` through whatever faults the fake injects
+/// (test support): initiate, start, poll until ready, fetch to `dest`,
+/// each step repeated until it succeeds. Answers every error's text (as
+/// `Display` and `Debug`), so a test can check what they say.
+pub async fn lifecycle_errors(
+    provider: &dyn AvatarProvider,
+    request: &slidecast_core::ClipRequest,
+    dest: &std::path::Path,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut note = |e: ProviderError| errors.push(format!("{e} / {e:?}"));
+    let handle = loop {
+        match provider.initiate(request).await {
+            Ok(h) => break h,
+            Err(e) => note(e),
+        }
+    };
+    while let Err(e) = provider.start(&handle).await {
+        note(e);
+    }
+    loop {
+        match provider.status(&handle).await {
+            Ok(RenderStatus::Ready) => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => note(e),
+        }
+    }
+    while let Err(e) = provider.fetch(&handle, dest).await {
+        note(e);
+    }
+    errors
+}
+
 /// Every log line of this thread at TRACE level, for tests that prove a
 /// secret never reaches one. Lines are captured while the guard of
 /// [`LogCapture::start`] lives.
