@@ -245,7 +245,9 @@ impl Default for ProviderLimits {
 ///
 /// Elai bills render minutes (`Billing::per_minute()`), HeyGen credits per
 /// 30 s, D-ID credits per 15 s of clip; a local provider nothing
-/// ([`Billing::FREE`]).
+/// ([`Billing::FREE`]). Each vendor crate exports its `BILLING`; it belongs
+/// to the provider's name rather than to a built [`AvatarProvider`], since
+/// a plan is priced offline, without the key a provider needs.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Billing {
@@ -425,12 +427,6 @@ pub trait AvatarProvider: Send + Sync {
     fn clip_extension(&self, handle: &RenderHandle) -> &str {
         let _ = handle;
         "mp4"
-    }
-
-    /// How the vendor bills a clip (see [`Billing`]). The default is whole
-    /// minutes, so a provider that does not say is never priced free.
-    fn billing(&self) -> Billing {
-        Billing::default()
     }
 
     /// Check `requests` against what the vendor accepts (avatar and voice

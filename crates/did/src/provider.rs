@@ -249,10 +249,6 @@ impl AvatarProvider for DidProvider {
         limits
     }
 
-    fn billing(&self) -> Billing {
-        BILLING
-    }
-
     /// Photo URLs parse, presenters exist (when any slide names one), and
     /// no script is empty.
     async fn check(&self, requests: &[ClipRequest]) -> Result<Vec<RequestProblem>, ProviderError> {

@@ -35,4 +35,4 @@ pub use config::{
     ApiKey, ConfigError, ElaiConfig, ElaiConfigBuilder, API_KEY_ENV, CREATION_QUOTAS_PER_8H,
 };
 pub use discovery::{find_avatar, Avatar, AvatarTable, AvatarVariant, Voice, VoiceTable};
-pub use provider::{ElaiProvider, HandleData, PROVIDER_NAME};
+pub use provider::{ElaiProvider, HandleData, BILLING, PROVIDER_NAME};

@@ -31,6 +31,10 @@ use slidecast_vendor::{Client, Clock, Ctx, RenderTracker};
 /// The provider name decks use.
 pub const PROVIDER_NAME: &str = "elai";
 
+/// How Elai bills: each video's length rounded up to whole render minutes
+/// (Elai does not publish its rounding; whole minutes err high).
+pub const BILLING: slidecast_core::Billing = slidecast_core::Billing::per_minute();
+
 /// What a [`RenderHandle`] of this provider carries in `data`, so a later
 /// run can resume polling with the same deadline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

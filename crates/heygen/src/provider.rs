@@ -360,10 +360,6 @@ impl AvatarProvider for HeyGenProvider {
         limits
     }
 
-    fn billing(&self) -> Billing {
-        BILLING
-    }
-
     fn clip_extension(&self, handle: &RenderHandle) -> &str {
         match Self::handle_data(handle).map(|d| d.format) {
             Some(ClipFormat::Webm) => "webm",

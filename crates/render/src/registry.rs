@@ -102,7 +102,7 @@ impl ProviderRegistry {
         r.register("local", build_local)
             .set_billing("local", Billing::FREE);
         r.register("elai", build_elai)
-            .set_billing("elai", Billing::per_minute());
+            .set_billing("elai", slidecast_elai::BILLING);
         r.register("heygen", build_heygen)
             .set_billing("heygen", slidecast_heygen::BILLING);
         r.register("did", build_did)
