@@ -75,8 +75,11 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
     };
     print_block(&plan.to_string());
     warn_creation_quota(&plan);
-    job.check_budgets(&plan).map_err(|e| CliError::Run {
-        message: e.to_string(),
+    job.check_budgets(&plan).map_err(|e| match e {
+        slidecast_render::RenderError::Budget(b) => CliError::Run {
+            message: b.to_string(),
+        },
+        other => render_error(other),
     })?;
     Ok(())
 }

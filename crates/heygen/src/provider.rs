@@ -121,8 +121,17 @@ impl HeyGenProvider {
     async fn catalog(&self) -> Result<Arc<(Vec<Avatar>, Vec<Voice>)>, ProviderError> {
         self.catalog
             .get_or_try_init(|| async {
-                let (avatars, voices) = tokio::try_join!(self.list_avatars(), self.list_voices())?;
-                Ok(Arc::new((avatars, voices)))
+                let (avatars, voices) = tokio::join!(self.list_avatars(), self.list_voices());
+                // Voices are checked when HeyGen lists them; a list it does
+                // not serve leaves them to the create.
+                let voices = match voices {
+                    Err(ProviderError::Permanent {
+                        kind: PermanentKind::NotFound,
+                        ..
+                    }) => Vec::new(),
+                    other => other?,
+                };
+                Ok(Arc::new((avatars?, voices)))
             })
             .await
             .cloned()
@@ -240,12 +249,19 @@ impl HeyGenProvider {
                         kind: PermanentKind::BadRequest,
                         message,
                     }) => {
+                        // Refused as WebM: this request renders as MP4. Only
+                        // a refusal that names WebM (or support) marks the
+                        // avatar; any other (a voice, say) will show again
+                        // in the MP4 create, with its own message.
+                        let lower = message.to_lowercase();
+                        if lower.contains("webm") || lower.contains("support") {
+                            locked(&self.no_webm).insert(avatar.to_string());
+                        }
                         tracing::info!(
                             slide = request.slide,
                             avatar,
-                            "HeyGen renders no WebM for this avatar ({message}); using MP4 over the key colour"
+                            "HeyGen refused a WebM render ({message}); using MP4 over the key colour"
                         );
-                        locked(&self.no_webm).insert(avatar.to_string());
                     }
                     Err(e) => return Err(e),
                 }

@@ -545,6 +545,14 @@ impl RenderJob {
             plan.check_budget(max)?;
         }
         for (provider, max) in &self.max_cost {
+            // A misspelt vendor would otherwise cost nothing and pass.
+            if !self.registry.contains(provider) {
+                return Err(RenderError::UnknownProvider {
+                    name: provider.clone(),
+                    slide: None,
+                    known: self.registry.names().map(String::from).collect(),
+                });
+            }
             plan.check_cost(provider, *max)?;
         }
         Ok(())
