@@ -58,7 +58,7 @@ pub const TITLE_PREFIX: &str = "slidecast";
 pub const VENDOR: Vendor = Vendor {
     name: "HeyGen",
     key_env: crate::config::API_KEY_ENV,
-    auth: Auth::Header("x-api-key"),
+    auth: Auth::Header("X-Api-Key"),
     error_message,
     billed_in: "credits",
 };

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use slidecast_core::{PermanentKind, ProviderError};
@@ -154,6 +154,8 @@ pub struct ClientSettings {
 /// through one, so the rate limit and a `Retry-After` hold for all of them.
 pub struct Client {
     client: reqwest::Client,
+    /// The header that carries the key (marked sensitive).
+    auth: (HeaderName, HeaderValue),
     vendor: Vendor,
     base: Url,
     key: ApiKey,
@@ -184,8 +186,10 @@ impl Client {
             builder = builder.connect_timeout(t);
         }
         let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+        let auth = auth_header(vendor.auth, &settings.api_key)?;
         Ok(Client {
             client,
+            auth,
             vendor,
             base: settings.base_url.clone(),
             key: settings.api_key.clone(),
@@ -203,27 +207,6 @@ impl Client {
     /// A [`Ctx`] of this client's vendor.
     pub fn ctx(&self, op: &'static str) -> Ctx<'static> {
         Ctx::new(self.vendor.name, op)
-    }
-
-    fn auth_header(&self) -> (reqwest::header::HeaderName, HeaderValue) {
-        let key = self.key.expose_secret();
-        let (name, text) = match self.vendor.auth {
-            Auth::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
-            Auth::Basic => {
-                use base64::Engine;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(key);
-                (AUTHORIZATION, format!("Basic {encoded}"))
-            }
-            Auth::Header(name) => (
-                reqwest::header::HeaderName::from_static(name),
-                key.to_string(),
-            ),
-        };
-        // ApiKey::new admits only visible ASCII, which a header always takes.
-        let mut value =
-            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
-        value.set_sensitive(true);
-        (name, value)
     }
 
     /// Remove the API key (and its Basic encoding) from a message, wherever
@@ -296,11 +279,10 @@ impl Client {
             ProviderError::permanent(PermanentKind::Local, format!("{ctx}: bad URL path: {e}"))
         })?;
         self.limiter.acquire(ctx.lane).await;
-        let (auth_name, auth_value) = self.auth_header();
         let mut request = self
             .client
             .request(method.clone(), url)
-            .header(auth_name, auth_value);
+            .header(self.auth.0.clone(), self.auth.1.clone());
         if let Some(t) = self.request_timeout {
             request = request.timeout(t);
         }
@@ -502,6 +484,30 @@ impl Client {
             .map_err(|e| failed(local_io(&ctx, dest, e)))?;
         Ok(received)
     }
+}
+
+/// The header that sends `key` as `auth` says.
+fn auth_header(auth: Auth, key: &ApiKey) -> Result<(HeaderName, HeaderValue), String> {
+    let key = key.expose_secret();
+    let (name, text) = match auth {
+        Auth::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
+        Auth::Basic => {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+            (AUTHORIZATION, format!("Basic {encoded}"))
+        }
+        Auth::Header(name) => (
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not an HTTP header name"))?,
+            key.to_string(),
+        ),
+    };
+    // ApiKey::new admits only visible ASCII, which a header always takes;
+    // the error names no part of the key.
+    let mut value = HeaderValue::from_str(&text)
+        .map_err(|_| "the key cannot be sent in a header".to_string())?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 fn local_io(ctx: &Ctx<'_>, path: &Path, e: std::io::Error) -> ProviderError {
