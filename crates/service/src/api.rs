@@ -507,6 +507,8 @@ async fn plan(State(inner): Shared, multipart: Multipart) -> Result<Json<Value>,
                 "words": s.words,
                 "speech_seconds": s.speech.as_secs_f64(),
                 "billed_seconds": s.billed.as_secs_f64(),
+                "cost": s.cost,
+                "unit": s.unit,
                 "clips": s.keys.len(),
             })
         })
@@ -519,6 +521,11 @@ async fn plan(State(inner): Shared, multipart: Multipart) -> Result<Json<Value>,
         "cached": plan.count(|s| matches!(s, SlideStatus::Cached)),
         "in_flight": plan.count(|s| matches!(s, SlideStatus::InFlight { .. })),
         "vendor_minutes": plan.total_minutes(),
+        "costs": plan
+            .costs()
+            .into_iter()
+            .map(|(provider, cost, unit)| json!({"provider": provider, "cost": cost, "unit": unit}))
+            .collect::<Vec<_>>(),
     })))
 }
 

@@ -36,6 +36,10 @@ pub struct JobOptions {
     /// Refuse the job when it would cost more vendor minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_minutes: Option<f64>,
+    /// Refuse the job when a vendor would cost more than this, in its own
+    /// unit (`{"heygen": 40}`: HeyGen credits).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub max_cost: std::collections::BTreeMap<String, f64>,
     /// Write captions (files and a subtitle track); default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captions: Option<bool>,

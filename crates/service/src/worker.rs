@@ -412,6 +412,9 @@ impl Hold {
         if let Some(max) = options.max_minutes {
             job = job.max_minutes(max);
         }
+        for (vendor, max) in &options.max_cost {
+            job = job.max_cost(vendor, *max);
+        }
         if options.captions == Some(false) {
             job = job.captions(slidecast_render::CaptionOptions {
                 files: false,

@@ -368,6 +368,11 @@ async fn the_plan_is_json_and_downloads_wait_for_success() {
     assert_eq!(slides.len(), 3);
     assert_eq!(slides[1]["status"], "slide only");
     assert_eq!(plan["vendor_minutes"], 0.0);
+    assert_eq!(
+        plan["costs"],
+        serde_json::json!([]),
+        "mock clips cost nothing"
+    );
 
     let (status, body) = server.get_json("/v1/jobs/nope").await;
     assert_eq!(status, 404, "{body}");
