@@ -70,7 +70,8 @@ impl Default for HeyGenConfigBuilder {
             max_in_flight: 10_000,
             transparent: true,
             default_voice: None,
-            // The reference's limit for `input_text`.
+            // HeyGen's reference gives this for `input_text`; not in the
+            // project's notes, so unverified.
             max_script_chars: 5_000,
             max_clip_speech: None,
         }
