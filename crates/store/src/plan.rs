@@ -141,15 +141,17 @@ pub struct SlidePlan {
 
 /// What a render of a deck will do, slide by slide, and its vendor cost.
 ///
-/// Vendor minutes are estimated from the script: words (split on white
-/// space) at [`Rates::speech_rate`] (default [`SpeechRate::DEFAULT_WPM`],
-/// measured on a common vendor voice), at least one second per clip, then rounded **up per clip** to
-/// [`Rates::billing_step`] (default one whole minute). Elai does not publish
-/// its rounding, and each slide is its own vendor video, so the default errs
-/// high: a budget check should never let a render through that the plan
-/// said fits and the vendor then refuses. Providers in
-/// [`Rates::free_providers`] (`local`, `mock`) render on this machine and
-/// cost nothing.
+/// Speech is estimated from the script: words (split on white space) at
+/// [`Rates::speech_rate`] (default [`SpeechRate::DEFAULT_WPM`], measured on
+/// a common vendor voice), at least one second per clip. Each clip is then
+/// priced by its provider's [`Billing`] in [`Rates::billing`]: its length
+/// rounded **up per clip** to the provider's step (Elai: a whole minute,
+/// HeyGen 30 s, D-ID 15 s), each step costing the provider's unit (minutes,
+/// credits). Vendors do not publish their rounding exactly, and each clip
+/// is its own vendor video, so the estimate errs high: a budget check should
+/// never let a render through that the plan said fits and the vendor then
+/// refuses. A provider the rates do not know is priced in whole minutes;
+/// `local` and `mock` render on this machine and cost nothing.
 ///
 /// A narration longer than its avatar speaks per clip is rendered in parts
 /// (see [`Deck::split_narration`](slidecast_core::Deck::split_narration)),
