@@ -1,5 +1,5 @@
 //! `slidecast render DECK -o OUT.mp4`: flags into a
-//! [`RenderJob`](slidecast_render::RenderJob), its events onto the
+//! [`slidecast_render::RenderJob`], its events onto the
 //! terminal, Ctrl-C into dropping the job, and its errors into hints.
 
 use std::path::Path;

@@ -179,7 +179,7 @@ pub fn check(path: &Path) -> Result<(), MediaError> {
 }
 
 /// Integrated loudness (LUFS) of the start of a music file (at most
-/// [`MEASURE_SECONDS`], once through); `None` when it is silent.
+/// `MEASURE_SECONDS`, once through); `None` when it is silent.
 pub fn measure(path: &Path) -> Result<Option<f64>, MediaError> {
     let mut reader = MusicReader::open(path)?;
     let mut meter = ebur128::EbuR128::new(DECK_CHANNELS as u32, DECK_RATE, ebur128::Mode::I)

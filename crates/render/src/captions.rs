@@ -2,9 +2,9 @@
 //! audio, written as SubRip (`.srt`) and WebVTT (`.vtt`).
 //!
 //! Text: each sentence is a cue; a sentence longer than two lines of
-//! [`LINE_CHARS`] is cut into pieces of about equal length (at a comma
+//! `LINE_CHARS` is cut into pieces of about equal length (at a comma
 //! where one is near), so no cue is a lone word. A cue too short to read
-//! (under [`MIN_CUE`]) joins its neighbour when the two fit in two lines.
+//! (under `MIN_CUE`) joins its neighbour when the two fit in two lines.
 //!
 //! Timing: slide `n` starts where the segments before it end (their exact
 //! durations from the run's report). The composer reports where the

@@ -1,5 +1,5 @@
 //! Progress events as JSON: the public, serializable counterpart of core's
-//! [`Progress`](slidecast_core::Progress).
+//! [`slidecast_core::Progress`].
 //!
 //! This is the schema `--progress json` prints and the service streams
 //! (`docs/progress-json.md`). Core's events stay plain Rust types; this

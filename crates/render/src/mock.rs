@@ -23,7 +23,9 @@ use tokio::time::Instant;
 /// How long creating a mock render takes.
 const INITIATE: Duration = Duration::from_millis(150);
 
-/// The mock provider (see the [module docs](self)).
+/// The mock provider: each render takes about a second and its clip is a
+/// real MP4 from [`slidecast_media::MockClip`] (a picture and a tone as
+/// long as the script's estimated speech), made in this process only.
 #[derive(Debug)]
 pub struct MockClips {
     fps: u32,
