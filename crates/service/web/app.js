@@ -125,7 +125,9 @@ $("plan-button").addEventListener("click", async () => {
   if (!plan) return;
   $("plan").hidden = false;
   $("plan-summary").textContent = plan.slides.length + " slides · " + plan.to_render + " to render · " +
-    plan.cached + " cached · " + plan.vendor_minutes.toFixed(1) + " vendor minutes";
+    plan.cached + " cached · " + plan.vendor_minutes.toFixed(1) + " vendor minutes" +
+    plan.costs.filter((c) => c.unit !== "minutes" && c.cost > 0)
+      .map((c) => " · " + c.provider + " " + c.cost + " " + c.unit).join("");
   $("plan-rows").replaceChildren(...plan.slides.map((s) => row([s.slide, s.status, s.provider || "—", s.speech_seconds.toFixed(1) + " s"])));
 });
 
