@@ -476,3 +476,35 @@ async fn a_pdf_is_imported_and_rendered_as_slides() {
     let (status, body) = server.post_form("/v1/jobs", form).await;
     assert_eq!(status, 415, "{body}");
 }
+
+/// `max_cost` reaches the job: a vendor no deck can name fails it with
+/// `unknown_provider` (a misspelt budget must not pass by costing nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_max_cost_for_an_unknown_vendor_fails_the_job_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck_dir = dir.path().join("deck");
+    std::fs::create_dir(&deck_dir).unwrap();
+    mock_deck(&deck_dir, 2);
+    let server = start(&dir.path().join("data"), |c| c).await;
+    let r = server
+        .client
+        .post(server.url("/v1/jobs"))
+        .multipart(bundle_form(
+            common::zip_dir(&deck_dir),
+            r#"{"max_cost": {"mock": 0, "hegyen": 5}}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let job: serde_json::Value = r.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    let job = server.wait_final(&id, Duration::from_secs(120)).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "unknown_provider", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("hegyen") && message.contains("heygen"),
+        "{message}"
+    );
+}
