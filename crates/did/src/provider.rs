@@ -114,19 +114,6 @@ impl DidProvider {
         serde_json::from_value(handle.data.clone()).ok()
     }
 
-    fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
-        if handle.provider != PROVIDER_NAME || !slidecast_vendor::is_safe_id(&handle.id) {
-            return Err(ProviderError::permanent(
-                PermanentKind::Local,
-                format!(
-                    "render handle `{}` of `{}` is not a D-ID render",
-                    handle.id, handle.provider
-                ),
-            ));
-        }
-        Ok(&handle.id)
-    }
-
     fn handle(&self, request: &ClipRequest, id: String) -> RenderHandle {
         let deadline = self.config.pacing.deadline_for(&request.script);
         let clock = Clock::now(deadline);
@@ -332,7 +319,7 @@ impl AvatarProvider for DidProvider {
     }
 
     async fn status(&self, handle: &RenderHandle) -> Result<RenderStatus, ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let data = Self::handle_data(handle);
         let kind = Self::kind_of(handle);
         let ctx = self
@@ -384,7 +371,7 @@ impl AvatarProvider for DidProvider {
     }
 
     async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let kind = Self::kind_of(handle);
         let slide = Self::handle_data(handle).map(|d| d.slide);
         let ctx = self.http.ctx("download").slide(slide).video(id);
@@ -395,7 +382,7 @@ impl AvatarProvider for DidProvider {
     }
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let kind = Self::kind_of(handle);
         let slide = Self::handle_data(handle).map(|d| d.slide);
         let ctx = self.http.ctx("delete").slide(slide).video(id);

@@ -227,7 +227,7 @@ impl ElaiProvider {
                 Method::GET,
                 wire::AVATARS,
                 None,
-                Ctx::new(wire::VENDOR.name, "list avatars"),
+                self.http.ctx("list avatars"),
             )
             .await?;
         Ok(wire::parse_avatars(&value))
@@ -242,7 +242,7 @@ impl ElaiProvider {
                 Method::GET,
                 wire::VOICES,
                 None,
-                Ctx::new(wire::VENDOR.name, "list voices"),
+                self.http.ctx("list voices"),
             )
             .await?;
         Ok(wire::parse_voices(&value))
@@ -259,7 +259,7 @@ impl ElaiProvider {
                         Method::GET,
                         wire::AVATARS,
                         None,
-                        Ctx::new(wire::VENDOR.name, "look up avatars").slide(Some(slide)),
+                        self.http.ctx("look up avatars").slide(Some(slide)),
                     )
                     .await?;
                 Ok(Arc::new(wire::parse_avatars(&value)))
@@ -282,8 +282,10 @@ impl ElaiProvider {
             .clone();
         let read = cell
             .get_or_try_init(|| async {
-                let ctx =
-                    Ctx::new(wire::VENDOR.name, "read the avatar canvas size").slide(Some(slide));
+                let ctx = self
+                    .http
+                    .ctx("read the avatar canvas size")
+                    .slide(Some(slide));
                 let head = self.http.head_bytes(url, wire::PNG_HEAD, ctx).await?;
                 Ok::<f64, ProviderError>(match wire::png_size(&head) {
                     Some((w, h)) => f64::from(w.max(h)),
@@ -370,25 +372,6 @@ impl ElaiProvider {
     }
 
     /// Check the handle's id before it goes into a URL path.
-    fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
-        if handle.provider != PROVIDER_NAME {
-            return Err(ProviderError::permanent(
-                PermanentKind::Local,
-                format!(
-                    "render handle {} belongs to provider `{}`, not `{PROVIDER_NAME}`",
-                    handle.id, handle.provider
-                ),
-            ));
-        }
-        if !slidecast_vendor::is_safe_id(&handle.id) {
-            return Err(ProviderError::permanent(
-                PermanentKind::Local,
-                format!("`{}` is not an Elai video id", handle.id),
-            ));
-        }
-        Ok(&handle.id)
-    }
-
     fn warn_unknown_status_once(&self, status: &str, id: &str) {
         let mut warned = self
             .warned_statuses
@@ -519,7 +502,7 @@ impl AvatarProvider for ElaiProvider {
                 .as_deref()
                 .unwrap_or(&self.config.default_language),
         };
-        let ctx = Ctx::new(wire::VENDOR.name, "create video").slide(Some(slide));
+        let ctx = self.http.ctx("create video").slide(Some(slide));
         let request_key = serde_json::to_string(request).unwrap_or_default();
         let token = wire::create_token(request);
         let mut found = None;
@@ -584,7 +567,10 @@ impl AvatarProvider for ElaiProvider {
         &self,
         request: &ClipRequest,
     ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
-        let ctx = Ctx::new(wire::VENDOR.name, "find a lost create").slide(Some(request.slide));
+        let ctx = self
+            .http
+            .ctx("find a lost create")
+            .slide(Some(request.slide));
         let Some(video) = self.find_created(&wire::create_token(request), ctx).await? else {
             return Ok(None);
         };
@@ -603,12 +589,10 @@ impl AvatarProvider for ElaiProvider {
     }
 
     async fn start(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
-        let ctx = Ctx::new(wire::VENDOR.name, "start render")
-            .slide(slide)
-            .video(id);
+        let ctx = self.http.ctx("start render").slide(slide).video(id);
         // A video this process did not create (resumed from a journal or
         // taken over from a dead worker) may have been started after its
         // start was last recorded: look before sending a second render call.
@@ -665,13 +649,10 @@ impl AvatarProvider for ElaiProvider {
     }
 
     async fn status(&self, handle: &RenderHandle) -> Result<RenderStatus, ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let data = self.handle_data(handle);
         let slide = data.as_ref().map(|d| d.slide);
-        let ctx = Ctx::new(wire::VENDOR.name, "status")
-            .slide(slide)
-            .video(id)
-            .polling();
+        let ctx = self.http.ctx("status").slide(slide).video(id).polling();
         let video = self.read_video(id, ctx).await?;
         let state = video.state();
         let status_text = video.status.clone().unwrap_or_else(|| "<missing>".into());
@@ -741,11 +722,9 @@ impl AvatarProvider for ElaiProvider {
     }
 
     async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let slide = self.handle_data(handle).map(|d| d.slide);
-        let ctx = Ctx::new(wire::VENDOR.name, "download")
-            .slide(slide)
-            .video(id);
+        let ctx = self.http.ctx("download").slide(slide).video(id);
         let bytes = self
             .renders
             .download(&self.http, id, dest, ctx, || fresh_url(self, id, ctx))
@@ -765,11 +744,9 @@ impl AvatarProvider for ElaiProvider {
     }
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let slide = self.handle_data(handle).map(|d| d.slide);
-        let ctx = Ctx::new(wire::VENDOR.name, "delete video")
-            .slide(slide)
-            .video(id);
+        let ctx = self.http.ctx("delete video").slide(slide).video(id);
         self.renders.forget(id);
         self.end_render(id, false);
         match self

@@ -95,15 +95,16 @@ impl HeyGenProvider {
         &self.config
     }
 
-    fn ctx(&self, op: &'static str) -> Ctx<'static> {
-        self.http.ctx(op)
-    }
-
     /// The avatars and talking photos of the account, fresh from HeyGen.
     pub async fn list_avatars(&self) -> Result<Vec<Avatar>, ProviderError> {
         let value = self
             .http
-            .call(Method::GET, wire::AVATARS, None, self.ctx("list avatars"))
+            .call(
+                Method::GET,
+                wire::AVATARS,
+                None,
+                self.http.ctx("list avatars"),
+            )
             .await?;
         Ok(parse_avatars(&value))
     }
@@ -112,7 +113,12 @@ impl HeyGenProvider {
     pub async fn list_voices(&self) -> Result<Vec<Voice>, ProviderError> {
         let value = self
             .http
-            .call(Method::GET, wire::VOICES, None, self.ctx("list voices"))
+            .call(
+                Method::GET,
+                wire::VOICES,
+                None,
+                self.http.ctx("list voices"),
+            )
             .await?;
         Ok(parse_voices(&value))
     }
@@ -170,19 +176,6 @@ impl HeyGenProvider {
 
     fn handle_data(handle: &RenderHandle) -> Option<HandleData> {
         serde_json::from_value(handle.data.clone()).ok()
-    }
-
-    fn checked_id<'h>(&self, handle: &'h RenderHandle) -> Result<&'h str, ProviderError> {
-        if handle.provider != PROVIDER_NAME || !slidecast_vendor::is_safe_id(&handle.id) {
-            return Err(ProviderError::permanent(
-                PermanentKind::Local,
-                format!(
-                    "render handle `{}` of `{}` is not a HeyGen video",
-                    handle.id, handle.provider
-                ),
-            ));
-        }
-        Ok(&handle.id)
     }
 
     /// The video a create with `token` made, when the list shows one.
@@ -405,7 +398,7 @@ impl AvatarProvider for HeyGenProvider {
     }
 
     async fn initiate(&self, request: &ClipRequest) -> Result<RenderHandle, ProviderError> {
-        let ctx = self.ctx("create video").slide(Some(request.slide));
+        let ctx = self.http.ctx("create video").slide(Some(request.slide));
         let token = slidecast_vendor::create_token(request);
         if locked(&self.unsure_creates).contains(&token) {
             if let Some(found) = self.find_created(&token, ctx).await? {
@@ -435,7 +428,10 @@ impl AvatarProvider for HeyGenProvider {
         &self,
         request: &ClipRequest,
     ) -> Result<Option<(RenderHandle, bool)>, ProviderError> {
-        let ctx = self.ctx("find a lost create").slide(Some(request.slide));
+        let ctx = self
+            .http
+            .ctx("find a lost create")
+            .slide(Some(request.slide));
         let token = slidecast_vendor::create_token(request);
         Ok(self
             .find_created(&token, ctx)
@@ -444,9 +440,10 @@ impl AvatarProvider for HeyGenProvider {
     }
 
     async fn status(&self, handle: &RenderHandle) -> Result<RenderStatus, ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let data = Self::handle_data(handle);
         let ctx = self
+            .http
             .ctx("status")
             .slide(data.as_ref().map(|d| d.slide))
             .video(id)
@@ -493,9 +490,9 @@ impl AvatarProvider for HeyGenProvider {
     }
 
     async fn fetch(&self, handle: &RenderHandle, dest: &Path) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let slide = Self::handle_data(handle).map(|d| d.slide);
-        let ctx = self.ctx("download").slide(slide).video(id);
+        let ctx = self.http.ctx("download").slide(slide).video(id);
         self.renders
             .download(&self.http, id, dest, ctx, || self.fresh_url(id, ctx))
             .await
@@ -503,9 +500,9 @@ impl AvatarProvider for HeyGenProvider {
     }
 
     async fn cancel(&self, handle: &RenderHandle) -> Result<(), ProviderError> {
-        let id = self.checked_id(handle)?;
+        let id = slidecast_vendor::checked_id(handle, PROVIDER_NAME, wire::VENDOR.name)?;
         let slide = Self::handle_data(handle).map(|d| d.slide);
-        let ctx = self.ctx("delete video").slide(slide).video(id);
+        let ctx = self.http.ctx("delete video").slide(slide).video(id);
         self.renders.forget(id);
         match self
             .http

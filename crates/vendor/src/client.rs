@@ -199,11 +199,6 @@ impl Client {
         })
     }
 
-    /// The vendor this client talks to.
-    pub fn vendor(&self) -> &Vendor {
-        &self.vendor
-    }
-
     /// A [`Ctx`] of this client's vendor.
     pub fn ctx(&self, op: &'static str) -> Ctx<'static> {
         Ctx::new(self.vendor.name, op)

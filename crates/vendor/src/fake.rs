@@ -58,7 +58,7 @@ pub struct Faults {
 
 /// What the gate decided for one API request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Injected {
+enum Injected {
     /// Answer 429 with this `Retry-After`, in seconds.
     RateLimited(u64),
     /// Answer 500.
@@ -130,7 +130,7 @@ impl FaultState {
     }
 
     /// An API request arrived: a fault to answer with, if any.
-    pub fn api_request(&mut self) -> Option<Injected> {
+    fn api_request(&mut self) -> Option<Injected> {
         self.api_requests += 1;
         if let Some(burst) = &self.faults.rate_limit_burst {
             if self.api_requests > burst.after && self.burst_sent < burst.count {
@@ -235,7 +235,7 @@ impl FaultState {
     }
 
     /// A download of a finished render arrived.
-    pub fn download(&mut self) -> DownloadFault {
+    fn download(&mut self) -> DownloadFault {
         self.downloads += 1;
         let f = &self.faults;
         if self.downloads <= f.expired_urls {

@@ -55,6 +55,33 @@ pub fn is_safe_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `handle`'s id, checked before it goes into a URL path: the handle must
+/// be `provider`'s (named `vendor` in messages) and its id a safe token
+/// ([`is_safe_id`]); otherwise a permanent local error saying which.
+pub fn checked_id<'h>(
+    handle: &'h slidecast_core::RenderHandle,
+    provider: &str,
+    vendor: &str,
+) -> Result<&'h str, slidecast_core::ProviderError> {
+    use slidecast_core::{PermanentKind, ProviderError};
+    if handle.provider != provider {
+        return Err(ProviderError::permanent(
+            PermanentKind::Local,
+            format!(
+                "render handle {} belongs to provider `{}`, not `{provider}`",
+                handle.id, handle.provider
+            ),
+        ));
+    }
+    if !is_safe_id(&handle.id) {
+        return Err(ProviderError::permanent(
+            PermanentKind::Local,
+            format!("`{}` is not a {vendor} render id", handle.id),
+        ));
+    }
+    Ok(&handle.id)
+}
+
 /// A vendor's message as one line of at most 300 characters (`None` when
 /// it is blank): what errors quote.
 pub fn one_line(text: &str) -> Option<String> {
